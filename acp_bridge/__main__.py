@@ -1,0 +1,5 @@
+"""``python -m acp_bridge`` is the same as the ``acp-bridge`` command."""
+
+from acp_bridge.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""Named counters for everything the bridge tolerates instead of failing on.
+
+Rule: every input the bridge rejects, skips or cannot store bumps exactly one counter here,
+at exactly one site, so that nothing is lost silently. One ``Counters`` instance belongs to
+one bridge (or one replay run); there are no module-level globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(slots=True)
+class Counters:
+    """Monotonic counts of tolerated faults, reported at exit and on request."""
+
+    # Editor side (JSON-RPC over stdin).
+    editor_parse_errors: int = 0
+    editor_invalid_requests: int = 0
+    editor_unknown_methods: int = 0
+    editor_notification_errors: int = 0
+    # VM side (AgentEvent lines).
+    vm_undecodable_lines: int = 0
+    vm_unknown_event_types: int = 0
+    vm_overlong_lines: int = 0
+    updates_after_cancel: int = 0
+    # Translation.
+    translation_repairs: int = 0
+    # Event log.
+    eventlog_write_failures: int = 0
+    eventlog_torn_tails: int = 0
+    eventlog_corrupt_lines: int = 0
+    # The one exception-to-wire boundary.
+    handler_unexpected_exceptions: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        """Return a copy of every counter by name."""
+        return asdict(self)
+
+    def nonzero(self) -> dict[str, int]:
+        """Return only the counters that have been bumped."""
+        return {name: value for name, value in asdict(self).items() if value}

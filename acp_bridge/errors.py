@@ -1,0 +1,37 @@
+"""The bridge's error hierarchy.
+
+Rule: an error that can reach the editor carries its JSON-RPC code; the one boundary that
+turns exceptions into wire errors lives with the server, not here. Errors that describe bad
+input keep where it came from (file and line, or the offending line), so that the message on
+stderr points at it.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base class of every error the bridge raises on purpose."""
+
+
+class EventLogError(BridgeError):
+    """The event log could not be read or written."""
+
+
+class EventLogCorruptError(EventLogError):
+    """A log line is not a valid record.
+
+    Attributes:
+        path: The segment file.
+        lineno: The 1-based line number inside that file.
+        reason: What is wrong with the line.
+    """
+
+    def __init__(self, path: str, lineno: int, reason: str) -> None:
+        super().__init__(f"{path}:{lineno}: {reason}")
+        self.path = path
+        self.lineno = lineno
+        self.reason = reason
+
+
+class UnsafeSessionIdError(BridgeError):
+    """A session id cannot be used to name a log file as it is."""
