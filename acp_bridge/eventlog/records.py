@@ -1,0 +1,143 @@
+"""The persisted record: Harn's envelope around one event, encoded as one JSONL line.
+
+Rule: nothing here performs I/O; ``encode_record`` and ``decode_record`` are pure.
+
+A line is ``{"index": N, "emitted_at_ms": T, "frame_depth": D|null, ...event fields}``,
+compact, with the envelope keys first, ending in a newline. The log stores any JSON
+object as an event: VM AgentEvents (``agent_message_chunk``, ...) and the bridge's own
+records (``type`` starting with ``acp_bridge.``, e.g. ``acp_bridge.prompt``).
+
+Key conflicts: an event key equal to an envelope key must not override the envelope. Such
+keys are escaped by prefixing ``_event_``; to keep this reversible, any key of the form
+``(_event_)*<envelope key>`` gains one more prefix on encode and loses one on decode. So
+``decode_record(encode_record(i, t, d, e)).event == e`` for every event, and a line written
+by Harn (which has no ``_event_`` keys) reads unchanged.
+
+Lines without envelope keys (a raw AgentEvent stream, one event per line) decode too, with
+``index``/``emitted_at_ms``/``frame_depth`` set to ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+ENVELOPE_KEYS: Final = ("index", "emitted_at_ms", "frame_depth")
+CONFLICT_PREFIX: Final = "_event_"
+BRIDGE_TYPE_PREFIX: Final = "acp_bridge."
+
+_ESCAPED_KEY: Final = re.compile(r"\A(?:_event_)*(?:index|emitted_at_ms|frame_depth)\Z")
+_UNESCAPE_KEY: Final = re.compile(r"\A_event_((?:_event_)*(?:index|emitted_at_ms|frame_depth))\Z")
+_JSON_KINDS: Final[Mapping[type, str]] = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One decoded line.
+
+    Attributes:
+        index: Position in the session's log, or None for a line without an envelope.
+        emitted_at_ms: Wall-clock milliseconds when the bridge received the event, or None.
+        frame_depth: The VM's frame depth, or None.
+        event: Every other key of the line (conflicting keys unescaped).
+    """
+
+    index: int | None
+    emitted_at_ms: int | None
+    frame_depth: int | None
+    event: dict[str, Any]
+
+
+def is_bridge_record(event: Mapping[str, Any]) -> bool:
+    """Tell whether an event is one of the bridge's own records (``acp_bridge.*`` type)."""
+    kind = event.get("type")
+    return isinstance(kind, str) and kind.startswith(BRIDGE_TYPE_PREFIX)
+
+
+def encode_record(
+    index: int, emitted_at_ms: int, frame_depth: int | None, event: Mapping[str, Any]
+) -> bytes:
+    """Encode one record as a compact JSON line ending in a newline.
+
+    Args:
+        index: The record's index in its session.
+        emitted_at_ms: Wall-clock milliseconds when the event was received.
+        frame_depth: The VM's frame depth, if it sent one.
+        event: A JSON-serialisable mapping with string keys.
+
+    Returns:
+        The line, envelope keys first, conflicting event keys escaped (module docstring).
+
+    Raises:
+        TypeError: The event is not JSON-serialisable by orjson (non-string key, an object
+            orjson does not know, an integer beyond 64 bits, ...).
+    """
+    line: dict[str, Any] = {
+        "index": index,
+        "emitted_at_ms": emitted_at_ms,
+        "frame_depth": frame_depth,
+    }
+    for key, value in event.items():
+        if _ESCAPED_KEY.match(key):  # a non-str key raises TypeError here or in orjson
+            line[CONFLICT_PREFIX + key] = value
+        else:
+            line[key] = value
+    return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _envelope_int(obj: dict[str, Any], key: str, *, minimum: int | None = None) -> int | None:
+    value = obj.pop(key, None)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{key} is not an integer or null")  # noqa: TRY004 - bad data, not a bad call
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{key} is below {minimum}")
+    return value
+
+
+def decode_record(line: bytes) -> LogRecord:
+    """Decode one line (with or without its trailing newline).
+
+    Args:
+        line: The raw bytes of the line.
+
+    Returns:
+        The record; envelope fields are None when the line has no envelope.
+
+    Raises:
+        ValueError: The line is empty, not JSON, not a JSON object, or has an envelope
+            field of the wrong type; the message is the reason.
+    """
+    if not line.strip():
+        raise ValueError("empty line")
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        kind = _JSON_KINDS.get(type(obj), "value")
+        raise ValueError(f"not a JSON object (a JSON {kind})")  # noqa: TRY004 - bad data
+    index = _envelope_int(obj, "index", minimum=0)
+    emitted_at_ms = _envelope_int(obj, "emitted_at_ms")
+    frame_depth = _envelope_int(obj, "frame_depth")
+    event = {_unescape(key): value for key, value in obj.items()}
+    return LogRecord(index, emitted_at_ms, frame_depth, event)
+
+
+def _unescape(key: str) -> str:
+    match = _UNESCAPE_KEY.match(key)
+    return key if match is None else match.group(1)
