@@ -1,0 +1,154 @@
+"""The ``acp-bridge`` command line.
+
+Rule: stdout carries protocol only (here: the ACP notifications ``replay`` prints, one per
+line); every diagnostic goes to stderr through :mod:`logging`, configured before anything
+else runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import orjson
+
+from acp_bridge import __version__
+from acp_bridge.errors import EventLogError
+from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segments_for_file
+from acp_bridge.eventlog.records import LogRecord, decode_record
+from acp_bridge.replay import Replayer
+from acp_bridge.translate import TranslatorOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from acp_bridge.acp_models import Notification
+
+log = logging.getLogger("acp_bridge")
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("acp-bridge: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="acp-bridge",
+        description="An Agent Client Protocol server for agent VMs that speak AgentEvents.",
+    )
+    parser.add_argument("--version", action="version", version=f"acp-bridge {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    replay = commands.add_parser(
+        "replay",
+        help="print the ACP notifications an event log makes",
+        description=(
+            "Read event logs (the bridge's or Harn's event_log-<session>.jsonl, every "
+            "segment of it, or a raw AgentEvent stream; '-' reads stdin) and print, one per "
+            "line on stdout, the ACP notifications the translator makes of them."
+        ),
+    )
+    replay.add_argument("logs", nargs="+", metavar="LOG", help="log file, or - for stdin")
+    replay.add_argument(
+        "--harn-extensions",
+        action="store_true",
+        help="send Harn's extension updates top-level, as Harn's own adapter does",
+    )
+    replay.add_argument("--cwd", help="absolute session directory, for relative tool paths")
+    return parser
+
+
+def _stdin_records() -> Iterator[tuple[str, LogRecord | CorruptLine]]:
+    stream: BinaryIO = sys.stdin.buffer
+    for lineno, line in enumerate(stream, start=1):
+        body = line.rstrip(b"\r\n")
+        where = f"<stdin>:{lineno}"
+        if not body.strip():
+            continue
+        if not line.endswith(b"\n"):
+            yield where, CorruptLine("<stdin>", lineno, "torn last line (no newline)", body)
+            continue
+        try:
+            yield where, decode_record(body)
+        except ValueError as exc:
+            yield where, CorruptLine("<stdin>", lineno, str(exc), body)
+
+
+def _write(out: BinaryIO, notifications: list[Notification]) -> None:
+    for notification in notifications:
+        out.write(orjson.dumps(notification) + b"\n")  # wire
+
+
+def _replay_one(
+    replayer: Replayer, out: BinaryIO, items: Iterator[tuple[str, LogRecord | CorruptLine]]
+) -> bool:
+    """Replay one input; True when every line of it was good."""
+    clean = True
+    for where, item in items:
+        if isinstance(item, CorruptLine):
+            log.error("%s, skipped", item)
+            clean = False
+            continue
+        _write(out, replayer.feed(item.event, where=where))
+    return clean
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    """Run ``acp-bridge replay``; see ``acp-bridge replay --help``."""
+    replayer = Replayer(TranslatorOptions(harn_extensions=args.harn_extensions, cwd=args.cwd))
+    out: BinaryIO = sys.stdout.buffer  # wire: the one writer of replay output
+    failed = False
+    for name in args.logs:
+        if name == "-":
+            replayer.default_session_id = "stdin"
+            failed |= not _replay_one(replayer, out, _stdin_records())
+            out.flush()
+            continue
+        path = Path(name)
+        if not path.is_file():
+            log.error("%s: no such log file", name)
+            failed = True
+            continue
+        replayer.default_session_id = path.stem
+        try:
+            failed |= not _replay_one(replayer, out, read_located_records(segments_for_file(path)))
+        except EventLogError as exc:
+            log.error("%s", exc)  # noqa: TRY400 - one clean line; the error names the file
+            failed = True
+        out.flush()
+    _write(out, replayer.finish())
+    out.flush()
+    stats = replayer.stats
+    for problem in stats.problems:
+        log.warning("%s", problem)
+    if stats.invalid_events:
+        failed = True
+    return EXIT_BAD_INPUT if failed else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``acp-bridge`` command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if args.command == "replay":
+        try:
+            return replay_command(args)
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+            logging.getLogger("acp_bridge").debug("stdout closed by the reader")
+            return EXIT_OK
+    parser.print_usage(sys.stderr)
+    log.error("the ACP server is not available in this version; use a subcommand")
+    return EXIT_USAGE

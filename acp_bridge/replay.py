@@ -1,0 +1,149 @@
+"""Replay: turn the records of an event log back into the ACP notifications they made.
+
+A log holds the VM's AgentEvents as they arrived plus the bridge's own records, which carry
+what AgentEvents lack: the user's prompt and where each turn ended and why. Feeding those
+records in order through :class:`Replayer` drives the very same :class:`Translator` the
+live session used, in the same order, so a replayed session looks exactly as it did live.
+
+Logs written by Harn itself have no bridge records: their events replay as they are, and no
+user turns are invented.
+
+Rule: nothing in this module performs I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from acp_bridge.acp_models import STOP_REASONS, JsonObject, Notification, StopReason
+from acp_bridge.translate import Translator, TranslatorOptions
+from acp_bridge.vm_events import InvalidEvent, UnknownEvent, decode_event
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+#: A user's prompt, written when a turn starts: ``{"prompt": [ContentBlock, ...]}``.
+PROMPT_RECORD: Final = "acp_bridge.prompt"
+#: The end of a turn: ``{"stop_reason": StopReason}``.
+TURN_ENDED_RECORD: Final = "acp_bridge.turn_ended"
+#: A VM line that was not an event object: ``{"raw": str, "reason": str}``.
+UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
+#: Prefix of every record type the bridge itself writes.
+BRIDGE_RECORD_PREFIX: Final = "acp_bridge."
+
+
+def prompt_record(session_id: str, blocks: list[JsonObject]) -> JsonObject:
+    """The record that starts a turn with the user's prompt."""
+    return {"type": PROMPT_RECORD, "session_id": session_id, "prompt": blocks}
+
+
+def turn_ended_record(session_id: str, stop_reason: StopReason) -> JsonObject:
+    """The record that ends a turn."""
+    return {"type": TURN_ENDED_RECORD, "session_id": session_id, "stop_reason": stop_reason}
+
+
+def undecodable_record(session_id: str, raw: bytes, reason: str) -> JsonObject:
+    """The record that keeps a VM line which was not an event, byte for byte."""
+    record: JsonObject = {"type": UNDECODABLE_RECORD, "session_id": session_id, "reason": reason}
+    try:
+        record["raw"] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        record["raw_hex"] = raw.hex()
+    return record
+
+
+@dataclass(slots=True)
+class ReplayStats:
+    """What a replay skipped, by kind."""
+
+    records: int = 0
+    unknown_event_types: int = 0
+    invalid_events: int = 0
+    undecodable_lines: int = 0
+    unknown_bridge_records: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Replayer:
+    """Feeds log records, in order, through one translator per session id.
+
+    Attributes:
+        options: Translator options used for every session.
+        default_session_id: The session id for records that carry none.
+        stats: Counts of what was skipped, with a short description of each problem.
+    """
+
+    options: TranslatorOptions = field(default_factory=TranslatorOptions)
+    default_session_id: str = "unknown"
+    stats: ReplayStats = field(default_factory=ReplayStats)
+    _translators: dict[str, Translator] = field(default_factory=dict)
+
+    def translator(self, session_id: str) -> Translator:
+        """The translator of ``session_id``, created on first use."""
+        found = self._translators.get(session_id)
+        if found is None:
+            found = self._translators[session_id] = Translator(session_id, self.options)
+        return found
+
+    def feed(self, event: Mapping[str, Any], where: str = "") -> list[Notification]:
+        """Replay one record (envelope keys already removed).
+
+        Args:
+            event: The record's event object.
+            where: ``file:line`` of the record, for problem descriptions.
+
+        Returns:
+            The notifications the record makes, in order.
+        """
+        self.stats.records += 1
+        data = dict(event)
+        session_id = data.get("session_id")
+        if not isinstance(session_id, str):
+            session_id = self.default_session_id
+        record_type = data.get("type")
+        if isinstance(record_type, str) and record_type.startswith(BRIDGE_RECORD_PREFIX):
+            return self._bridge_record(record_type, session_id, data, where)
+        decoded = decode_event(data)
+        if isinstance(decoded, UnknownEvent):
+            self.stats.unknown_event_types += 1
+            self.stats.problems.append(f"{where}: unknown event type {decoded.type!r}, skipped")
+            return []
+        if isinstance(decoded, InvalidEvent):
+            self.stats.invalid_events += 1
+            self.stats.problems.append(
+                f"{where}: invalid {decoded.type} event ({decoded.reason}), skipped"
+            )
+            return []
+        return self.translator(session_id).translate(decoded)
+
+    def finish(self) -> list[Notification]:
+        """End of the log: close any turn still open, as the live bridge would have."""
+        out: list[Notification] = []
+        for translator in self._translators.values():
+            if translator.open_tool_calls:
+                out.extend(translator.end_turn("end_turn"))
+        return out
+
+    def _bridge_record(
+        self, record_type: str, session_id: str, data: JsonObject, where: str
+    ) -> list[Notification]:
+        translator = self.translator(session_id)
+        if record_type == PROMPT_RECORD:
+            blocks = data.get("prompt")
+            translator.begin_turn()
+            if isinstance(blocks, list):
+                return translator.user_prompt([b for b in blocks if isinstance(b, dict)])
+            self.stats.problems.append(f"{where}: prompt record without a prompt list")
+            return []
+        if record_type == TURN_ENDED_RECORD:
+            reason = data.get("stop_reason")
+            stop: StopReason = reason if reason in STOP_REASONS else "end_turn"
+            return translator.end_turn(stop)
+        if record_type == UNDECODABLE_RECORD:
+            self.stats.undecodable_lines += 1
+            return []
+        self.stats.unknown_bridge_records += 1
+        self.stats.problems.append(f"{where}: unknown bridge record {record_type!r}, skipped")
+        return []

@@ -1,0 +1,547 @@
+"""AgentEvent -> ACP: the translator that serves live traffic and replay alike.
+
+One :class:`Translator` per ACP session holds the streaming state that translation needs
+(text held back while a ``<think>`` tag may be splitting across chunks, which tool calls
+the editor has been told about and which are still open, a stop the VM asked for), so a
+log replayed through a fresh translator produces exactly the notifications the live
+session produced.
+
+What goes where, by default (strict ACP, valid against the official schema):
+
+* ``agent_message_chunk`` / ``agent_thought_chunk`` -> the same ACP updates with a text
+  block; text inside ``<think>...</think>`` in a message becomes thought chunks.
+* ``tool_call`` / ``tool_call_update`` -> ``tool_call`` / ``tool_call_update`` with a human
+  title, a valid ``kind`` and ``status``, ``locations`` from path arguments and the output
+  as ``content``; an update for a call never announced becomes a ``tool_call``, a repeated
+  ``tool_call`` becomes an update. Harn's extra fields (``durationMs``, ``executor``,
+  ``errorCategory``, ``audit``, ...) travel in ``_meta.harn``.
+* ``plan`` -> ``plan`` with every entry given a valid priority and status; the Harn plan
+  artifact travels in ``_meta.harn``.
+* Harn's extension variants (``skill_*``, ``tool_search_*``, ``transcript_compacted``,
+  ``handoff``, ``fs_watch``, ``worker_update``) -> the extension notification
+  ``_harn/session_update``, which ACP clients must ignore unless they know it.
+* Internal variants (``turn_start``, ``turn_end``, ``feedback_injected``,
+  ``daemon_watchdog_tripped``) are not forwarded; ``budget_exhausted`` and ``loop_stuck``
+  ask for the turn to end with ``max_turn_requests``.
+
+With ``harn_extensions=True`` (a client that opted in) the extension variants are sent as
+top-level ``session/update``s and the extra fields as top-level keys, exactly as Harn's own
+ACP adapter does.
+
+Rule: nothing in this module performs I/O or reads the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, assert_never
+
+from acp_bridge import tools
+from acp_bridge.acp_models import (
+    SESSION_UPDATE,
+    TOOL_CALL_STATUSES,
+    ContentChunkUpdate,
+    JsonObject,
+    Notification,
+    PlanEntry,
+    PlanEntryPriority,
+    PlanEntryStatus,
+    PlanUpdate,
+    SessionUpdate,
+    StopReason,
+    ToolCallProgress,
+    ToolCallStart,
+    ToolCallStatus,
+    ToolKind,
+)
+from acp_bridge.vm_events import (
+    AgentEvent,
+    AgentMessageChunk,
+    AgentThoughtChunk,
+    BudgetExhausted,
+    DaemonWatchdogTripped,
+    FeedbackInjected,
+    FsWatch,
+    Handoff,
+    LoopStuck,
+    Plan,
+    PlanArtifact,
+    SkillActivated,
+    SkillDeactivated,
+    SkillScopeTools,
+    ToolCall,
+    ToolCallUpdate,
+    ToolSearchQuery,
+    ToolSearchResult,
+    TranscriptCompacted,
+    TurnEnd,
+    TurnStart,
+    WorkerUpdate,
+    encode_event,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+#: The extension notification that carries Harn's own update shapes by default.
+HARN_UPDATE_METHOD: Final = "_harn/session_update"
+#: The ``_meta`` key under which Harn's extra fields travel on standard updates.
+HARN_META_KEY: Final = "harn"
+#: The ``_meta`` key for facts the bridge adds itself (e.g. a synthesised tool result).
+BRIDGE_META_KEY: Final = "acp_bridge"
+
+EXTENSION_UPDATE_TYPES: Final = (
+    "skill_activated",
+    "skill_deactivated",
+    "skill_scope_tools",
+    "tool_search_query",
+    "tool_search_result",
+    "transcript_compacted",
+    "handoff",
+    "fs_watch",
+    "worker_update",
+)
+WORKER_TERMINAL_STATUSES: Final = frozenset({"completed", "failed", "cancelled"})
+
+_THINK_OPEN: Final = "<think>"
+_THINK_CLOSE: Final = "</think>"
+
+_PLAN_STATUS: Final[dict[str, PlanEntryStatus]] = {
+    "pending": "pending",
+    "todo": "pending",
+    "not_started": "pending",
+    "blocked": "pending",
+    "in_progress": "in_progress",
+    "active": "in_progress",
+    "running": "in_progress",
+    "doing": "in_progress",
+    "completed": "completed",
+    "complete": "completed",
+    "done": "completed",
+    "skipped": "completed",
+    "cancelled": "completed",
+    "failed": "completed",
+}
+_PLAN_PRIORITY: Final[dict[str, PlanEntryPriority]] = {
+    "high": "high",
+    "medium": "medium",
+    "low": "low",
+    "critical": "high",
+    "urgent": "high",
+    "normal": "medium",
+}
+_TOOL_STATUS_ALIASES: Final[dict[str, ToolCallStatus]] = {
+    "running": "in_progress",
+    "started": "in_progress",
+    "success": "completed",
+    "succeeded": "completed",
+    "done": "completed",
+    "ok": "completed",
+    "error": "failed",
+    "errored": "failed",
+    "cancelled": "failed",
+    "canceled": "failed",
+    "rejected": "failed",
+    "denied": "failed",
+}
+_TERMINAL: Final = frozenset({"completed", "failed"})
+
+
+@dataclass(frozen=True, slots=True)
+class TranslatorOptions:
+    """How a translator renders events.
+
+    Attributes:
+        harn_extensions: Send Harn's extension updates and fields top-level (opt-in).
+        cwd: The session's working directory, to make relative paths absolute.
+    """
+
+    harn_extensions: bool = False
+    cwd: str | None = None
+
+
+def camel(name: str) -> str:
+    """``estimated_tokens_before`` -> ``estimatedTokensBefore``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+@dataclass(slots=True)
+class _ToolState:
+    kind: ToolKind
+    title: str
+    status: ToolCallStatus
+
+
+@dataclass(slots=True)
+class _ThinkSplitter:
+    """Routes ``<think>...</think>`` spans of a message stream to thought chunks."""
+
+    inside: bool = False
+    held: str = ""
+
+    def feed(self, text: str) -> list[tuple[bool, str]]:
+        """Split ``text`` into (is_thought, text) runs, holding back a partial tag."""
+        buffer = self.held + text
+        self.held = ""
+        runs: list[tuple[bool, str]] = []
+        while buffer:
+            tag = _THINK_CLOSE if self.inside else _THINK_OPEN
+            at = buffer.find(tag)
+            if at >= 0:
+                if at:
+                    runs.append((self.inside, buffer[:at]))
+                buffer = buffer[at + len(tag) :]
+                self.inside = not self.inside
+                continue
+            keep = _partial_tag_suffix(buffer, tag)
+            if keep:
+                self.held = buffer[-keep:]
+                buffer = buffer[:-keep]
+            if buffer:
+                runs.append((self.inside, buffer))
+            break
+        return runs
+
+    def flush(self) -> list[tuple[bool, str]]:
+        """Release held text at the end of a turn."""
+        held, self.held = self.held, ""
+        return [(self.inside, held)] if held else []
+
+
+def _partial_tag_suffix(text: str, tag: str) -> int:
+    """Length of the longest suffix of ``text`` that is a proper prefix of ``tag``."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
+def _chunk(session_update: Any, text: str) -> ContentChunkUpdate:
+    return {"sessionUpdate": session_update, "content": {"type": "text", "text": text}}
+
+
+@dataclass(slots=True)
+class Translator:
+    """The stateful, pure translator of one session's AgentEvents into ACP notifications.
+
+    Attributes:
+        session_id: The ACP session id every notification carries.
+        options: Rendering options.
+        stop_requested: A stop reason an event asked for (``max_turn_requests``), if any.
+        repairs: How many invalid values (kinds, statuses, priorities) were repaired.
+    """
+
+    session_id: str
+    options: TranslatorOptions = field(default_factory=TranslatorOptions)
+    stop_requested: StopReason | None = None
+    repairs: int = 0
+    _tools: dict[str, _ToolState] = field(default_factory=dict)
+    _open: dict[str, None] = field(default_factory=dict)
+    _think: _ThinkSplitter = field(default_factory=_ThinkSplitter)
+
+    # ------------------------------------------------------------------ public API
+
+    def translate(self, event: AgentEvent) -> list[Notification]:
+        """Translate one event into the notifications to send, in order."""
+        match event:
+            case AgentMessageChunk():
+                return self._message(event.content)
+            case AgentThoughtChunk():
+                return [self._update(_chunk("agent_thought_chunk", event.content))]
+            case ToolCall():
+                return [self._update(self._tool_call(event))]
+            case ToolCallUpdate():
+                return [self._update(self._tool_call_update(event))]
+            case Plan():
+                return [self._update(self._plan(event))]
+            case (
+                SkillActivated()
+                | SkillDeactivated()
+                | SkillScopeTools()
+                | ToolSearchQuery()
+                | ToolSearchResult()
+                | TranscriptCompacted()
+                | Handoff()
+                | FsWatch()
+                | WorkerUpdate()
+            ):
+                return [self._extension(event)]
+            case BudgetExhausted() | LoopStuck():
+                self.stop_requested = "max_turn_requests"
+                return []
+            case TurnStart() | TurnEnd() | FeedbackInjected() | DaemonWatchdogTripped():
+                return []
+            case _:
+                assert_never(event)
+
+    def user_prompt(self, blocks: list[JsonObject]) -> list[Notification]:
+        """Replay a user's prompt: one ``user_message_chunk`` per content block."""
+        return [
+            self._update({"sessionUpdate": "user_message_chunk", "content": block})
+            for block in blocks
+        ]
+
+    def begin_turn(self) -> None:
+        """Forget a stop requested during the previous turn."""
+        self.stop_requested = None
+
+    def end_turn(self, stop_reason: StopReason) -> list[Notification]:
+        """Close the turn: release held text, and end every tool call left open.
+
+        ACP clients show a tool call as running until they see a terminal status, so each
+        open call gets a synthesised ``failed`` update naming why the turn ended.
+        """
+        out = [
+            self._update(_chunk(self._kind(thought), text)) for thought, text in self._think.flush()
+        ]
+        for tool_call_id in list(self._open):
+            state = self._tools[tool_call_id]
+            state.status = "failed"
+            reason = "was cancelled" if stop_reason == "cancelled" else "ended"
+            update: ToolCallProgress = {
+                "sessionUpdate": "tool_call_update",
+                "toolCallId": tool_call_id,
+                "status": "failed",
+                "content": [tools.text_block(f"The turn {reason} before this tool call finished.")],
+                "_meta": {BRIDGE_META_KEY: {"synthesized": True, "stopReason": stop_reason}},
+            }
+            out.append(self._update(update))
+        self._open.clear()
+        self.stop_requested = None
+        return out
+
+    @property
+    def open_tool_calls(self) -> list[str]:
+        """Ids of tool calls that have not reached a terminal status."""
+        return list(self._open)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _update(self, update: SessionUpdate) -> Notification:
+        return {
+            "jsonrpc": "2.0",
+            "method": SESSION_UPDATE,
+            "params": {"sessionId": self.session_id, "update": update},
+        }
+
+    @staticmethod
+    def _kind(thought: bool) -> str:
+        return "agent_thought_chunk" if thought else "agent_message_chunk"
+
+    def _message(self, text: str) -> list[Notification]:
+        if _THINK_OPEN[0] not in text and not self._think.held and not self._think.inside:
+            return [self._update(_chunk("agent_message_chunk", text))] if text else []
+        return [
+            self._update(_chunk(self._kind(thought), part))
+            for thought, part in self._think.feed(text)
+        ]
+
+    def _harn_extras(self, fields: dict[str, Any]) -> JsonObject:
+        return {camel(key): value for key, value in fields.items() if value is not None}
+
+    def _attach_extras(self, update: JsonObject, extras: JsonObject) -> None:
+        if not extras:
+            return
+        if self.options.harn_extensions:
+            update.update(extras)
+        else:
+            update["_meta"] = {HARN_META_KEY: extras}
+
+    def _status(self, raw: str | None) -> ToolCallStatus | None:
+        if raw is None:
+            return None
+        if raw in TOOL_CALL_STATUSES:
+            return raw  # type: ignore[return-value]
+        self.repairs += 1
+        return _TOOL_STATUS_ALIASES.get(raw.lower(), "in_progress")
+
+    def _track(self, tool_call_id: str, state: _ToolState) -> None:
+        self._tools[tool_call_id] = state
+        if state.status in _TERMINAL:
+            self._open.pop(tool_call_id, None)
+        else:
+            self._open[tool_call_id] = None
+
+    def _tool_call(self, event: ToolCall) -> ToolCallStart | ToolCallProgress:
+        kind, repaired = tools.tool_kind(event.kind, event.tool_name)
+        self.repairs += repaired
+        title = tools.tool_title(event.tool_name, kind, event.raw_input)
+        status = self._status(event.status) or "pending"
+        locations = tools.tool_locations(event.raw_input, self.options.cwd)
+        diff = tools.edit_diff(event.raw_input, self.options.cwd)
+        extras = self._harn_extras({"parsing": event.parsing, "audit": _dump(event.audit)})
+        known = self._tools.get(event.tool_call_id)
+        self._track(event.tool_call_id, _ToolState(kind, title, status))
+        if known is not None:
+            # A second tool_call for the same id (e.g. once its input finished streaming)
+            # must not create a second entry in the editor: send what changed.
+            progress: ToolCallProgress = {
+                "sessionUpdate": "tool_call_update",
+                "toolCallId": event.tool_call_id,
+                "status": status,
+            }
+            if title != known.title:
+                progress["title"] = title
+            if kind != known.kind:
+                progress["kind"] = kind
+            if event.raw_input is not None:
+                progress["rawInput"] = event.raw_input
+            if locations:
+                progress["locations"] = locations
+            if diff:
+                progress["content"] = diff
+            self._attach_extras(progress, extras)  # type: ignore[arg-type]
+            return progress
+        start: ToolCallStart = {
+            "sessionUpdate": "tool_call",
+            "toolCallId": event.tool_call_id,
+            "title": title,
+            "kind": kind,
+            "status": status,
+        }
+        if event.tool_name:
+            start["name"] = event.tool_name
+        if event.raw_input is not None:
+            start["rawInput"] = event.raw_input
+        if locations:
+            start["locations"] = locations
+        if diff:
+            start["content"] = diff
+        self._attach_extras(start, extras)  # type: ignore[arg-type]
+        return start
+
+    def _tool_call_update(self, event: ToolCallUpdate) -> ToolCallStart | ToolCallProgress:
+        status = self._status(event.status)
+        content = tools.output_content(event.raw_output, event.error)
+        extras = self._harn_extras(
+            {
+                "duration_ms": event.duration_ms,
+                "execution_duration_ms": event.execution_duration_ms,
+                "executor": _harn_executor(event),
+                "error": event.error,
+                "error_category": event.error_category,
+                "raw_input_partial": event.raw_input_partial,
+                "audit": _dump(event.audit),
+            }
+        )
+        known = self._tools.get(event.tool_call_id)
+        if known is None:
+            # ACP clients ignore updates for calls they never saw: announce it now.
+            kind = tools.infer_kind(event.tool_name)
+            title = tools.tool_title(event.tool_name, kind, None)
+            start: ToolCallStart = {
+                "sessionUpdate": "tool_call",
+                "toolCallId": event.tool_call_id,
+                "title": title,
+                "kind": kind,
+                "status": status or "pending",
+            }
+            if event.tool_name:
+                start["name"] = event.tool_name
+            if content:
+                start["content"] = content
+            if event.raw_output is not None:
+                start["rawOutput"] = event.raw_output
+            self._track(event.tool_call_id, _ToolState(kind, title, start["status"]))
+            self._attach_extras(start, extras)  # type: ignore[arg-type]
+            return start
+        update: ToolCallProgress = {
+            "sessionUpdate": "tool_call_update",
+            "toolCallId": event.tool_call_id,
+        }
+        if status is not None:
+            update["status"] = status
+            known.status = status
+            self._track(event.tool_call_id, known)
+        if content:
+            update["content"] = content
+        if event.raw_output is not None:
+            update["rawOutput"] = event.raw_output
+        self._attach_extras(update, extras)  # type: ignore[arg-type]
+        return update
+
+    def _plan(self, event: Plan) -> PlanUpdate:
+        steps = event.plan.steps if isinstance(event.plan, PlanArtifact) else event.plan
+        entries: list[PlanEntry] = []
+        for step in steps:
+            status = _PLAN_STATUS.get((step.status or "pending").lower())
+            priority = _PLAN_PRIORITY.get((step.priority or "medium").lower())
+            if status is None or priority is None:
+                self.repairs += 1
+            entry: PlanEntry = {
+                "content": step.content,
+                "priority": priority or "medium",
+                "status": status or "pending",
+            }
+            if step.status is not None and step.status != entry["status"]:
+                entry["_meta"] = {HARN_META_KEY: {"status": step.status}}
+            entries.append(entry)
+        update: PlanUpdate = {"sessionUpdate": "plan", "entries": entries}
+        if isinstance(event.plan, PlanArtifact):
+            artifact = encode_event_part(event.plan)
+            if self.options.harn_extensions:
+                update["harnPlan"] = artifact  # type: ignore[typeddict-unknown-key]
+            else:
+                update["_meta"] = {HARN_META_KEY: {"plan": artifact}}
+        return update
+
+    def _extension(self, event: AgentEvent) -> Notification:
+        update = harn_extension_update(event)
+        if self.options.harn_extensions:
+            return self._update(update)
+        return {
+            "jsonrpc": "2.0",
+            "method": HARN_UPDATE_METHOD,
+            "params": {"sessionId": self.session_id, "update": update},
+        }
+
+
+def _dump(model: Any) -> Any:
+    return None if model is None else encode_event_part(model)
+
+
+def encode_event_part(model: Any) -> JsonObject:
+    """Dump a nested event model exactly as it was received."""
+    dumped: JsonObject = model.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    return dumped
+
+
+def _harn_executor(event: ToolCallUpdate) -> Any:
+    """Harn writes a builtin executor as a bare string and others as camelCase objects."""
+    executor = event.executor
+    if executor is None:
+        return None
+    fields = encode_event_part(executor)
+    if set(fields) == {"kind"} and fields["kind"] == "harn_builtin":
+        return "harn_builtin"
+    return {camel(key): value for key, value in fields.items()}
+
+
+_DERIVED: Final[dict[str, Callable[[JsonObject], JsonObject]]] = {
+    "handoff": lambda raw: {"handoffId": (raw.get("handoff") or {}).get("id")},
+    "worker_update": lambda raw: {"terminal": raw.get("status") in WORKER_TERMINAL_STATUSES},
+}
+_ORDER: Final[dict[str, tuple[str, ...]]] = {
+    "handoff": ("handoffId",),
+    "worker_update": (),
+}
+
+
+def harn_extension_update(event: AgentEvent) -> JsonObject:
+    """Harn's own ``session/update`` shape for an extension variant.
+
+    Top-level keys become camelCase, nested values stay exactly as the VM wrote them, and
+    the two derived fields Harn adds (``handoffId``, ``terminal``) are filled in.
+    """
+    raw = encode_event(event)
+    update: JsonObject = {"sessionUpdate": raw["type"]}
+    derived = _DERIVED.get(raw["type"])
+    extra = derived(raw) if derived else {}
+    for key in _ORDER.get(raw["type"], ()):
+        update[key] = extra.pop(key)
+    for key, value in raw.items():
+        if key not in ("type", "session_id"):
+            update[camel(key)] = value
+    update.update(extra)
+    return update

@@ -1,0 +1,380 @@
+"""The translator: every message strictly valid ACP, Harn mode equal to Harn's adapter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from acp_schema import StrictAcp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import from_schema
+
+from acp_bridge.acp_models import Notification
+from acp_bridge.translate import (
+    EXTENSION_UPDATE_TYPES,
+    HARN_UPDATE_METHOD,
+    Translator,
+    TranslatorOptions,
+)
+from acp_bridge.vm_events import (
+    AgentEvent,
+    InvalidEvent,
+    UnknownEvent,
+    decode_event,
+    event_json_schema,
+)
+
+PAIRS: list[dict[str, Any]] = json.loads(
+    (Path(__file__).parent / "data" / "harn_event_pairs.json").read_text()
+)
+SESSION = "7f3c2a9e-1b4d-4c8e-9a55-0d2e6b1f8c33"
+SCHEMA = event_json_schema()
+
+
+def ev(**fields: Any) -> AgentEvent:
+    fields.setdefault("session_id", SESSION)
+    event = decode_event(fields)
+    assert not isinstance(event, UnknownEvent | InvalidEvent), event
+    return event
+
+
+def assert_valid(acp: StrictAcp, messages: list[Notification]) -> None:
+    for message in messages:
+        problems = acp.agent_outbound(dict(message))
+        assert not problems, (message, problems)
+
+
+def updates(messages: list[Notification]) -> list[dict[str, Any]]:
+    return [cast("dict[str, Any]", m["params"]["update"]) for m in messages]
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[p["event"]["type"] for p in PAIRS])
+def test_default_mode_output_is_strictly_valid_acp(acp: StrictAcp, pair: dict[str, Any]) -> None:
+    translator = Translator(SESSION, TranslatorOptions(cwd="/home/dev/repo"))
+    out = translator.translate(ev(**pair["event"]))
+    assert_valid(acp, out)
+    if pair["acp"] is None:
+        assert out == []
+    for message in out:
+        assert message["method"] in ("session/update", HARN_UPDATE_METHOD)
+        assert message["params"]["sessionId"] == SESSION
+
+
+def test_whole_harn_stream_in_order_is_valid_and_ends_cleanly(acp: StrictAcp) -> None:
+    translator = Translator(SESSION, TranslatorOptions(cwd="/home/dev/repo"))
+    out: list[Notification] = []
+    for pair in PAIRS:
+        out += translator.translate(ev(**pair["event"]))
+    out += translator.end_turn("end_turn")
+    assert_valid(acp, out)
+    assert translator.open_tool_calls == []
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [p for p in PAIRS if p["event"]["type"] in EXTENSION_UPDATE_TYPES],
+    ids=lambda p: p["event"]["type"],
+)
+def test_harn_mode_extension_variants_equal_harns_own_adapter(pair: dict[str, Any]) -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
+    assert translator.translate(ev(**pair["event"])) == [pair["acp"]]
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [p for p in PAIRS if p["event"]["type"] in EXTENSION_UPDATE_TYPES],
+    ids=lambda p: p["event"]["type"],
+)
+def test_default_mode_sends_extension_variants_as_an_extension_notification(
+    pair: dict[str, Any],
+) -> None:
+    [message] = Translator(SESSION).translate(ev(**pair["event"]))
+    assert message["method"] == HARN_UPDATE_METHOD
+    assert message["params"] == pair["acp"]["params"]
+
+
+@pytest.mark.parametrize(
+    "event_type", ["turn_start", "turn_end", "feedback_injected", "daemon_watchdog_tripped"]
+)
+def test_internal_variants_are_not_forwarded(event_type: str) -> None:
+    [pair] = [p for p in PAIRS if p["event"]["type"] == event_type]
+    translator = Translator(SESSION)
+    assert translator.translate(ev(**pair["event"])) == []
+    assert translator.stop_requested is None
+
+
+@pytest.mark.parametrize("event_type", ["budget_exhausted", "loop_stuck"])
+def test_budget_and_loop_stuck_end_the_turn_with_max_turn_requests(event_type: str) -> None:
+    [pair] = [p for p in PAIRS if p["event"]["type"] == event_type]
+    translator = Translator(SESSION)
+    assert translator.translate(ev(**pair["event"])) == []
+    assert translator.stop_requested == "max_turn_requests"
+    translator.end_turn("max_turn_requests")
+    assert translator.stop_requested is None
+
+
+def test_tool_call_gets_title_kind_locations_and_output_content(acp: StrictAcp) -> None:
+    translator = Translator(SESSION, TranslatorOptions(cwd="/repo"))
+    start = translator.translate(
+        ev(
+            type="tool_call",
+            tool_call_id="t1",
+            tool_name="read_file",
+            raw_input={"path": "src/lib.rs", "line": 12},
+        )
+    )
+    done = translator.translate(
+        ev(
+            type="tool_call_update",
+            tool_call_id="t1",
+            status="completed",
+            raw_output={"text": "fn main() {}"},
+        )
+    )
+    assert_valid(acp, start + done)
+    [first], [second] = updates(start), updates(done)
+    assert first["title"] == "Read src/lib.rs"
+    assert first["kind"] == "read"
+    assert first["status"] == "pending"
+    assert first["name"] == "read_file"
+    assert first["locations"] == [{"path": "/repo/src/lib.rs", "line": 12}]
+    assert second["status"] == "completed"
+    assert second["content"] == [
+        {"type": "content", "content": {"type": "text", "text": "fn main() {}"}}
+    ]
+    assert second["rawOutput"] == {"text": "fn main() {}"}
+    assert translator.open_tool_calls == []
+
+
+@pytest.mark.parametrize(
+    ("name", "raw_input", "kind", "title"),
+    [
+        (
+            "run_command",
+            {"command": "cargo test -p parser"},
+            "execute",
+            "Run `cargo test -p parser`",
+        ),
+        ("bash", {"argv": ["ls", "-la"]}, "execute", "Run `ls -la`"),
+        ("grep", {"pattern": "TODO", "path": "src"}, "search", "Search “TODO” in src"),
+        ("web_fetch", {"url": "https://example.org"}, "fetch", "Fetch https://example.org"),
+        ("delete_file", {"path": "a.txt"}, "delete", "Delete a.txt"),
+        ("rename", {"source": "a", "destination": "b"}, "move", "Move a → b"),
+        ("write_file", {"path": "a.txt", "content": "x"}, "edit", "Edit a.txt"),
+        ("linear_search", {}, "search", "Linear search"),
+        ("frobnicate", None, "other", "Frobnicate"),
+        (None, None, "other", "Tool call"),
+    ],
+)
+def test_tool_titles_and_kinds(
+    acp: StrictAcp, name: str | None, raw_input: Any, kind: str, title: str
+) -> None:
+    out = Translator(SESSION).translate(
+        ev(type="tool_call", tool_call_id="t", tool_name=name, raw_input=raw_input)
+    )
+    assert_valid(acp, out)
+    [update] = updates(out)
+    assert (update["kind"], update["title"]) == (kind, title)
+
+
+def test_invalid_declared_kind_and_status_are_repaired(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    out = translator.translate(
+        ev(type="tool_call", tool_call_id="t", tool_name="x", kind="write", status="running")
+    )
+    assert_valid(acp, out)
+    [update] = updates(out)
+    assert (update["kind"], update["status"]) == ("edit", "in_progress")
+    assert translator.repairs == 2
+
+
+def test_edit_with_old_and_new_text_shows_a_diff(acp: StrictAcp) -> None:
+    out = Translator(SESSION, TranslatorOptions(cwd="/r")).translate(
+        ev(
+            type="tool_call",
+            tool_call_id="t",
+            tool_name="edit_file",
+            raw_input={"path": "a.py", "old_string": "x = 1", "new_string": "x = 2"},
+        )
+    )
+    assert_valid(acp, out)
+    [update] = updates(out)
+    assert update["content"] == [
+        {"type": "diff", "path": "/r/a.py", "oldText": "x = 1", "newText": "x = 2"}
+    ]
+
+
+def test_update_for_an_unannounced_call_becomes_a_tool_call(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    out = translator.translate(
+        ev(
+            type="tool_call_update",
+            tool_call_id="orphan",
+            tool_name="run_tests",
+            status="failed",
+            error="boom",
+        )
+    )
+    assert_valid(acp, out)
+    [update] = updates(out)
+    assert update["sessionUpdate"] == "tool_call"
+    assert update["status"] == "failed"
+    assert update["content"][-1]["content"]["text"] == "Error: boom"
+    assert translator.open_tool_calls == []
+
+
+def test_repeated_tool_call_becomes_an_update_with_what_changed(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    first = translator.translate(
+        ev(type="tool_call", tool_call_id="c", tool_name="edit_file", raw_input={}, parsing=True)
+    )
+    second = translator.translate(
+        ev(
+            type="tool_call",
+            tool_call_id="c",
+            tool_name="edit_file",
+            raw_input={"path": "src/a.rs"},
+            parsing=False,
+        )
+    )
+    assert_valid(acp, first + second)
+    [update] = updates(second)
+    assert update["sessionUpdate"] == "tool_call_update"
+    assert update["title"] == "Edit src/a.rs"
+    assert update["locations"] == [{"path": "src/a.rs"}]
+
+
+def test_end_of_turn_closes_every_open_tool_call(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    out = translator.translate(ev(type="tool_call", tool_call_id="a", tool_name="read_file"))
+    out += translator.translate(ev(type="tool_call", tool_call_id="b", tool_name="read_file"))
+    out += translator.translate(ev(type="tool_call_update", tool_call_id="a", status="completed"))
+    closing = translator.end_turn("cancelled")
+    assert_valid(acp, out + closing)
+    [update] = updates(closing)
+    assert update["toolCallId"] == "b"
+    assert update["status"] == "failed"
+    assert update["_meta"]["acp_bridge"] == {"synthesized": True, "stopReason": "cancelled"}
+    assert translator.end_turn("end_turn") == []
+
+
+def test_harn_extra_fields_travel_in_meta_by_default_and_top_level_in_harn_mode(
+    acp: StrictAcp,
+) -> None:
+    raw = {
+        "type": "tool_call_update",
+        "tool_call_id": "c",
+        "status": "completed",
+        "duration_ms": 14,
+        "executor": {"kind": "harn_builtin"},
+        "error_category": None,
+    }
+    default = Translator(SESSION)
+    default.translate(ev(type="tool_call", tool_call_id="c"))
+    [update] = updates(default.translate(ev(**raw)))
+    assert update["_meta"] == {"harn": {"durationMs": 14, "executor": "harn_builtin"}}
+    assert_valid(acp, default.translate(ev(**raw)))
+    harn = Translator(SESSION, TranslatorOptions(harn_extensions=True))
+    harn.translate(ev(type="tool_call", tool_call_id="c"))
+    [update] = updates(harn.translate(ev(**raw)))
+    assert update["durationMs"] == 14
+    assert update["executor"] == "harn_builtin"
+
+
+def test_plan_entries_get_valid_priority_and_status(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    out = translator.translate(
+        ev(
+            type="plan",
+            plan=[
+                {"content": "a", "status": "done", "priority": None},
+                {"content": "b", "status": "weird", "priority": "urgent"},
+                {"content": "c"},
+            ],
+        )
+    )
+    assert_valid(acp, out)
+    [update] = updates(out)
+    assert [(e["priority"], e["status"]) for e in update["entries"]] == [
+        ("medium", "completed"),
+        ("high", "pending"),
+        ("medium", "pending"),
+    ]
+    assert update["entries"][0]["_meta"] == {"harn": {"status": "done"}}
+    assert translator.repairs == 1
+
+
+def test_plan_artifact_travels_in_meta(acp: StrictAcp) -> None:
+    [pair] = [
+        p for p in PAIRS if p["event"]["type"] == "plan" and isinstance(p["event"]["plan"], dict)
+    ]
+    out = Translator(SESSION).translate(ev(**pair["event"]))
+    assert_valid(acp, out)
+    [update] = updates(out)
+    assert update["_meta"]["harn"]["plan"] == pair["event"]["plan"]
+
+
+def split_runs(messages: list[Notification]) -> list[tuple[str, str]]:
+    return [(u["sessionUpdate"], u["content"]["text"]) for u in updates(messages)]
+
+
+def test_think_tags_become_thought_chunks_even_split_across_chunks(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    out: list[Notification] = []
+    for chunk in ["Hi <thi", "nk>pondering</th", "ink>Done. See HTTP"]:
+        out += translator.translate(ev(type="agent_message_chunk", content=chunk))
+    out += translator.end_turn("end_turn")
+    assert_valid(acp, out)
+    assert split_runs(out) == [
+        ("agent_message_chunk", "Hi "),
+        ("agent_thought_chunk", "pondering"),
+        ("agent_message_chunk", "Done. See HTTP"),
+    ]
+
+
+def test_text_held_back_for_a_possible_tag_is_released_at_turn_end() -> None:
+    translator = Translator(SESSION)
+    out = translator.translate(ev(type="agent_message_chunk", content="a < b and x <"))
+    assert split_runs(out) == [("agent_message_chunk", "a < b and x ")]
+    assert split_runs(translator.end_turn("end_turn")) == [("agent_message_chunk", "<")]
+
+
+def test_empty_message_chunk_sends_nothing() -> None:
+    assert Translator(SESSION).translate(ev(type="agent_message_chunk", content="")) == []
+
+
+def test_user_prompt_replays_each_block_as_a_user_chunk(acp: StrictAcp) -> None:
+    blocks = [
+        {"type": "text", "text": "fix it"},
+        {"type": "resource_link", "uri": "file:///a.rs", "name": "a.rs"},
+    ]
+    out = Translator(SESSION).user_prompt(blocks)
+    assert_valid(acp, out)
+    assert [u["content"] for u in updates(out)] == blocks
+
+
+def test_notifications_carry_the_translators_session_not_the_events() -> None:
+    out = Translator("acp-session").translate(
+        ev(type="agent_message_chunk", session_id="vm-internal", content="x")
+    )
+    assert out[0]["params"]["sessionId"] == "acp-session"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(from_schema(SCHEMA, SCHEMA), max_size=6),
+    st.sampled_from(["end_turn", "cancelled", "max_turn_requests"]),
+)
+def test_any_valid_event_sequence_translates_to_strictly_valid_acp(
+    acp: StrictAcp, raws: list[dict[str, Any]], stop: Any
+) -> None:
+    translator = Translator(SESSION, TranslatorOptions(cwd="/w"))
+    out: list[Notification] = []
+    for raw in raws:
+        out += translator.translate(ev(**raw))
+    out += translator.end_turn(stop)
+    assert_valid(acp, out)
+    assert translator.open_tool_calls == []
