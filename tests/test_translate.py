@@ -335,11 +335,13 @@ def test_think_tags_become_thought_chunks_even_split_across_chunks(acp: StrictAc
     ]
 
 
-def test_text_held_back_for_a_possible_tag_is_released_at_turn_end() -> None:
+def test_text_held_back_for_a_possible_tag_is_released_at_turn_end(acp: StrictAcp) -> None:
     translator = Translator(SESSION)
     out = translator.translate(ev(type="agent_message_chunk", content="a < b and x <"))
     assert split_runs(out) == [("agent_message_chunk", "a < b and x ")]
-    assert split_runs(translator.end_turn("end_turn")) == [("agent_message_chunk", "<")]
+    closing = translator.end_turn("end_turn")
+    assert split_runs(closing) == [("agent_message_chunk", "<")]
+    assert_valid(acp, out + closing)
 
 
 def test_empty_message_chunk_sends_nothing() -> None:
@@ -356,10 +358,11 @@ def test_user_prompt_replays_each_block_as_a_user_chunk(acp: StrictAcp) -> None:
     assert [u["content"] for u in updates(out)] == blocks
 
 
-def test_notifications_carry_the_translators_session_not_the_events() -> None:
+def test_notifications_carry_the_translators_session_not_the_events(acp: StrictAcp) -> None:
     out = Translator("acp-session").translate(
         ev(type="agent_message_chunk", session_id="vm-internal", content="x")
     )
+    assert_valid(acp, out)
     assert out[0]["params"]["sessionId"] == "acp-session"
 
 
