@@ -1,31 +1,30 @@
 """The ``acp-bridge`` command line.
 
-Rule: stdout carries protocol only (here: the ACP notifications ``replay`` prints, one per
-line); every diagnostic goes to stderr through :mod:`logging`, configured before anything
-else runs.
+Rule: stdout carries protocol only (ACP when serving; the ACP notifications ``replay``
+prints); every diagnostic goes to stderr through :mod:`logging`, configured before anything
+else runs. Heavy imports happen inside the command that needs them, so that ``example-vm``
+and ``--help`` start fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-import orjson
-
 from acp_bridge import __version__
-from acp_bridge.errors import EventLogError
-from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segments_for_file
-from acp_bridge.eventlog.records import LogRecord, decode_record
-from acp_bridge.replay import Replayer
-from acp_bridge.translate import TranslatorOptions
+from acp_bridge.errors import BridgeError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from acp_bridge.acp_models import Notification
+    from acp_bridge.eventlog.reader import CorruptLine
+    from acp_bridge.eventlog.records import LogRecord
+    from acp_bridge.replay import Replayer
 
 log = logging.getLogger("acp_bridge")
 
@@ -42,13 +41,54 @@ def _configure_logging(verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def default_log_dir() -> Path:
+    """The platform's user state directory for acp-bridge's logs."""
+    from platformdirs import user_state_path
+
+    return user_state_path("acp-bridge", appauthor=False) / "logs"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="acp-bridge",
-        description="An Agent Client Protocol server for agent VMs that speak AgentEvents.",
+        description=(
+            "An Agent Client Protocol server for agent VMs that speak AgentEvents. Without a "
+            "command it serves ACP on stdin/stdout, as editors expect."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"acp-bridge {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    vm = parser.add_mutually_exclusive_group()
+    vm.add_argument(
+        "--vm",
+        metavar="CMD",
+        help="session mode: one long-lived VM per ACP session, JSON-RPC on its stdio",
+    )
+    vm.add_argument(
+        "--vm-exec",
+        metavar="CMD",
+        help="exec mode: one VM process per prompt, the prompt on its stdin",
+    )
+    parser.add_argument(
+        "--log-dir", type=Path, help="where event logs go (default: the user state directory)"
+    )
+    parser.add_argument(
+        "--harn-extensions",
+        action="store_true",
+        help="send Harn's extension updates top-level to every client (not valid ACP)",
+    )
+    parser.add_argument(
+        "--fsync",
+        choices=("never", "interval", "always"),
+        default="interval",
+        help="when log writes are forced to disk (default: interval)",
+    )
+    parser.add_argument(
+        "--max-segment-mib",
+        type=int,
+        default=100,
+        help="rotate a log segment past this size (default: 100)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     replay = commands.add_parser(
         "replay",
@@ -63,13 +103,21 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--harn-extensions",
         action="store_true",
+        dest="replay_harn_extensions",
         help="send Harn's extension updates top-level, as Harn's own adapter does",
     )
     replay.add_argument("--cwd", help="absolute session directory, for relative tool paths")
+    commands.add_parser(
+        "example-vm",
+        help="run the built-in example agent VM (session mode, on stdin/stdout)",
+    )
     return parser
 
 
 def _stdin_records() -> Iterator[tuple[str, LogRecord | CorruptLine]]:
+    from acp_bridge.eventlog.reader import CorruptLine
+    from acp_bridge.eventlog.records import decode_record
+
     stream: BinaryIO = sys.stdin.buffer
     for lineno, line in enumerate(stream, start=1):
         body = line.rstrip(b"\r\n")
@@ -86,6 +134,8 @@ def _stdin_records() -> Iterator[tuple[str, LogRecord | CorruptLine]]:
 
 
 def _write(out: BinaryIO, notifications: list[Notification]) -> None:
+    import orjson
+
     for notification in notifications:
         out.write(orjson.dumps(notification) + b"\n")  # wire
 
@@ -94,6 +144,8 @@ def _replay_one(
     replayer: Replayer, out: BinaryIO, items: Iterator[tuple[str, LogRecord | CorruptLine]]
 ) -> bool:
     """Replay one input; True when every line of it was good."""
+    from acp_bridge.eventlog.reader import CorruptLine
+
     clean = True
     for where, item in items:
         if isinstance(item, CorruptLine):
@@ -106,7 +158,12 @@ def _replay_one(
 
 def replay_command(args: argparse.Namespace) -> int:
     """Run ``acp-bridge replay``; see ``acp-bridge replay --help``."""
-    replayer = Replayer(TranslatorOptions(harn_extensions=args.harn_extensions, cwd=args.cwd))
+    from acp_bridge.eventlog.reader import read_located_records, segments_for_file
+    from acp_bridge.replay import Replayer
+    from acp_bridge.translate import TranslatorOptions
+
+    harn = args.replay_harn_extensions or args.harn_extensions
+    replayer = Replayer(TranslatorOptions(harn_extensions=harn, cwd=args.cwd))
     out: BinaryIO = sys.stdout.buffer  # wire: the one writer of replay output
     failed = False
     for name in args.logs:
@@ -123,7 +180,7 @@ def replay_command(args: argparse.Namespace) -> int:
         replayer.default_session_id = path.stem
         try:
             failed |= not _replay_one(replayer, out, read_located_records(segments_for_file(path)))
-        except EventLogError as exc:
+        except BridgeError as exc:
             log.error("%s", exc)  # noqa: TRY400 - one clean line; the error names the file
             failed = True
         out.flush()
@@ -137,18 +194,56 @@ def replay_command(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
+def serve_command(args: argparse.Namespace) -> int:
+    """Serve ACP on stdio (the default command)."""
+    import anyio
+
+    from acp_bridge.bridge import run
+    from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
+    from acp_bridge.settings import Settings, VmMode
+
+    mode: VmMode
+    if args.vm_exec:
+        mode, command = "exec", args.vm_exec
+    elif args.vm:
+        mode, command = "session", args.vm
+    else:
+        mode, command = "session", None
+    argv = (
+        tuple(shlex.split(command))
+        if command
+        else (sys.executable, "-m", "acp_bridge", "example-vm")
+    )
+    if not argv:
+        log.error("the VM command is empty")
+        return EXIT_USAGE
+    settings = Settings(
+        vm_mode=mode,
+        vm_argv=argv,
+        log_dir=args.log_dir or default_log_dir(),
+        harn_extensions=args.harn_extensions,
+        rotation=RotationPolicy(max_segment_bytes=args.max_segment_mib * 1024 * 1024),
+        fsync=FsyncPolicy(mode=args.fsync),
+    )
+    log.debug("serving with %s", settings)
+    status: int = anyio.run(run, settings, backend="asyncio")
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``acp-bridge`` command."""
     parser = _parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
+    if args.command == "example-vm":
+        from acp_bridge.example_vm import main as example_vm_main
+
+        return example_vm_main([])
     if args.command == "replay":
         try:
             return replay_command(args)
         except BrokenPipeError:
             # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
-            logging.getLogger("acp_bridge").debug("stdout closed by the reader")
+            log.debug("stdout closed by the reader")
             return EXIT_OK
-    parser.print_usage(sys.stderr)
-    log.error("the ACP server is not available in this version; use a subcommand")
-    return EXIT_USAGE
+    return serve_command(args)

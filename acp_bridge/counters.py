@@ -19,10 +19,16 @@ class Counters:
     editor_invalid_requests: int = 0
     editor_unknown_methods: int = 0
     editor_notification_errors: int = 0
+    editor_unexpected_responses: int = 0
+    editor_overlong_lines: int = 0
     # VM side (AgentEvent lines).
     vm_undecodable_lines: int = 0
     vm_unknown_event_types: int = 0
     vm_overlong_lines: int = 0
+    vm_invalid_events: int = 0
+    vm_events_outside_turn: int = 0
+    vm_bad_answers: int = 0
+    vm_failures: int = 0
     updates_after_cancel: int = 0
     # Translation.
     translation_repairs: int = 0

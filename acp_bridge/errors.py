@@ -13,6 +13,10 @@ class BridgeError(Exception):
     """Base class of every error the bridge raises on purpose."""
 
 
+class LocalProtocolError(BridgeError):
+    """The bridge itself tried a transition its state machine forbids: a bug."""
+
+
 class EventLogError(BridgeError):
     """The event log could not be read or written."""
 
@@ -35,3 +39,19 @@ class EventLogCorruptError(EventLogError):
 
 class UnsafeSessionIdError(BridgeError):
     """A session id cannot be used to name a log file as it is."""
+
+
+class RpcError(BridgeError):
+    """An error answer for the editor (or the VM): a JSON-RPC code, message and data.
+
+    Attributes:
+        code: The JSON-RPC error code.
+        message: A one-line, human-readable message.
+        data: Optional structured details (never a traceback).
+    """
+
+    def __init__(self, code: int, message: str, data: object = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data

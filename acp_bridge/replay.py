@@ -27,10 +27,22 @@ if TYPE_CHECKING:
 PROMPT_RECORD: Final = "acp_bridge.prompt"
 #: The end of a turn: ``{"stop_reason": StopReason}``.
 TURN_ENDED_RECORD: Final = "acp_bridge.turn_ended"
+#: The start of a session: ``{"cwd": str, "mcp_servers": [...]}``.
+SESSION_RECORD: Final = "acp_bridge.session"
 #: A VM line that was not an event object: ``{"raw": str, "reason": str}``.
 UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
 #: Prefix of every record type the bridge itself writes.
 BRIDGE_RECORD_PREFIX: Final = "acp_bridge."
+
+
+def session_record(session_id: str, cwd: str, mcp_servers: list[Any]) -> JsonObject:
+    """The record that opens a session's log."""
+    return {
+        "type": SESSION_RECORD,
+        "session_id": session_id,
+        "cwd": cwd,
+        "mcp_servers": mcp_servers,
+    }
 
 
 def prompt_record(session_id: str, blocks: list[JsonObject]) -> JsonObject:
@@ -38,8 +50,8 @@ def prompt_record(session_id: str, blocks: list[JsonObject]) -> JsonObject:
     return {"type": PROMPT_RECORD, "session_id": session_id, "prompt": blocks}
 
 
-def turn_ended_record(session_id: str, stop_reason: StopReason) -> JsonObject:
-    """The record that ends a turn."""
+def turn_ended_record(session_id: str, stop_reason: StopReason | None) -> JsonObject:
+    """The record that ends a turn (``stop_reason`` None: the turn failed)."""
     return {"type": TURN_ENDED_RECORD, "session_id": session_id, "stop_reason": stop_reason}
 
 
@@ -143,6 +155,8 @@ class Replayer:
             return translator.end_turn(stop)
         if record_type == UNDECODABLE_RECORD:
             self.stats.undecodable_lines += 1
+            return []
+        if record_type == SESSION_RECORD:
             return []
         self.stats.unknown_bridge_records += 1
         self.stats.problems.append(f"{where}: unknown bridge record {record_type!r}, skipped")

@@ -478,14 +478,14 @@ def decode_event(data: JsonObject) -> AgentEvent | UnknownEvent | InvalidEvent:
 
 
 def parse_object(line: bytes) -> JsonObject | NotAnEvent:
-    """Parse one line into a JSON object, or explain why it is not one."""
+    """Parse one line into an event object (or a JSON-RPC message), or explain why not."""
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         return NotAnEvent(raw=line, reason=f"not JSON: {exc}")
     if not isinstance(value, dict):
         return NotAnEvent(raw=line, reason=f"not a JSON object but {type(value).__name__}")
-    if not isinstance(value.get("type"), str):
+    if not isinstance(value.get("type"), str) and "jsonrpc" not in value:
         return NotAnEvent(raw=line, reason="object has no string 'type'")
     return value
 
@@ -495,6 +495,8 @@ def decode_line(line: bytes) -> Decoded:
     parsed = parse_object(line)
     if isinstance(parsed, NotAnEvent):
         return parsed
+    if "jsonrpc" in parsed and not isinstance(parsed.get("type"), str):
+        return NotAnEvent(raw=line, reason="object has no string 'type'")
     return decode_event(parsed)
 
 

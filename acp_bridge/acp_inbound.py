@@ -1,0 +1,84 @@
+"""ACP params the bridge receives from the editor, validated at the edge.
+
+Unknown keys are ignored (newer clients may send more); missing or wrong-typed required
+fields become ``-32602 Invalid params`` naming the field.
+
+Rule: nothing in this module performs I/O.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from acp_bridge.errors import RpcError
+from acp_bridge.jsonrpc import INVALID_PARAMS
+
+
+class Inbound(BaseModel):
+    """Base of inbound params: camelCase on the wire, unknown keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class InitializeParams(Inbound):
+    """``initialize``."""
+
+    protocol_version: int = Field(alias="protocolVersion")
+    client_capabilities: dict[str, Any] = Field(default_factory=dict, alias="clientCapabilities")
+    client_info: dict[str, Any] | None = Field(default=None, alias="clientInfo")
+
+
+class NewSessionParams(Inbound):
+    """``session/new``."""
+
+    cwd: str
+    mcp_servers: list[dict[str, Any]] = Field(alias="mcpServers")
+    additional_directories: list[str] = Field(default_factory=list, alias="additionalDirectories")
+
+    @field_validator("cwd")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not posixpath.isabs(value):
+            raise ValueError("must be an absolute path")
+        return value
+
+
+class PromptParams(Inbound):
+    """``session/prompt``."""
+
+    session_id: str = Field(alias="sessionId")
+    prompt: list[dict[str, Any]]
+
+
+class SessionIdParams(Inbound):
+    """``session/cancel`` and other calls that name only a session."""
+
+    session_id: str = Field(alias="sessionId")
+
+
+class CancelRequestParams(Inbound):
+    """``$/cancel_request``."""
+
+    request_id: int | str = Field(alias="requestId")
+
+
+M = TypeVar("M", bound=Inbound)
+
+
+def parse_params(model: type[M], params: dict[str, Any]) -> M:
+    """Validate ``params`` as ``model``.
+
+    Raises:
+        RpcError: ``-32602`` naming the first bad field.
+    """
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "params"
+        raise RpcError(
+            INVALID_PARAMS, f"Invalid params: {where}: {first['msg']}", {"field": where}
+        ) from None

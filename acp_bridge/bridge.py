@@ -1,0 +1,79 @@
+"""The composition root: one task group owns every task of a serving bridge.
+
+``run`` wires the editor's pipes, the server and its sessions together, serves until the
+editor closes stdin (or SIGTERM/SIGINT arrives), then stops every VM, flushes every log and
+reports the counters of everything that was tolerated on the way.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+import anyio
+
+from acp_bridge.counters import Counters
+from acp_bridge.rpc_adapter import configure_logging
+from acp_bridge.server import AcpServer
+from acp_bridge.stdio import Outbox, read_loop, write_loop
+
+if TYPE_CHECKING:
+    from acp_bridge.settings import Settings
+
+log = logging.getLogger("acp_bridge")
+
+#: How long the last answers may take to reach the editor at shutdown.
+DRAIN_TIMEOUT_S = 2.0
+
+
+async def run(settings: Settings, *, verbose: bool = False) -> int:
+    """Serve ACP on stdin/stdout until the editor goes away; return the exit status."""
+    configure_logging(verbose)
+    counters = Counters()
+    outbox = Outbox(settings.outbox_high_water_bytes)
+    editor_gone = anyio.Event()
+    writer_done = anyio.Event()
+    async with anyio.create_task_group() as group:
+        server = AcpServer(settings, counters, outbox, group)
+
+        async def write() -> None:
+            try:
+                await write_loop(outbox)
+            except BrokenPipeError:
+                log.info("the editor closed stdout")
+            except OSError as exc:
+                log.error("writing to the editor failed: %s", exc)  # noqa: TRY400 - one line
+            outbox.close()
+            writer_done.set()
+            editor_gone.set()
+
+        async def read() -> None:
+            await read_loop(
+                server.on_line,
+                server.on_too_long,
+                max_line_bytes=settings.max_editor_line_bytes,
+            )
+            log.info("the editor closed stdin")
+            editor_gone.set()
+
+        async def signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+                async for signum in received:
+                    log.info("received %s; shutting down", signal.Signals(signum).name)
+                    editor_gone.set()
+                    return
+
+        group.start_soon(write, name="editor writer")
+        group.start_soon(read, name="editor reader")
+        group.start_soon(signals, name="signals")
+        await editor_gone.wait()
+        await server.shutdown()
+        outbox.close()
+        with anyio.move_on_after(DRAIN_TIMEOUT_S):
+            await writer_done.wait()
+        group.cancel_scope.cancel()
+    problems = counters.nonzero()
+    if problems:
+        log.info("tolerated on the way: %s", problems)
+    return 0

@@ -1,0 +1,434 @@
+"""The ACP agent side: the editor's methods, sessions, and the VM event pipeline.
+
+Every line the editor sends arrives in :meth:`AcpServer.on_line`, is classified
+(:mod:`acp_bridge.jsonrpc`), and is either answered at once (bad input, unknown method) or
+handed to pygls (:mod:`acp_bridge.rpc_adapter`), which calls the handlers below. Every line
+a VM writes goes through :meth:`SessionRuntime.ingest`: persisted first, then translated,
+then queued for the editor behind the same single writer as every response, so the order
+the editor sees is the order things happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+
+from acp_bridge import __version__, jsonrpc
+from acp_bridge.acp_inbound import (
+    CancelRequestParams,
+    InitializeParams,
+    NewSessionParams,
+    PromptParams,
+    SessionIdParams,
+    parse_params,
+)
+from acp_bridge.acp_models import PROTOCOL_VERSION
+from acp_bridge.errors import EventLogError, RpcError
+from acp_bridge.eventlog.writer import JsonlEventLog
+from acp_bridge.rpc_adapter import RpcAdapter
+from acp_bridge.session import SessionCore
+from acp_bridge.supervisor import ExecSupervisor, SessionSupervisor, Supervisor, Turn
+from acp_bridge.translate import (
+    EXTENSION_UPDATE_TYPES,
+    HARN_META_KEY,
+    HARN_UPDATE_METHOD,
+    TranslatorOptions,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from anyio.abc import TaskGroup
+
+    from acp_bridge.acp_models import JsonObject, StopReason
+    from acp_bridge.counters import Counters
+    from acp_bridge.eventlog.writer import EventLog
+    from acp_bridge.framing import LineTooLong
+    from acp_bridge.settings import Settings
+    from acp_bridge.stdio import Outbox
+
+log = logging.getLogger("acp_bridge.server")
+
+STATUS_METHOD: Final = "_acp_bridge/status"
+PROMPT_BLOCK_TYPES: Final = frozenset({"text", "resource_link", "image", "resource"})
+PROMPT_CAPABILITIES: Final = {"image": True, "audio": False, "embeddedContext": True}
+
+
+def session_not_found(session_id: str) -> RpcError:
+    """The -32002 answer for an id the bridge does not know."""
+    return RpcError(jsonrpc.RESOURCE_NOT_FOUND, "Session not found", {"sessionId": session_id})
+
+
+@dataclass(slots=True)
+class SessionRuntime:
+    """One live ACP session: its state, its log, its VM and its current turn."""
+
+    core: SessionCore
+    log: EventLog
+    outbox: Outbox
+    counters: Counters
+    mcp_servers: list[JsonObject]
+    supervisor: Supervisor | None = None
+    turn: Turn | None = None
+    turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    closed: bool = False
+
+    @property
+    def session_id(self) -> str:
+        """The ACP session id."""
+        return self.core.session_id
+
+    @property
+    def cwd(self) -> str:
+        """The session's working directory."""
+        return self.core.cwd
+
+    @property
+    def label(self) -> str:
+        """How this session's VM is named on stderr."""
+        return f"vm {self.core.session_id[:8]}"
+
+    def persist(self, record: JsonObject, frame_depth: int | None = None) -> None:
+        """Append to the session's log; a failure is counted by the log, never raised."""
+        self.log.append(record, frame_depth=frame_depth)
+
+    async def ingest(self, line: bytes | LineTooLong) -> JsonObject | None:
+        """Persist one VM line, then translate and forward it; return JSON-RPC messages.
+
+        Waiting for room in the outbox comes first, so that deciding whether the turn is
+        still open and queueing its notifications happen with no await in between: no
+        update can slip in behind the prompt's answer.
+        """
+        await self.outbox.wait_for_room()
+        ingested = self.core.vm_line(line)
+        if ingested.record is None:
+            return ingested.rpc
+        self.persist(ingested.record, ingested.frame_depth)
+        if ingested.counter is not None:
+            setattr(self.counters, ingested.counter, getattr(self.counters, ingested.counter) + 1)
+            if ingested.problem is not None:
+                vm = getattr(self.supervisor, "vm", None)
+                where = f" line {vm.stdout_lines}" if vm is not None else ""
+                log.warning("%s stdout%s: %s", self.label, where, ingested.problem)
+        for notification in ingested.notifications:
+            self.outbox.put_nowait(jsonrpc.encode(notification))
+        return None
+
+    def send_all(self, notifications: list[Any]) -> None:
+        """Queue notifications now (the caller has made sure the turn is open)."""
+        for notification in notifications:
+            self.outbox.put_nowait(jsonrpc.encode(notification))
+
+
+class AcpServer:
+    """The editor-facing ACP agent: handlers, sessions, and the error boundary."""
+
+    def __init__(
+        self, settings: Settings, counters: Counters, outbox: Outbox, task_group: TaskGroup
+    ) -> None:
+        """Wire the server to its outbox and the task group that owns every task."""
+        self.settings = settings
+        self.counters = counters
+        self.outbox = outbox
+        self.task_group = task_group
+        self.sessions: dict[str, SessionRuntime] = {}
+        self.client_capabilities: JsonObject = {}
+        self.client_info: JsonObject | None = None
+        self.options = TranslatorOptions(harn_extensions=settings.harn_extensions)
+        self.rpc = RpcAdapter(outbox.put_nowait, self._unexpected)
+        self._prompt_requests: dict[jsonrpc.RequestId, SessionRuntime] = {}
+        for method, handler in (
+            ("initialize", self.initialize),
+            ("session/new", self.new_session),
+            ("session/prompt", self.prompt),
+            ("session/cancel", self.cancel),
+            ("$/cancel_request", self.cancel_request),
+            (STATUS_METHOD, self.status),
+        ):
+            self.rpc.register(method, handler)
+
+    # ------------------------------------------------------------------ transport
+
+    def _unexpected(self, exc: BaseException) -> None:
+        self.counters.handler_unexpected_exceptions += 1
+
+    def _answer_error(self, msg_id: jsonrpc.RequestId | None, code: int, message: str) -> None:
+        self.outbox.put_nowait(jsonrpc.encode(jsonrpc.error_response(msg_id, code, message)))
+
+    def on_too_long(self, item: LineTooLong) -> None:
+        """An editor line over the limit: answer -32600 with id null, count it."""
+        self.counters.editor_overlong_lines += 1
+        log.warning("editor sent a line of %d bytes, over the limit; discarded", item.length)
+        self._answer_error(None, jsonrpc.INVALID_REQUEST, "Invalid Request: message too large")
+
+    def on_line(self, line: bytes) -> None:
+        """Handle one line from the editor. Never raises."""
+        if not line.strip():
+            return
+        message = jsonrpc.parse_line(line)
+        if isinstance(message, jsonrpc.Invalid):
+            self._invalid(message)
+        elif isinstance(message, jsonrpc.Response):
+            self._response(message)
+        elif message.method not in self.rpc.methods:
+            self._unknown_method(message)
+        else:
+            self.rpc.dispatch(message.raw)
+
+    def _invalid(self, message: jsonrpc.Invalid) -> None:
+        if message.code == jsonrpc.PARSE_ERROR:
+            self.counters.editor_parse_errors += 1
+        else:
+            self.counters.editor_invalid_requests += 1
+        log.warning("editor sent an invalid message: %s", message.message)
+        if message.answerable:
+            self._answer_error(message.id, message.code, message.message)
+
+    def _response(self, message: jsonrpc.Response) -> None:
+        if message.id is None or not self.rpc.is_pending(message.id):
+            self.counters.editor_unexpected_responses += 1
+            error = message.error or {}
+            log.warning(
+                "editor sent a response to %s request id %r (%s); ignored",
+                "no" if message.id is None else "an unknown",
+                message.id,
+                error.get("message", "result"),
+            )
+            return
+        self.rpc.dispatch(message.raw)
+
+    def _unknown_method(self, message: jsonrpc.Request | jsonrpc.Notification) -> None:
+        self.counters.editor_unknown_methods += 1
+        if isinstance(message, jsonrpc.Request):
+            log.warning("editor called unknown method %r", message.method)
+            self._answer_error(
+                message.id, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {message.method}"
+            )
+        else:
+            log.info("ignoring unknown notification %r", message.method)
+
+    def spawn(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        """Run ``job`` in the bridge's task group; an unexpected error is logged, counted."""
+
+        async def guarded() -> None:
+            try:
+                await job()
+            except Exception:
+                self.counters.handler_unexpected_exceptions += 1
+                log.exception("task %s failed", name)
+
+        self.task_group.start_soon(guarded, name=name)
+
+    # ------------------------------------------------------------------ handlers
+
+    def initialize(self, params: JsonObject) -> JsonObject:
+        """Negotiate: always protocol version 1; advertise what the bridge sends."""
+        request = parse_params(InitializeParams, params)
+        self.client_capabilities = request.client_capabilities
+        self.client_info = request.client_info
+        meta = self.client_capabilities.get("_meta")
+        harn = meta.get(HARN_META_KEY) if isinstance(meta, dict) else None
+        opted_in = isinstance(harn, dict) and harn.get("topLevelUpdates") is True
+        self.options = TranslatorOptions(harn_extensions=self.settings.harn_extensions or opted_in)
+        return {
+            "protocolVersion": PROTOCOL_VERSION,
+            "agentCapabilities": {
+                "loadSession": False,
+                "promptCapabilities": PROMPT_CAPABILITIES,
+                "mcpCapabilities": {"http": False, "sse": False},
+                "sessionCapabilities": {},
+                "_meta": {
+                    HARN_META_KEY: {
+                        "extensionMethod": HARN_UPDATE_METHOD,
+                        "updates": list(EXTENSION_UPDATE_TYPES),
+                        "metaKey": HARN_META_KEY,
+                        "topLevelUpdates": self.options.harn_extensions,
+                    },
+                    "acp_bridge": {"version": __version__, "statusMethod": STATUS_METHOD},
+                },
+            },
+            "authMethods": [],
+            "agentInfo": {"name": "acp-bridge", "title": "acp-bridge", "version": __version__},
+        }
+
+    async def new_session(self, params: JsonObject) -> JsonObject:
+        """Create a session: its log, and (session mode) its VM, started in the background."""
+        request = parse_params(NewSessionParams, params)
+        session_id = str(uuid.uuid4())
+        try:
+            event_log: EventLog = await anyio.to_thread.run_sync(self._open_log, session_id)
+        except EventLogError as exc:
+            raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot open the event log: {exc}") from None
+        core = SessionCore(
+            session_id,
+            request.cwd,
+            TranslatorOptions(harn_extensions=self.options.harn_extensions, cwd=request.cwd),
+        )
+        runtime = SessionRuntime(core, event_log, self.outbox, self.counters, request.mcp_servers)
+        runtime.persist(core.started(request.mcp_servers))
+        runtime.supervisor = self._supervisor(runtime)
+        self.sessions[session_id] = runtime
+        if isinstance(runtime.supervisor, SessionSupervisor):
+            self.spawn(f"start {runtime.label}", runtime.supervisor.start)
+        log.info("session %s created in %s", session_id, request.cwd)
+        return {"sessionId": session_id}
+
+    def _open_log(self, session_id: str) -> EventLog:
+        return JsonlEventLog(
+            self.settings.log_dir,
+            session_id,
+            counters=self.counters,
+            rotation=self.settings.rotation,
+            fsync=self.settings.fsync,
+        )
+
+    def _supervisor(self, runtime: SessionRuntime) -> Supervisor:
+        common: dict[str, Any] = {
+            "settings": self.settings,
+            "host": runtime,
+            "task_group": self.task_group,
+            "counters": self.counters,
+            "spawn": self.spawn,
+        }
+        if self.settings.vm_mode == "exec":
+            return ExecSupervisor(**common)
+        return SessionSupervisor(
+            **common,
+            client_capabilities=self.client_capabilities,
+            client_info=self.client_info,
+            mcp_servers=runtime.mcp_servers,
+        )
+
+    def _runtime(self, session_id: str) -> SessionRuntime:
+        runtime = self.sessions.get(session_id)
+        if runtime is None or runtime.closed:
+            raise session_not_found(session_id)
+        return runtime
+
+    @staticmethod
+    def _check_prompt(prompt: list[JsonObject]) -> None:
+        for number, block in enumerate(prompt):
+            kind = block.get("type")
+            if kind not in PROMPT_BLOCK_TYPES:
+                raise RpcError(
+                    jsonrpc.INVALID_PARAMS,
+                    f"Invalid params: prompt.{number}: unsupported content type {kind!r}",
+                    {"field": f"prompt.{number}.type"},
+                )
+            if kind == "text" and not isinstance(block.get("text"), str):
+                raise RpcError(
+                    jsonrpc.INVALID_PARAMS,
+                    f"Invalid params: prompt.{number}.text must be a string",
+                    {"field": f"prompt.{number}.text"},
+                )
+
+    async def prompt(self, params: JsonObject) -> JsonObject:
+        """Run one turn; turns of a session run one after another, never mixed."""
+        request = parse_params(PromptParams, params)
+        self._check_prompt(request.prompt)
+        runtime = self._runtime(request.session_id)
+        msg_id = self.rpc.current_request_id()
+        if msg_id is not None:
+            self._prompt_requests[msg_id] = runtime
+        try:
+            return await self._run_turn(runtime, request.prompt, msg_id)
+        finally:
+            if msg_id is not None:
+                self._prompt_requests.pop(msg_id, None)
+
+    async def _run_turn(
+        self, runtime: SessionRuntime, prompt: list[JsonObject], msg_id: jsonrpc.RequestId | None
+    ) -> JsonObject:
+        async with runtime.turn_lock:
+            if runtime.closed:
+                raise session_not_found(runtime.session_id)
+            supervisor = runtime.supervisor
+            assert supervisor is not None
+            turn = Turn(request_id=msg_id if msg_id is not None else "", prompt=prompt)
+            runtime.persist(runtime.core.begin_turn(prompt))
+            runtime.turn = turn
+            stop: StopReason | None = None
+            try:
+                stop = runtime.core.final_stop_reason(await supervisor.run_turn(turn))
+            finally:
+                runtime.turn = None
+                await self.outbox.wait_for_room()
+                closing, record = runtime.core.end_turn(stop)
+                runtime.send_all(closing)
+                runtime.persist(record)
+            return {"stopReason": stop}
+
+    async def cancel(self, params: JsonObject) -> None:
+        """``session/cancel``: stop the running turn now; the prompt answers ``cancelled``."""
+        try:
+            request = parse_params(SessionIdParams, params)
+            runtime = self._runtime(request.session_id)
+        except RpcError as exc:
+            self.counters.editor_notification_errors += 1
+            log.warning("session/cancel ignored: %s", exc.message)
+            return
+        await self._cancel_turn(runtime)
+
+    async def _cancel_turn(self, runtime: SessionRuntime) -> None:
+        turn = runtime.turn
+        if turn is None or not runtime.core.cancel():
+            log.info("session/cancel for %s with no turn running", runtime.session_id)
+            return
+        turn.cancelled.set()
+        supervisor = runtime.supervisor
+        if supervisor is not None:
+            await supervisor.cancel(turn)
+
+    async def cancel_request(self, params: JsonObject) -> None:
+        """``$/cancel_request``: a prompt is cancelled as a turn; other calls are aborted."""
+        try:
+            request = parse_params(CancelRequestParams, params)
+        except RpcError as exc:
+            self.counters.editor_notification_errors += 1
+            log.warning("$/cancel_request ignored: %s", exc.message)
+            return
+        runtime = self._prompt_requests.get(request.request_id)
+        if runtime is not None:
+            await self._cancel_turn(runtime)
+        elif not self.rpc.cancel_incoming(request.request_id):
+            log.info("$/cancel_request for %r: nothing in flight", request.request_id)
+
+    def status(self, params: JsonObject) -> JsonObject:
+        """``_acp_bridge/status``: counters and sessions, for operators and tests."""
+        return {
+            "version": __version__,
+            "counters": self.counters.snapshot(),
+            "sessions": [
+                {
+                    "sessionId": runtime.session_id,
+                    "cwd": runtime.cwd,
+                    "phase": runtime.core.phase.value,
+                    "logPath": str(getattr(runtime.log, "path", "")),
+                }
+                for runtime in self.sessions.values()
+            ],
+        }
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def shutdown(self) -> None:
+        """Cancel every turn, stop every VM, close every log."""
+        for runtime in list(self.sessions.values()):
+            runtime.closed = True
+            if runtime.turn is not None and runtime.core.cancel():
+                runtime.turn.cancelled.set()
+        with anyio.move_on_after(self.settings.cancel_grace_s * 2 + 0.5):
+            for runtime in self.sessions.values():
+                async with runtime.turn_lock:
+                    pass
+        async with anyio.create_task_group() as group:
+            for runtime in self.sessions.values():
+                if runtime.supervisor is not None:
+                    group.start_soon(runtime.supervisor.stop)
+        for runtime in self.sessions.values():
+            runtime.log.close()
+        self.rpc.cancel_all()

@@ -1,0 +1,200 @@
+"""One ACP session's protocol state: turns, cancellation, and what each VM line becomes.
+
+:class:`SessionCore` decides, for every line a VM writes, what is persisted (always
+something, and always before anything is sent), what is sent to the editor (only while a
+turn is open: ACP allows updates only between a prompt and its answer) and which counter a
+bad line bumps. The server around it does the I/O in that order.
+
+Turn phases, as a transition table::
+
+    IDLE --prompt--> PROMPTING --cancel--> CANCELLING
+    PROMPTING --answered--> IDLE          CANCELLING --answered--> IDLE
+
+Rule: nothing in this module performs I/O or reads the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final
+
+from acp_bridge.errors import LocalProtocolError
+from acp_bridge.framing import LineTooLong
+from acp_bridge.replay import (
+    prompt_record,
+    session_record,
+    turn_ended_record,
+    undecodable_record,
+)
+from acp_bridge.translate import Translator, TranslatorOptions
+from acp_bridge.vm_events import (
+    InvalidEvent,
+    NotAnEvent,
+    UnknownEvent,
+    decode_event,
+    parse_object,
+)
+
+if TYPE_CHECKING:
+    from acp_bridge.acp_models import JsonObject, Notification, StopReason
+
+#: The session-mode notification that carries one AgentEvent.
+VM_EVENT_METHOD: Final = "session/event"
+
+
+class Phase(Enum):
+    """Where a session is in its turn cycle."""
+
+    IDLE = "idle"
+    PROMPTING = "prompting"
+    CANCELLING = "cancelling"
+
+
+_TRANSITIONS: Final[dict[tuple[Phase, str], Phase]] = {
+    (Phase.IDLE, "prompt"): Phase.PROMPTING,
+    (Phase.PROMPTING, "cancel"): Phase.CANCELLING,
+    (Phase.CANCELLING, "cancel"): Phase.CANCELLING,
+    (Phase.PROMPTING, "answered"): Phase.IDLE,
+    (Phase.CANCELLING, "answered"): Phase.IDLE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What to do with one VM line.
+
+    Attributes:
+        record: The event (or bridge record) to persist, first; ``None`` for a JSON-RPC
+            message that is not an event (a VM's answer or request, see ``rpc``).
+        frame_depth: The envelope's ``frame_depth``, when the VM sent one.
+        notifications: What to send to the editor, in order, after persisting.
+        counter: The counter to bump, for a line that was not a usable event.
+        problem: A one-line description of what was wrong, for stderr.
+        rpc: A JSON-RPC response or request from a session-mode VM, for its supervisor.
+    """
+
+    record: JsonObject | None
+    frame_depth: int | None = None
+    notifications: list[Notification] = field(default_factory=list)
+    counter: str | None = None
+    problem: str | None = None
+    rpc: JsonObject | None = None
+
+
+@dataclass(slots=True)
+class SessionCore:
+    """The pure state of one ACP session."""
+
+    session_id: str
+    cwd: str
+    options: TranslatorOptions
+    phase: Phase = Phase.IDLE
+    translator: Translator = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Create the session's translator."""
+        self.translator = Translator(self.session_id, self.options)
+
+    def _move(self, event: str) -> None:
+        target = _TRANSITIONS.get((self.phase, event))
+        if target is None:
+            raise LocalProtocolError(f"{event!r} is not allowed while {self.phase.value}")
+        self.phase = target
+
+    def started(self, mcp_servers: list[Any]) -> JsonObject:
+        """The record that opens a session's log."""
+        return session_record(self.session_id, self.cwd, mcp_servers)
+
+    def begin_turn(self, prompt: list[JsonObject]) -> JsonObject:
+        """A prompt starts a turn; return the record to persist.
+
+        Raises:
+            LocalProtocolError: A turn is already running (the server serialises turns).
+        """
+        self._move("prompt")
+        self.translator.begin_turn()
+        return prompt_record(self.session_id, prompt)
+
+    def cancel(self) -> bool:
+        """The editor cancelled; return whether a turn was running."""
+        if self.phase is Phase.IDLE:
+            return False
+        self._move("cancel")
+        return True
+
+    @property
+    def in_turn(self) -> bool:
+        """Whether updates may be sent now."""
+        return self.phase is not Phase.IDLE
+
+    def final_stop_reason(self, vm_reason: StopReason) -> StopReason:
+        """The stop reason to answer with, given what the VM said."""
+        if self.phase is Phase.CANCELLING:
+            return "cancelled"
+        return self.translator.stop_requested or vm_reason
+
+    def end_turn(self, stop_reason: StopReason | None) -> tuple[list[Notification], JsonObject]:
+        """Close the turn: the last notifications to send, and the record to persist.
+
+        ``stop_reason`` is ``None`` when the turn failed (answered with an error).
+
+        Raises:
+            LocalProtocolError: No turn is running.
+        """
+        self._move("answered")
+        closing = self.translator.end_turn(stop_reason or "end_turn")
+        return closing, turn_ended_record(self.session_id, stop_reason)
+
+    def vm_line(self, line: bytes | LineTooLong) -> Ingested:
+        """Decide what one line of the VM's stdout becomes."""
+        if isinstance(line, LineTooLong):
+            reason = f"line of {line.length} bytes is over the limit"
+            return Ingested(
+                undecodable_record(self.session_id, line.head, reason),
+                counter="vm_overlong_lines",
+                problem=reason,
+            )
+        parsed = parse_object(line)
+        if isinstance(parsed, NotAnEvent):
+            return self._undecodable(line, parsed.reason)
+        frame_depth: int | None = None
+        if parsed.get("jsonrpc") is not None:
+            if parsed.get("method") != VM_EVENT_METHOD:
+                return Ingested(None, rpc=parsed)
+            params = parsed.get("params")
+            event = params.get("event") if isinstance(params, dict) else None
+            if not isinstance(event, dict):
+                return self._undecodable(line, "session/event without an event object")
+            depth = params.get("frame_depth") if isinstance(params, dict) else None
+            frame_depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else None
+            parsed = event
+        return self.vm_event(parsed, frame_depth)
+
+    def vm_event(self, data: JsonObject, frame_depth: int | None = None) -> Ingested:
+        """Decide what one event object from the VM becomes."""
+        decoded = decode_event(data)
+        if isinstance(decoded, UnknownEvent):
+            return Ingested(
+                data,
+                frame_depth,
+                counter="vm_unknown_event_types",
+                problem=f"unknown event type {decoded.type!r} (kept in the log, not forwarded)",
+            )
+        if isinstance(decoded, InvalidEvent):
+            return Ingested(
+                data,
+                frame_depth,
+                counter="vm_invalid_events",
+                problem=f"invalid {decoded.type} event: {decoded.reason}",
+            )
+        if not self.in_turn:
+            return Ingested(data, frame_depth, counter="vm_events_outside_turn")
+        return Ingested(data, frame_depth, self.translator.translate(decoded))
+
+    def _undecodable(self, line: bytes, reason: str) -> Ingested:
+        return Ingested(
+            undecodable_record(self.session_id, line, reason),
+            counter="vm_undecodable_lines",
+            problem=reason,
+        )

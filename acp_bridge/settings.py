@@ -1,0 +1,55 @@
+"""Everything the bridge can be told, in one frozen value made by the command line.
+
+Rule: nothing in this module performs I/O; defaults that depend on the platform (the log
+directory) are computed by the caller and passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, Literal
+
+from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+MIB: Final = 1024 * 1024
+
+VmMode = Literal["exec", "session"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The bridge's configuration.
+
+    Attributes:
+        vm_mode: ``exec`` (one process per prompt) or ``session`` (one per session).
+        vm_argv: The VM command, already split into arguments.
+        log_dir: Where event logs are written.
+        harn_extensions: Send Harn's extension updates top-level to every client.
+        rotation: When a log segment is full.
+        fsync: When log writes are forced to disk.
+        max_editor_line_bytes: Longest JSON-RPC message accepted from the editor.
+        max_vm_line_bytes: Longest line accepted from a VM.
+        cancel_grace_s: How long a cancelled turn waits for the VM before answering.
+        cancelled_turn_timeout_s: How long a VM may take to finish a cancelled prompt
+            before it is restarted.
+        vm_stop_grace_s: How long a VM has to exit after its stdin is closed, and again
+            after SIGTERM, before it is killed.
+        outbox_high_water_bytes: Bytes queued for the editor beyond which VM reading
+            pauses (back-pressure instead of unbounded memory).
+    """
+
+    vm_mode: VmMode
+    vm_argv: tuple[str, ...]
+    log_dir: Path
+    harn_extensions: bool = False
+    rotation: RotationPolicy = field(default_factory=RotationPolicy)
+    fsync: FsyncPolicy = field(default_factory=FsyncPolicy)
+    max_editor_line_bytes: int = 32 * MIB
+    max_vm_line_bytes: int = 4 * MIB
+    cancel_grace_s: float = 0.25
+    cancelled_turn_timeout_s: float = 5.0
+    vm_stop_grace_s: float = 2.0
+    outbox_high_water_bytes: int = 4 * MIB

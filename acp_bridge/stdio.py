@@ -1,0 +1,137 @@
+"""The editor's pipes: the only module that reads stdin and writes stdout.
+
+One :class:`Outbox` holds every line bound for the editor, in order; one writer task owns
+stdout and drains it in batches. Producers on the hot path (VM events) wait for room
+before they enqueue, so a slow editor slows the VM down instead of growing memory;
+responses and errors are enqueued at once (they are few). Reads and writes run in worker
+threads: they work for pipes, files and terminals alike and never block the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from typing import TYPE_CHECKING, Final
+
+import anyio
+
+from acp_bridge.framing import LineDecoder, LineTooLong
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger("acp_bridge.stdio")
+
+READ_CHUNK: Final = 1 << 16
+STDIN_FD: Final = 0
+STDOUT_FD: Final = 1
+
+
+class Outbox:
+    """An ordered queue of wire lines with a byte-size high-water mark."""
+
+    def __init__(self, high_water_bytes: int) -> None:
+        """Create an empty outbox that asks producers to wait past ``high_water_bytes``."""
+        self.high_water_bytes = high_water_bytes
+        self._lines: deque[bytes] = deque()
+        self._bytes = 0
+        self._ready = anyio.Event()
+        self._room = anyio.Event()
+        self._room.set()
+        self.closed = False
+        self.lines_written = 0
+
+    def put_nowait(self, line: bytes) -> None:
+        """Enqueue a line now, whatever the queue's size."""
+        if self.closed:
+            return
+        self._lines.append(line)
+        self._bytes += len(line)
+        self._ready.set()
+        if self._bytes >= self.high_water_bytes and self._room.is_set():
+            self._room = anyio.Event()
+
+    async def wait_for_room(self) -> None:
+        """Wait until the queue is below its high-water mark."""
+        while not self._room.is_set() and not self.closed:
+            await self._room.wait()
+
+    async def put(self, line: bytes) -> None:
+        """Wait for room, then enqueue."""
+        await self.wait_for_room()
+        self.put_nowait(line)
+
+    def take_all(self) -> bytes:
+        """Remove and return everything queued, as one buffer."""
+        data = b"".join(self._lines)
+        self.lines_written += len(self._lines)
+        self._lines.clear()
+        self._bytes = 0
+        self._ready = anyio.Event()
+        self._room.set()
+        return data
+
+    async def wait_ready(self) -> None:
+        """Wait until something is queued or the outbox is closed."""
+        if not self._lines and not self.closed:
+            await self._ready.wait()
+
+    def close(self) -> None:
+        """Stop accepting lines and wake every waiter."""
+        self.closed = True
+        self._ready.set()
+        self._room.set()
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing is waiting to be written."""
+        return not self._lines
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+async def write_loop(outbox: Outbox, fd: int = STDOUT_FD) -> None:
+    """Own stdout: write what the outbox holds until it is closed and drained.
+
+    Raises:
+        BrokenPipeError: The editor closed its end of the pipe.
+    """
+    while True:
+        await outbox.wait_ready()
+        if outbox.empty:
+            if outbox.closed:
+                return
+            continue
+        data = outbox.take_all()
+        await anyio.to_thread.run_sync(_write_all, fd, data)
+
+
+async def read_loop(
+    on_line: Callable[[bytes], None],
+    on_too_long: Callable[[LineTooLong], None],
+    *,
+    max_line_bytes: int,
+    fd: int = STDIN_FD,
+) -> None:
+    """Read the editor's lines and hand each to ``on_line`` until EOF."""
+    decoder = LineDecoder(max_line_bytes=max_line_bytes)
+    while True:
+        data = await anyio.to_thread.run_sync(os.read, fd, READ_CHUNK, abandon_on_cancel=True)
+        if not data:
+            break
+        for item in decoder.feed(data):
+            if isinstance(item, LineTooLong):
+                on_too_long(item)
+            else:
+                on_line(item)
+    tail = decoder.eof()
+    if isinstance(tail, LineTooLong):
+        on_too_long(tail)
+    elif tail is not None:
+        on_line(tail)

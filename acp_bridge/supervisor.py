@@ -1,0 +1,393 @@
+"""Running turns on an agent VM: exec mode (a process per prompt) and session mode.
+
+A supervisor starts VM processes, feeds their stdout lines to its :class:`TurnHost` (which
+persists, translates and forwards them), and turns how the VM ended a turn into a stop
+reason or an :class:`~acp_bridge.errors.RpcError` for the editor. Cancellation is
+prompt: the editor is answered ``cancelled`` at most a grace period after it asked,
+whatever the VM does; the VM is then stopped (exec) or given time to finish (session)
+in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+from dataclasses import dataclass, field
+from itertools import count
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import anyio
+
+from acp_bridge import jsonrpc
+from acp_bridge.acp_models import STOP_REASONS
+from acp_bridge.errors import RpcError
+from acp_bridge.vm_process import VmProcess, VmStartError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from anyio.abc import TaskGroup
+
+    from acp_bridge.acp_models import JsonObject, StopReason
+    from acp_bridge.counters import Counters
+    from acp_bridge.framing import LineTooLong
+    from acp_bridge.settings import Settings
+
+log = logging.getLogger("acp_bridge.vm")
+
+VM_PROTOCOL_VERSION: Final = 1
+
+
+class TurnHost(Protocol):
+    """What a supervisor needs from its session."""
+
+    session_id: str
+    cwd: str
+    label: str
+
+    async def ingest(self, line: bytes | LineTooLong) -> JsonObject | None:
+        """Persist, translate and forward one VM line; return it if it is JSON-RPC."""
+        ...
+
+
+@dataclass(slots=True)
+class Turn:
+    """One prompt being worked on."""
+
+    request_id: jsonrpc.RequestId
+    prompt: list[JsonObject]
+    cancelled: anyio.Event = field(default_factory=anyio.Event)
+
+
+async def wait_any(*events: anyio.Event, timeout: float | None = None) -> None:  # noqa: ASYNC109
+    """Return as soon as one of ``events`` is set (or ``timeout`` passes)."""
+    if any(event.is_set() for event in events):
+        return
+    with anyio.move_on_after(timeout):
+        async with anyio.create_task_group() as group:
+
+            async def waiter(event: anyio.Event) -> None:
+                await event.wait()
+                group.cancel_scope.cancel()
+
+            for event in events:
+                group.start_soon(waiter, event)
+
+
+def vm_failed(message: str, vm: VmProcess | None, **data: Any) -> RpcError:
+    """The error the editor gets when the VM could not finish a turn."""
+    if vm is not None:
+        data["stderrTail"] = list(vm.stderr_tail)
+    return RpcError(jsonrpc.INTERNAL_ERROR, message, data)
+
+
+def describe_status(status: int) -> str:
+    """``exit status 3`` or ``killed by SIGKILL``."""
+    if status < 0:
+        try:
+            return f"killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"killed by signal {-status}"
+    return f"exit status {status}"
+
+
+class Supervisor(Protocol):
+    """A way of running a session's turns on a VM."""
+
+    async def start(self) -> None:
+        """Get ready for the first prompt (may do nothing)."""
+        ...
+
+    async def run_turn(self, turn: Turn) -> StopReason:
+        """Run one turn to its end.
+
+        Raises:
+            RpcError: The VM failed; the editor gets this error.
+        """
+        ...
+
+    async def cancel(self, turn: Turn) -> None:
+        """Ask the VM to stop the turn, right now."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop every process of this session."""
+        ...
+
+
+@dataclass(slots=True)
+class _Base:
+    settings: Settings
+    host: TurnHost
+    task_group: TaskGroup
+    counters: Counters
+    spawn: Callable[[str, Callable[[], Awaitable[None]]], None]
+
+    def env(self, mode: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            ACP_BRIDGE_PROTOCOL=str(VM_PROTOCOL_VERSION),
+            ACP_BRIDGE_MODE=mode,
+            ACP_BRIDGE_SESSION_ID=self.host.session_id,
+        )
+        return env
+
+    async def launch(self, mode: str) -> VmProcess:
+        try:
+            return await VmProcess.start(
+                self.settings.vm_argv,
+                cwd=self.host.cwd,
+                env=self.env(mode),
+                label=self.host.label,
+                max_line_bytes=self.settings.max_vm_line_bytes,
+                task_group=self.task_group,
+            )
+        except VmStartError as exc:
+            self.counters.vm_failures += 1
+            command = shlex.join(self.settings.vm_argv)
+            raise vm_failed(
+                f"agent VM could not start: {exc.strerror}", None, command=command
+            ) from None
+
+
+@dataclass(slots=True)
+class ExecSupervisor(_Base):
+    """Exec mode: one process per prompt; its exit ends the turn."""
+
+    running: set[VmProcess] = field(default_factory=set)
+
+    async def start(self) -> None:
+        """Nothing to start before a prompt."""
+
+    async def run_turn(self, turn: Turn) -> StopReason:
+        """Start the VM with the prompt on its stdin and forward its events until it exits."""
+        vm = await self.launch("exec")
+        self.running.add(vm)
+        payload = {
+            "protocolVersion": VM_PROTOCOL_VERSION,
+            "sessionId": self.host.session_id,
+            "cwd": self.host.cwd,
+            "prompt": turn.prompt,
+            "mcpServers": getattr(self.host, "mcp_servers", []),
+        }
+        drained = anyio.Event()
+
+        async def feed_stdin() -> None:
+            await vm.send(jsonrpc.encode(payload))
+            await vm.close_stdin()
+
+        async def pump() -> None:
+            try:
+                async for line in vm.lines():
+                    await self.host.ingest(line)
+            finally:
+                drained.set()
+
+        self.spawn(f"{self.host.label} stdin", feed_stdin)
+        self.spawn(f"{self.host.label} stdout", pump)
+        await wait_any(drained, turn.cancelled)
+        if turn.cancelled.is_set():
+            self.spawn(f"{self.host.label} stop", lambda: self._stop(vm))
+            await wait_any(drained, timeout=self.settings.cancel_grace_s)
+            return "cancelled"
+        status = await vm.wait()
+        self.running.discard(vm)
+        if status == 0:
+            return "end_turn"
+        self.counters.vm_failures += 1
+        raise vm_failed(f"agent VM failed ({describe_status(status)})", vm, exitStatus=status)
+
+    async def _stop(self, vm: VmProcess) -> None:
+        vm.signal_group(signal.SIGTERM)
+        await vm.stop(self.settings.vm_stop_grace_s)
+        self.running.discard(vm)
+
+    async def cancel(self, turn: Turn) -> None:
+        """Cancellation is handled in :meth:`run_turn` (SIGTERM to the process group)."""
+
+    async def stop(self) -> None:
+        """Stop every VM process still running."""
+        for vm in list(self.running):
+            await vm.stop(self.settings.vm_stop_grace_s)
+        self.running.clear()
+
+
+@dataclass(slots=True)
+class _Pending:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    result: Any = None
+    error: JsonObject | None = None
+
+
+@dataclass(slots=True)
+class SessionSupervisor(_Base):
+    """Session mode: one long-lived JSON-RPC process per session."""
+
+    client_capabilities: JsonObject = field(default_factory=dict)
+    client_info: JsonObject | None = None
+    mcp_servers: list[JsonObject] = field(default_factory=list)
+    vm: VmProcess | None = None
+    exited: anyio.Event = field(default_factory=anyio.Event)
+    ready: anyio.Event | None = None
+    start_error: RpcError | None = None
+    pending: dict[int, _Pending] = field(default_factory=dict)
+    outstanding: _Pending | None = None
+    _ids: count[int] = field(default_factory=count)
+
+    async def start(self) -> None:
+        """Start the VM and initialize it, unless that is already done or under way."""
+        if self.ready is not None and not self.exited.is_set():
+            await self.ready.wait()
+            return
+        self.ready = ready = anyio.Event()
+        self.start_error = None
+        try:
+            self.exited = anyio.Event()
+            pending: dict[int, _Pending] = {}
+            self.pending = pending
+            self.vm = vm = await self.launch("session")
+            self.spawn(f"{self.host.label} stdout", lambda: self._read(vm, pending))
+            params = {
+                "protocolVersion": VM_PROTOCOL_VERSION,
+                "sessionId": self.host.session_id,
+                "cwd": self.host.cwd,
+                "mcpServers": self.mcp_servers,
+                "clientCapabilities": self.client_capabilities,
+            }
+            if self.client_info is not None:
+                params["clientInfo"] = self.client_info
+            answer = await self._call("initialize", params)
+            if answer.error is not None:
+                raise vm_failed("agent VM refused initialize", vm, vmError=answer.error)
+        except RpcError as exc:
+            self.start_error = exc
+        finally:
+            ready.set()
+
+    async def _call(self, method: str, params: JsonObject) -> _Pending:
+        vm = self.vm
+        pending = _Pending()
+        msg_id = next(self._ids)
+        self.pending[msg_id] = pending
+        if vm is None or not await vm.send(jsonrpc.encode(jsonrpc.request(msg_id, method, params))):
+            pending.error = jsonrpc.error_object(jsonrpc.INTERNAL_ERROR, "VM stdin is closed")
+            pending.done.set()
+            return pending
+        await wait_any(pending.done, self.exited)
+        if not pending.done.is_set():
+            raise self._exit_error(f"agent VM exited during {method}")
+        return pending
+
+    def _exit_error(self, message: str) -> RpcError:
+        vm = self.vm
+        status = vm.returncode if vm is not None else None
+        detail = f" ({describe_status(status)})" if status is not None else ""
+        self.counters.vm_failures += 1
+        return vm_failed(message + detail, vm, exitStatus=status)
+
+    async def _read(self, vm: VmProcess, pending_calls: dict[int, _Pending]) -> None:
+        try:
+            async for line in vm.lines():
+                rpc = await self.host.ingest(line)
+                if rpc is not None:
+                    await self._on_rpc(vm, rpc, pending_calls)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await vm.wait()
+            if vm is self.vm:
+                self.exited.set()
+            for pending in pending_calls.values():
+                if not pending.done.is_set():
+                    pending.error = jsonrpc.error_object(jsonrpc.INTERNAL_ERROR, "VM exited")
+                    pending.done.set()
+            pending_calls.clear()
+
+    async def _on_rpc(
+        self, vm: VmProcess, message: JsonObject, pending_calls: dict[int, _Pending]
+    ) -> None:
+        parsed = jsonrpc.classify(message)
+        if isinstance(parsed, jsonrpc.Response):
+            pending = pending_calls.pop(parsed.id, None) if isinstance(parsed.id, int) else None
+            if pending is None:
+                self.counters.vm_bad_answers += 1
+                log.warning("%s: answer to unknown request id %r", self.host.label, parsed.id)
+                return
+            pending.result, pending.error = parsed.result, parsed.error
+            pending.done.set()
+        elif isinstance(parsed, jsonrpc.Request):
+            await vm.send(
+                jsonrpc.encode(
+                    jsonrpc.error_response(
+                        parsed.id, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {parsed.method}"
+                    )
+                )
+            )
+        else:
+            self.counters.vm_bad_answers += 1
+            log.warning("%s: ignoring JSON-RPC message %s", self.host.label, message)
+
+    async def run_turn(self, turn: Turn) -> StopReason:
+        """Send the prompt and forward events until the VM answers it."""
+        await self._settle_outstanding()
+        await self.start()
+        if self.start_error is not None:
+            raise self.start_error
+        vm = self.vm
+        assert vm is not None
+        msg_id = next(self._ids)
+        pending = self.pending[msg_id] = _Pending()
+        params = {"sessionId": self.host.session_id, "prompt": turn.prompt}
+        request = jsonrpc.encode(jsonrpc.request(msg_id, "session/prompt", params))
+        if not await vm.send(request):
+            self.pending.pop(msg_id, None)
+            raise self._exit_error("agent VM no longer reads its stdin")
+        await wait_any(pending.done, self.exited, turn.cancelled)
+        if turn.cancelled.is_set() and not pending.done.is_set():
+            await wait_any(pending.done, self.exited, timeout=self.settings.cancel_grace_s)
+            if not pending.done.is_set():
+                self.outstanding = pending
+            return "cancelled"
+        if not pending.done.is_set():
+            raise self._exit_error("agent VM exited during the turn")
+        return self._stop_reason(pending)
+
+    def _stop_reason(self, pending: _Pending) -> StopReason:
+        if pending.error is not None:
+            raise RpcError(
+                jsonrpc.INTERNAL_ERROR,
+                f"agent VM failed: {pending.error.get('message', 'error')}",
+                {"vmError": pending.error},
+            )
+        result = pending.result
+        reason = result.get("stopReason") if isinstance(result, dict) else None
+        if reason in STOP_REASONS:
+            return reason  # type: ignore[no-any-return]
+        self.counters.vm_bad_answers += 1
+        log.warning("%s: invalid stopReason %r, using end_turn", self.host.label, reason)
+        return "end_turn"
+
+    async def _settle_outstanding(self) -> None:
+        """Let a cancelled prompt finish before the next one; restart a VM that won't."""
+        pending, self.outstanding = self.outstanding, None
+        if pending is None or pending.done.is_set():
+            return
+        await wait_any(pending.done, self.exited, timeout=self.settings.cancelled_turn_timeout_s)
+        if not pending.done.is_set() and not self.exited.is_set():
+            log.warning("%s: VM ignored a cancelled prompt; restarting it", self.host.label)
+            await self.stop()
+
+    async def cancel(self, turn: Turn) -> None:
+        """Forward ``session/cancel`` to the VM at once."""
+        vm = self.vm
+        if vm is not None:
+            params = {"sessionId": self.host.session_id}
+            await vm.send(jsonrpc.encode(jsonrpc.notification("session/cancel", params)))
+
+    async def stop(self) -> None:
+        """Close the VM's stdin and stop it."""
+        vm, self.vm = self.vm, None
+        self.ready = None
+        if vm is not None:
+            await vm.stop(self.settings.vm_stop_grace_s)

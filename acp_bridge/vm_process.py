@@ -1,0 +1,186 @@
+"""One agent VM child process: start, read, write, stop.
+
+The VM runs in its own process group (``start_new_session``) so that stopping it also stops
+whatever it started. Stopping is graceful first: close its stdin, wait; ``SIGTERM`` the
+group, wait; ``SIGKILL`` the group. Its stderr is copied to the bridge's stderr line by
+line, prefixed with the session, and the last lines are kept for error reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections import deque
+from subprocess import PIPE
+from typing import TYPE_CHECKING, Final
+
+import anyio
+
+from acp_bridge.framing import LineDecoder, LineTooLong
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping, Sequence
+
+    from anyio.abc import Process, TaskGroup
+
+log = logging.getLogger("acp_bridge.vm")
+
+STDERR_TAIL_LINES: Final = 20
+_READ_CHUNK: Final = 1 << 16
+
+
+class VmStartError(OSError):
+    """The VM command could not be started (not found, not executable, bad cwd)."""
+
+
+class VmProcess:
+    """A running VM and its pipes."""
+
+    def __init__(self, process: Process, label: str, max_line_bytes: int) -> None:
+        """Wrap a started process; use :meth:`start` instead."""
+        self.process = process
+        self.label = label
+        self.max_line_bytes = max_line_bytes
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.stdout_lines = 0
+        self._stdin_closed = False
+        self._write_lock = anyio.Lock()
+
+    @classmethod
+    async def start(
+        cls,
+        argv: Sequence[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        label: str,
+        max_line_bytes: int,
+        task_group: TaskGroup,
+    ) -> VmProcess:
+        """Start the VM and the task that copies its stderr.
+
+        Raises:
+            VmStartError: The command could not be started.
+        """
+        try:
+            process = await anyio.open_process(
+                list(argv),
+                stdin=PIPE,
+                stdout=PIPE,
+                stderr=PIPE,
+                cwd=cwd,
+                env=dict(env),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise VmStartError(exc.errno or 0, f"cannot start VM {argv[0]!r}: {exc}") from exc
+        vm = cls(process, label, max_line_bytes)
+        task_group.start_soon(vm._copy_stderr)
+        return vm
+
+    @property
+    def pid(self) -> int:
+        """The VM's process id (also its process group id)."""
+        return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status, once the VM has exited (negative: killed by that signal)."""
+        return self.process.returncode
+
+    async def lines(self) -> AsyncIterator[bytes | LineTooLong]:
+        """Yield the VM's stdout lines until EOF."""
+        stream = self.process.stdout
+        assert stream is not None
+        decoder = LineDecoder(max_line_bytes=self.max_line_bytes)
+        async for chunk in stream:
+            for item in decoder.feed(chunk):
+                self.stdout_lines += 1
+                yield item
+        tail = decoder.eof()
+        if tail is not None:
+            self.stdout_lines += 1
+            yield tail
+
+    async def send(self, line: bytes) -> bool:
+        """Write one line to the VM's stdin; False if the VM no longer reads it."""
+        stream = self.process.stdin
+        if stream is None or self._stdin_closed:
+            return False
+        async with self._write_lock:
+            try:
+                await stream.send(line)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+                log.debug("%s: stdin closed: %s", self.label, exc)
+                self._stdin_closed = True
+                return False
+        return True
+
+    async def close_stdin(self) -> None:
+        """Tell the VM there is no more input."""
+        if self._stdin_closed or self.process.stdin is None:
+            return
+        self._stdin_closed = True
+        try:
+            await self.process.stdin.aclose()
+        except (anyio.BrokenResourceError, OSError) as exc:
+            log.debug("%s: closing stdin: %s", self.label, exc)
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the VM's whole process group."""
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            log.debug("%s: process group already gone", self.label)
+        except PermissionError as exc:
+            log.warning("%s: cannot signal process group: %s", self.label, exc)
+
+    async def wait(self) -> int:
+        """Wait for the VM to exit; return its status."""
+        return await self.process.wait()
+
+    async def stop(self, grace_s: float) -> int:
+        """Stop the VM: stdin EOF, then SIGTERM, then SIGKILL, ``grace_s`` apart.
+
+        The group is signalled even when the leader already exited, so children it left
+        behind die with it.
+        """
+        await self.close_stdin()
+        if self.returncode is None:
+            with anyio.move_on_after(grace_s):
+                await self.wait()
+        if self.returncode is None:
+            log.info("%s: did not exit after stdin closed; sending SIGTERM", self.label)
+            self.signal_group(signal.SIGTERM)
+            with anyio.move_on_after(grace_s):
+                await self.wait()
+        if self.returncode is None:
+            log.warning("%s: did not exit after SIGTERM; sending SIGKILL", self.label)
+        self.signal_group(signal.SIGKILL)
+        status = -signal.SIGKILL
+        with anyio.CancelScope(shield=True):
+            status = await self.wait()
+        return status
+
+    async def _copy_stderr(self) -> None:
+        stream = self.process.stderr
+        if stream is None:
+            return
+        decoder = LineDecoder(max_line_bytes=64 * 1024)
+        prefix = f"[{self.label}] "
+        async for chunk in stream:
+            for item in decoder.feed(chunk):
+                self._stderr_line(prefix, item)
+        tail = decoder.eof()
+        if tail is not None:
+            self._stderr_line(prefix, tail)
+
+    def _stderr_line(self, prefix: str, item: bytes | LineTooLong) -> None:
+        if isinstance(item, LineTooLong):
+            text = f"{item.head.decode('utf-8', 'replace')}… ({item.length} bytes)"
+        else:
+            text = item.decode("utf-8", "replace")
+        self.stderr_tail.append(text)
+        sys.stderr.write(prefix + text + "\n")
