@@ -1,0 +1,134 @@
+"""SessionCore: what each VM line becomes, and the turn state machine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from acp_bridge.errors import LocalProtocolError
+from acp_bridge.framing import LineTooLong
+from acp_bridge.session import Phase, SessionCore
+from acp_bridge.translate import TranslatorOptions
+
+
+def core() -> SessionCore:
+    return SessionCore("s1", "/w", TranslatorOptions(cwd="/w"))
+
+
+CHUNK = json.dumps({"type": "agent_message_chunk", "session_id": "vm", "content": "hi"}).encode()
+
+
+def test_turn_transitions() -> None:
+    session = core()
+    assert session.phase is Phase.IDLE
+    assert session.cancel() is False
+    record = session.begin_turn([{"type": "text", "text": "q"}])
+    assert record["type"] == "acp_bridge.prompt"
+    assert session.phase is Phase.PROMPTING
+    with pytest.raises(LocalProtocolError):
+        session.begin_turn([])
+    assert session.cancel() is True
+    assert session.phase is Phase.CANCELLING
+    assert session.final_stop_reason("end_turn") == "cancelled"
+    closing, ended = session.end_turn("cancelled")
+    assert closing == []
+    assert ended == {
+        "type": "acp_bridge.turn_ended",
+        "session_id": "s1",
+        "stop_reason": "cancelled",
+    }
+    assert session.phase is Phase.IDLE
+    with pytest.raises(LocalProtocolError):
+        session.end_turn("end_turn")
+
+
+def test_events_in_a_turn_are_persisted_and_forwarded_under_the_acp_session_id() -> None:
+    session = core()
+    session.begin_turn([])
+    ingested = session.vm_line(CHUNK)
+    assert ingested.record == json.loads(CHUNK)
+    [note] = ingested.notifications
+    assert note["params"]["sessionId"] == "s1"
+    assert ingested.counter is None
+
+
+def test_events_outside_a_turn_are_persisted_only() -> None:
+    ingested = core().vm_line(CHUNK)
+    assert ingested.record == json.loads(CHUNK)
+    assert ingested.notifications == []
+    assert ingested.counter == "vm_events_outside_turn"
+
+
+def test_session_event_notifications_unwrap_with_frame_depth() -> None:
+    session = core()
+    session.begin_turn([])
+    line = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "method": "session/event",
+            "params": {"event": json.loads(CHUNK), "frame_depth": 2},
+        }
+    ).encode()
+    ingested = session.vm_line(line)
+    assert ingested.frame_depth == 2
+    assert ingested.record == json.loads(CHUNK)
+    assert len(ingested.notifications) == 1
+
+
+def test_other_json_rpc_messages_go_to_the_supervisor() -> None:
+    answer = {"jsonrpc": "2.0", "id": 3, "result": {"stopReason": "end_turn"}}
+    ingested = core().vm_line(json.dumps(answer).encode())
+    assert ingested.record is None
+    assert ingested.rpc == answer
+
+
+@pytest.mark.parametrize(
+    ("line", "counter", "record_type"),
+    [
+        (b"hello world", "vm_undecodable_lines", "acp_bridge.undecodable"),
+        (b"\xff\xfe garbage", "vm_undecodable_lines", "acp_bridge.undecodable"),
+        (b'{"type":"brand_new","session_id":"x"}', "vm_unknown_event_types", "brand_new"),
+        (
+            b'{"type":"agent_message_chunk","session_id":"x","content":1}',
+            "vm_invalid_events",
+            "agent_message_chunk",
+        ),
+        (
+            b'{"jsonrpc":"2.0","method":"session/event","params":{}}',
+            "vm_undecodable_lines",
+            "acp_bridge.undecodable",
+        ),
+    ],
+)
+def test_bad_lines_are_persisted_counted_and_not_forwarded(
+    line: bytes, counter: str, record_type: str
+) -> None:
+    session = core()
+    session.begin_turn([])
+    ingested = session.vm_line(line)
+    assert ingested.counter == counter
+    assert ingested.notifications == []
+    assert ingested.record is not None
+    assert ingested.record["type"] == record_type
+    assert ingested.problem
+
+
+def test_undecodable_bytes_are_kept_exactly() -> None:
+    record = core().vm_line(b"\xff\xfe garbage").record
+    assert record is not None
+    assert bytes.fromhex(record["raw_hex"]) == b"\xff\xfe garbage"
+
+
+def test_overlong_lines_keep_their_head() -> None:
+    ingested = core().vm_line(LineTooLong(10_000_000, b'{"type":'))
+    assert ingested.counter == "vm_overlong_lines"
+    assert ingested.record is not None
+    assert ingested.record["raw"] == '{"type":'
+
+
+def test_budget_exhausted_turns_end_turn_into_max_turn_requests() -> None:
+    session = core()
+    session.begin_turn([])
+    session.vm_line(b'{"type":"budget_exhausted","session_id":"x","max_iterations":3}')
+    assert session.final_stop_reason("end_turn") == "max_turn_requests"
