@@ -38,7 +38,7 @@ def _configure_logging(verbose: bool) -> None:
     handler.setFormatter(logging.Formatter("acp-bridge: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def default_log_dir() -> Path:
@@ -111,7 +111,33 @@ def _parser() -> argparse.ArgumentParser:
         "example-vm",
         help="run the built-in example agent VM (session mode, on stdin/stdout)",
     )
+    demo = commands.add_parser(
+        "demo",
+        help="talk to a bridge and its VM through a built-in client, readably",
+        description=(
+            "Start acp-bridge (with the options given before 'demo') as an editor would, "
+            "send one prompt about the current directory, show the conversation, and say "
+            "where its event log was written."
+        ),
+    )
+    demo.add_argument("prompt", nargs="?", help="what to ask (default: about this directory)")
     return parser
+
+
+def _bridge_args(args: argparse.Namespace) -> list[str]:
+    """The serving options given on this command line, to start another bridge with."""
+    out: list[str] = []
+    if args.vm:
+        out += ["--vm", args.vm]
+    if args.vm_exec:
+        out += ["--vm-exec", args.vm_exec]
+    if args.log_dir:
+        out += ["--log-dir", str(args.log_dir)]
+    if args.harn_extensions:
+        out.append("--harn-extensions")
+    if args.fsync != "interval":
+        out += ["--fsync", args.fsync]
+    return out
 
 
 def _stdin_records() -> Iterator[tuple[str, LogRecord | CorruptLine]]:
@@ -238,7 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "example-vm":
         from acp_bridge.example_vm import main as example_vm_main
 
-        return example_vm_main([])
+        status: int = example_vm_main([])
+        return status
+    if args.command == "demo":
+        from acp_bridge.demo import main as demo_main
+
+        return demo_main(args.prompt, _bridge_args(args))
     if args.command == "replay":
         try:
             return replay_command(args)

@@ -12,6 +12,10 @@ from acp_bridge.session import Phase, SessionCore
 from acp_bridge.translate import TranslatorOptions
 
 
+def phase(session: SessionCore) -> Phase:
+    return session.phase
+
+
 def core() -> SessionCore:
     return SessionCore("s1", "/w", TranslatorOptions(cwd="/w"))
 
@@ -21,15 +25,15 @@ CHUNK = json.dumps({"type": "agent_message_chunk", "session_id": "vm", "content"
 
 def test_turn_transitions() -> None:
     session = core()
-    assert session.phase is Phase.IDLE
+    assert phase(session) is Phase.IDLE
     assert session.cancel() is False
     record = session.begin_turn([{"type": "text", "text": "q"}])
     assert record["type"] == "acp_bridge.prompt"
-    assert session.phase is Phase.PROMPTING
+    assert phase(session) is Phase.PROMPTING
     with pytest.raises(LocalProtocolError):
         session.begin_turn([])
     assert session.cancel() is True
-    assert session.phase is Phase.CANCELLING
+    assert phase(session) is Phase.CANCELLING
     assert session.final_stop_reason("end_turn") == "cancelled"
     closing, ended = session.end_turn("cancelled")
     assert closing == []
@@ -38,7 +42,7 @@ def test_turn_transitions() -> None:
         "session_id": "s1",
         "stop_reason": "cancelled",
     }
-    assert session.phase is Phase.IDLE
+    assert phase(session) is Phase.IDLE
     with pytest.raises(LocalProtocolError):
         session.end_turn("end_turn")
 

@@ -1,0 +1,218 @@
+"""``acp-bridge demo``: a built-in ACP client talks to a real bridge, readably.
+
+It starts ``acp-bridge`` (the server, with the example VM unless told otherwise) as a
+subprocess over real pipes, exactly as an editor would, sends a prompt, renders every
+update as it streams in (colour on a terminal, plain text when piped), and ends with
+where the event log was written and the command that replays it.
+
+This module writes to its own stdout on purpose: it is the terminal client, not the ACP
+wire; the one writer is :meth:`Screen.write`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import PIPE
+from typing import Any, Final
+
+import anyio
+import orjson
+
+from acp_bridge.framing import LineDecoder, LineTooLong
+
+DEFAULT_PROMPT: Final = "What is in this directory, and where should I start reading?"
+_STATUS_MARK: Final = {"pending": "…", "in_progress": "▶", "completed": "✓", "failed": "✗"}
+_PLAN_MARK: Final = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}
+
+
+@dataclass(slots=True)
+class Screen:
+    """Renders ACP updates for a human; colour only on a terminal."""
+
+    colour: bool
+    _open: str | None = None  # the kind of text run being streamed ("message"/"thought")
+    _tool_titles: dict[str, str] = field(default_factory=dict)
+
+    def write(self, text: str) -> None:
+        """The demo's single writer to its terminal."""
+        sys.stdout.write(text)  # wire: the demo's own terminal, not an ACP stream
+        sys.stdout.flush()
+
+    def style(self, text: str, code: str) -> str:
+        """Wrap ``text`` in an ANSI style when colour is on."""
+        return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
+
+    def end_run(self) -> None:
+        """Finish a streamed text run with a newline."""
+        if self._open is not None:
+            self.write("\n")
+            self._open = None
+
+    def line(self, text: str) -> None:
+        """Write one full line (ending any streamed run first)."""
+        self.end_run()
+        self.write(text + "\n")
+
+    def stream(self, kind: str, text: str) -> None:
+        """Append streamed text, starting a labelled run when the kind changes."""
+        if self._open != kind:
+            self.end_run()
+            label = "agent >" if kind == "message" else "thinking >"
+            self.write(self.style(label, "1;32" if kind == "message" else "2") + " ")
+            self._open = kind
+        self.write(self.style(text, "2;3") if kind == "thought" else text)
+
+    def update(self, update: dict[str, Any]) -> None:
+        """Render one ``session/update``."""
+        kind = update.get("sessionUpdate")
+        content = update.get("content")
+        if kind in ("agent_message_chunk", "agent_thought_chunk", "user_message_chunk"):
+            text = content.get("text", "") if isinstance(content, dict) else ""
+            if kind == "user_message_chunk":
+                self.line(self.style("you >", "1;34") + " " + text)
+            else:
+                self.stream("message" if kind == "agent_message_chunk" else "thought", text)
+        elif kind == "tool_call":
+            self._tool_titles[update["toolCallId"]] = update.get("title", "tool")
+            self._tool_line(update["toolCallId"], update.get("status", "pending"), update)
+        elif kind == "tool_call_update" and "status" in update:
+            self._tool_line(update["toolCallId"], update["status"], update)
+        elif kind == "plan":
+            self.line(self.style("plan", "1;35"))
+            for entry in update.get("entries", []):
+                mark = _PLAN_MARK.get(entry.get("status"), "[?]")
+                self.line(f"  {mark} {entry.get('content', '')}")
+
+    def _tool_line(self, tool_id: str, status: str, update: dict[str, Any]) -> None:
+        title = update.get("title") or self._tool_titles.get(tool_id, "tool")
+        colour = {"completed": "32", "failed": "31"}.get(status, "33")
+        mark = self.style(_STATUS_MARK.get(status, "?"), colour)
+        where = ""
+        locations = update.get("locations")
+        if isinstance(locations, list) and locations:
+            where = self.style(f"  ({locations[0].get('path')})", "2")
+        self.line(f"  {mark} {title} {self.style(status, colour)}{where}")
+        for block in update.get("content") or []:
+            inner = block.get("content") if isinstance(block, dict) else None
+            if isinstance(inner, dict) and isinstance(inner.get("text"), str):
+                lines = inner["text"].splitlines()
+                for text in lines[:4]:
+                    self.line(self.style(f"    │ {text}", "2"))
+                if len(lines) > 4:
+                    self.line(self.style(f"    │ … {len(lines) - 4} more lines", "2"))
+
+
+class DemoClient:
+    """A minimal ACP client over the pipes of a bridge subprocess."""
+
+    def __init__(self, process: anyio.abc.Process, screen: Screen) -> None:
+        """Talk to ``process``; render through ``screen``."""
+        self.process = process
+        self.screen = screen
+        self._next_id = 0
+        self._waiting: dict[int, anyio.Event] = {}
+        self._answers: dict[int, dict[str, Any]] = {}
+
+    async def read(self) -> None:
+        """Route every line the bridge writes: answers to callers, updates to the screen."""
+        stream = self.process.stdout
+        assert stream is not None
+        decoder = LineDecoder(max_line_bytes=64 * 1024 * 1024)
+        async for chunk in stream:
+            for line in decoder.feed(chunk):
+                if not isinstance(line, LineTooLong) and line:
+                    self._route(orjson.loads(line))
+        for event in self._waiting.values():
+            event.set()
+
+    def _route(self, message: dict[str, Any]) -> None:
+        if "method" not in message and isinstance(message.get("id"), int):
+            self._answers[message["id"]] = message
+            waiter = self._waiting.pop(message["id"], None)
+            if waiter is not None:
+                waiter.set()
+        elif message.get("method") == "session/update":
+            self.screen.update(message["params"]["update"])
+
+    async def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send a request and wait for its answer.
+
+        Raises:
+            RuntimeError: The bridge answered with an error or went away.
+        """
+        msg_id = self._next_id
+        self._next_id += 1
+        done = self._waiting[msg_id] = anyio.Event()
+        message = {"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params}
+        stdin = self.process.stdin
+        assert stdin is not None
+        await stdin.send(orjson.dumps(message) + b"\n")
+        await done.wait()
+        answer = self._answers.pop(msg_id, None)
+        if answer is None:
+            raise RuntimeError(f"the bridge exited before answering {method}")
+        if "error" in answer:
+            raise RuntimeError(f"{method} failed: {answer['error'].get('message')}")
+        result: dict[str, Any] = answer.get("result") or {}
+        return result
+
+
+async def run_demo(prompt: str, bridge_args: list[str], cwd: Path) -> int:
+    """Run one conversation through a bridge subprocess; return an exit status."""
+    screen = Screen(colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    argv = [sys.executable, "-m", "acp_bridge", *bridge_args]
+    screen.line(screen.style("$ " + shlex.join(["acp-bridge", *bridge_args]), "2"))
+    async with await anyio.open_process(argv, stdin=PIPE, stdout=PIPE, stderr=None) as process:
+        client = DemoClient(process, screen)
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.read)
+            init = await client.call(
+                "initialize",
+                {
+                    "protocolVersion": 1,
+                    "clientCapabilities": {"fs": {"readTextFile": False, "writeTextFile": False}},
+                    "clientInfo": {"name": "acp-bridge-demo", "version": "1"},
+                },
+            )
+            agent = init.get("agentInfo", {})
+            screen.line(
+                screen.style(
+                    f"connected to {agent.get('name')} {agent.get('version')}"
+                    f" (ACP v{init.get('protocolVersion')})",
+                    "2",
+                )
+            )
+            session = await client.call("session/new", {"cwd": str(cwd), "mcpServers": []})
+            session_id = session["sessionId"]
+            screen.line(screen.style("you >", "1;34") + " " + prompt)
+            answer = await client.call(
+                "session/prompt",
+                {"sessionId": session_id, "prompt": [{"type": "text", "text": prompt}]},
+            )
+            screen.line(screen.style(f"[turn ended: {answer.get('stopReason')}]", "2"))
+            status = await client.call("_acp_bridge/status", {})
+            log_path = next(
+                (s["logPath"] for s in status.get("sessions", []) if s["sessionId"] == session_id),
+                "",
+            )
+            assert process.stdin is not None
+            await process.stdin.aclose()
+            await process.wait()
+            group.cancel_scope.cancel()
+    screen.line("")
+    screen.line(f"Event log: {log_path}")
+    screen.line("Replay it: " + shlex.join(["acp-bridge", "replay", log_path]))
+    return 0
+
+
+def main(prompt: str | None, bridge_args: list[str]) -> int:
+    """Entry point of ``acp-bridge demo``."""
+    try:
+        return anyio.run(run_demo, prompt or DEFAULT_PROMPT, bridge_args, Path.cwd())
+    except RuntimeError as exc:
+        sys.stderr.write(f"acp-bridge demo: {exc}\n")
+        return 1
