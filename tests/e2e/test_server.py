@@ -272,3 +272,40 @@ def test_harn_opt_in_through_client_capabilities_sends_top_level_updates(
 
 def test_python_is_the_interpreter_used_for_the_default_example_vm() -> None:
     assert sys.executable
+
+
+def test_a_slow_editor_applies_back_pressure_to_the_vm(logs: Path, tmp_path: Path) -> None:
+    """While the editor reads nothing, the VM is held back instead of memory growing."""
+    marker = tmp_path / "vm-finished"
+    flood = (
+        "import json, pathlib, sys\n"
+        "line = json.dumps({'type': 'agent_message_chunk', 'session_id': 'x', "
+        "'content': 'token ' * 8}) + '\\n'\n"
+        "for _ in range(300_000):\n"
+        "    sys.stdout.write(line)\n"
+        "sys.stdout.flush()\n"
+        f"pathlib.Path({str(marker)!r}).touch()\n"
+    )
+    script = tmp_path / "flood.py"
+    script.write_text(flood)
+    # 300,000 updates: too many to run each through the strict schema checker.
+    editor = FakeEditor("--vm-exec", f"{sys.executable} {script}", log_dir=logs, strict=False)
+    with editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        # Stop reading: freeze the editor's reader by holding its condition lock.
+        with editor._arrived:  # the test plays a stalled editor
+            editor.prompt(sid, "flood")
+            time.sleep(3)
+            assert not marker.exists(), "the VM ran to the end although nobody read its output"
+            rss_kib = int(
+                next(
+                    line.split()[1]
+                    for line in Path(f"/proc/{editor.proc.pid}/status").read_text().splitlines()
+                    if line.startswith("VmRSS:")
+                )
+            )
+            assert rss_kib < 200_000, rss_kib
+        editor.wait_response(2, timeout=120)
+        assert marker.exists()
+        editor.close()
