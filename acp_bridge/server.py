@@ -118,6 +118,10 @@ class SessionRuntime:
             self.outbox.put_nowait(jsonrpc.encode(notification))
         return None
 
+    def vm_turn_over(self) -> None:
+        """The VM answered its prompt; later lines are outside the turn."""
+        self.core.accepting = False
+
     def send_all(self, notifications: list[Any]) -> None:
         """Queue notifications now (the caller has made sure the turn is open)."""
         for notification in notifications:
@@ -272,8 +276,7 @@ class AcpServer:
         runtime.persist(core.started(request.mcp_servers))
         runtime.supervisor = self._supervisor(runtime)
         self.sessions[session_id] = runtime
-        if isinstance(runtime.supervisor, SessionSupervisor):
-            self.spawn(f"start {runtime.label}", runtime.supervisor.start)
+        runtime.supervisor.warm_up()
         log.info("session %s created in %s", session_id, request.cwd)
         return {"sessionId": session_id}
 
@@ -353,6 +356,8 @@ class AcpServer:
             runtime.turn = turn
             stop: StopReason | None = None
             try:
+                await supervisor.prepare(turn)
+                runtime.core.vm_has_prompt()
                 stop = runtime.core.final_stop_reason(await supervisor.run_turn(turn))
             finally:
                 runtime.turn = None

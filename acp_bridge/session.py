@@ -90,6 +90,7 @@ class SessionCore:
     cwd: str
     options: TranslatorOptions
     phase: Phase = Phase.IDLE
+    accepting: bool = False
     translator: Translator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -123,10 +124,15 @@ class SessionCore:
         self._move("cancel")
         return True
 
+    def vm_has_prompt(self) -> None:
+        """The prompt is being handed to the VM: its events belong to the turn from now."""
+        if self.phase is not Phase.IDLE:
+            self.accepting = True
+
     @property
     def in_turn(self) -> bool:
-        """Whether updates may be sent now."""
-        return self.phase is not Phase.IDLE
+        """Whether the VM's updates may be sent now."""
+        return self.accepting and self.phase is not Phase.IDLE
 
     def final_stop_reason(self, vm_reason: StopReason) -> StopReason:
         """The stop reason to answer with, given what the VM said."""
@@ -143,6 +149,7 @@ class SessionCore:
             LocalProtocolError: No turn is running.
         """
         self._move("answered")
+        self.accepting = False
         closing = self.translator.end_turn(stop_reason or "end_turn")
         return closing, turn_ended_record(self.session_id, stop_reason)
 

@@ -35,6 +35,7 @@ class Settings:
         cancel_grace_s: How long a cancelled turn waits for the VM before answering.
         cancelled_turn_timeout_s: How long a VM may take to finish a cancelled prompt
             before it is restarted.
+        vm_start_timeout_s: How long a session-mode VM may take to answer ``initialize``.
         vm_stop_grace_s: How long a VM has to exit after its stdin is closed, and again
             after SIGTERM, before it is killed.
         outbox_high_water_bytes: Bytes queued for the editor beyond which VM reading
@@ -51,5 +52,6 @@ class Settings:
     max_vm_line_bytes: int = 4 * MIB
     cancel_grace_s: float = 0.25
     cancelled_turn_timeout_s: float = 5.0
+    vm_start_timeout_s: float = 10.0
     vm_stop_grace_s: float = 2.0
     outbox_high_water_bytes: int = 4 * MIB

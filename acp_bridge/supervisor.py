@@ -51,6 +51,10 @@ class TurnHost(Protocol):
         """Persist, translate and forward one VM line; return it if it is JSON-RPC."""
         ...
 
+    def vm_turn_over(self) -> None:
+        """The VM answered the prompt: what it writes next is outside the turn."""
+        ...
+
 
 @dataclass(slots=True)
 class Turn:
@@ -96,8 +100,16 @@ def describe_status(status: int) -> str:
 class Supervisor(Protocol):
     """A way of running a session's turns on a VM."""
 
-    async def start(self) -> None:
-        """Get ready for the first prompt (may do nothing)."""
+    def warm_up(self) -> object:
+        """Start getting ready for the first prompt in the background (may do nothing)."""
+        ...
+
+    async def prepare(self, turn: Turn) -> None:
+        """Wait until the VM can take ``turn`` (or the turn is cancelled).
+
+        Raises:
+            RpcError: The VM could not be made ready.
+        """
         ...
 
     async def run_turn(self, turn: Turn) -> StopReason:
@@ -158,11 +170,16 @@ class ExecSupervisor(_Base):
 
     running: set[VmProcess] = field(default_factory=set)
 
-    async def start(self) -> None:
+    def warm_up(self) -> None:
         """Nothing to start before a prompt."""
+
+    async def prepare(self, turn: Turn) -> None:
+        """Nothing to prepare: each prompt starts its own process."""
 
     async def run_turn(self, turn: Turn) -> StopReason:
         """Start the VM with the prompt on its stdin and forward its events until it exits."""
+        if turn.cancelled.is_set():
+            return "cancelled"
         vm = await self.launch("exec")
         self.running.add(vm)
         payload = {
@@ -219,6 +236,7 @@ class _Pending:
     done: anyio.Event = field(default_factory=anyio.Event)
     result: Any = None
     error: JsonObject | None = None
+    vm_exited: bool = False
 
 
 @dataclass(slots=True)
@@ -232,19 +250,27 @@ class SessionSupervisor(_Base):
     exited: anyio.Event = field(default_factory=anyio.Event)
     ready: anyio.Event | None = None
     start_error: RpcError | None = None
-    pending: dict[int, _Pending] = field(default_factory=dict)
+    pending: dict[int, _Pending] = field(default_factory=dict)  # of the current VM
     outstanding: _Pending | None = None
+    current_prompt: _Pending | None = None
     _ids: count[int] = field(default_factory=count)
 
-    async def start(self) -> None:
-        """Start the VM and initialize it, unless that is already done or under way."""
+    def warm_up(self) -> anyio.Event:
+        """Start the VM and initialize it in the background, unless done or under way.
+
+        Returns:
+            An event set once the VM is ready or failed to start (see ``start_error``).
+        """
         if self.ready is not None and not self.exited.is_set():
-            await self.ready.wait()
-            return
+            return self.ready
         self.ready = ready = anyio.Event()
         self.start_error = None
+        self.exited = anyio.Event()
+        self.spawn(f"start {self.host.label}", lambda: self._start(ready))
+        return ready
+
+    async def _start(self, ready: anyio.Event) -> None:
         try:
-            self.exited = anyio.Event()
             pending: dict[int, _Pending] = {}
             self.pending = pending
             self.vm = vm = await self.launch("session")
@@ -265,6 +291,31 @@ class SessionSupervisor(_Base):
             self.start_error = exc
         finally:
             ready.set()
+
+    async def prepare(self, turn: Turn) -> None:
+        """Let a cancelled prompt finish, then wait for the VM to be initialized.
+
+        Raises:
+            RpcError: The VM failed to start, or did not answer ``initialize`` in time.
+        """
+        await self._settle_outstanding()
+        ready = self.warm_up()
+        await wait_any(ready, turn.cancelled, timeout=self.settings.vm_start_timeout_s)
+        if turn.cancelled.is_set() and not ready.is_set():
+            return
+        if not ready.is_set():
+            vm = self.vm
+            error = vm_failed(
+                f"agent VM did not answer initialize within {self.settings.vm_start_timeout_s} s",
+                vm,
+            )
+            self.counters.vm_failures += 1
+            await self.stop()
+            raise error
+        if self.start_error is not None:
+            error, self.start_error = self.start_error, None
+            self.ready = None
+            raise error
 
     async def _call(self, method: str, params: JsonObject) -> _Pending:
         vm = self.vm
@@ -301,6 +352,7 @@ class SessionSupervisor(_Base):
             for pending in pending_calls.values():
                 if not pending.done.is_set():
                     pending.error = jsonrpc.error_object(jsonrpc.INTERNAL_ERROR, "VM exited")
+                    pending.vm_exited = True
                     pending.done.set()
             pending_calls.clear()
 
@@ -315,6 +367,8 @@ class SessionSupervisor(_Base):
                 log.warning("%s: answer to unknown request id %r", self.host.label, parsed.id)
                 return
             pending.result, pending.error = parsed.result, parsed.error
+            if pending is self.current_prompt:
+                self.host.vm_turn_over()
             pending.done.set()
         elif isinstance(parsed, jsonrpc.Request):
             await vm.send(
@@ -330,14 +384,13 @@ class SessionSupervisor(_Base):
 
     async def run_turn(self, turn: Turn) -> StopReason:
         """Send the prompt and forward events until the VM answers it."""
-        await self._settle_outstanding()
-        await self.start()
-        if self.start_error is not None:
-            raise self.start_error
+        if turn.cancelled.is_set():
+            return "cancelled"
         vm = self.vm
         assert vm is not None
         msg_id = next(self._ids)
         pending = self.pending[msg_id] = _Pending()
+        self.current_prompt = pending
         params = {"sessionId": self.host.session_id, "prompt": turn.prompt}
         request = jsonrpc.encode(jsonrpc.request(msg_id, "session/prompt", params))
         if not await vm.send(request):
@@ -349,7 +402,7 @@ class SessionSupervisor(_Base):
             if not pending.done.is_set():
                 self.outstanding = pending
             return "cancelled"
-        if not pending.done.is_set():
+        if not pending.done.is_set() or pending.vm_exited:
             raise self._exit_error("agent VM exited during the turn")
         return self._stop_reason(pending)
 
