@@ -118,6 +118,10 @@ class SessionRuntime:
             self.outbox.put_nowait(jsonrpc.encode(notification))
         return None
 
+    def vm_turn_begins(self) -> None:
+        """The prompt is being handed to the VM."""
+        self.core.vm_has_prompt()
+
     def vm_turn_over(self) -> None:
         """The VM answered its prompt; later lines are outside the turn."""
         self.core.accepting = False
@@ -357,7 +361,6 @@ class AcpServer:
             stop: StopReason | None = None
             try:
                 await supervisor.prepare(turn)
-                runtime.core.vm_has_prompt()
                 stop = runtime.core.final_stop_reason(await supervisor.run_turn(turn))
             finally:
                 runtime.turn = None

@@ -51,6 +51,10 @@ class TurnHost(Protocol):
         """Persist, translate and forward one VM line; return it if it is JSON-RPC."""
         ...
 
+    def vm_turn_begins(self) -> None:
+        """The prompt goes to the VM now: what it writes from here belongs to the turn."""
+        ...
+
     def vm_turn_over(self) -> None:
         """The VM answered the prompt: what it writes next is outside the turn."""
         ...
@@ -180,6 +184,7 @@ class ExecSupervisor(_Base):
         """Start the VM with the prompt on its stdin and forward its events until it exits."""
         if turn.cancelled.is_set():
             return "cancelled"
+        self.host.vm_turn_begins()
         vm = await self.launch("exec")
         self.running.add(vm)
         payload = {
@@ -393,6 +398,7 @@ class SessionSupervisor(_Base):
         self.current_prompt = pending
         params = {"sessionId": self.host.session_id, "prompt": turn.prompt}
         request = jsonrpc.encode(jsonrpc.request(msg_id, "session/prompt", params))
+        self.host.vm_turn_begins()
         if not await vm.send(request):
             self.pending.pop(msg_id, None)
             raise self._exit_error("agent VM no longer reads its stdin")

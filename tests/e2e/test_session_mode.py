@@ -168,11 +168,12 @@ def test_events_outside_a_turn_are_logged_not_forwarded(tmp_path: Path) -> None:
     logs = tmp_path / "l"
     with FakeEditor("--vm", session_vm("--events-outside-turn"), log_dir=logs) as editor:
         sid = start(editor, tmp_path)
+        time.sleep(0.5)  # the VM writes a chunk right after initialize: before any prompt
         editor.wait_response(editor.prompt(sid, "x"))
-        time.sleep(0.3)
+        time.sleep(0.3)  # ... and one right after its answer
         editor.close()
         assert editor.problems() == []
-        assert len(texts(editor, sid)) == 2
+        assert texts(editor, sid) == ["[1/2] You said: x\n", "[2/2] You said: x\n"]
     chunks = [r for r in read_log(logs, sid) if r["type"] == "agent_message_chunk"]
     assert len(chunks) >= 3
 
@@ -207,8 +208,10 @@ def test_the_example_vm_streams_a_full_turn_and_honours_cancel(tmp_path: Path) -
         second = editor.prompt(sid, "again")
         editor.wait_for(
             lambda m: (
-                (m.get("method") == "session/update"
-                and m["params"]["update"]["sessionUpdate"] == "user_message_chunk")
+                (
+                    m.get("method") == "session/update"
+                    and m["params"]["update"]["sessionUpdate"] == "user_message_chunk"
+                )
                 or (m.get("method") == "session/update" and "again" in json.dumps(m))
             )
         )

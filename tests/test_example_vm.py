@@ -1,0 +1,566 @@
+"""The example VM, driven directly over real pipes (no bridge); smoke tests of tests/vms."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acp_bridge import example_vm
+from acp_bridge.vm_events import (
+    AgentEvent,
+    AgentMessageChunk,
+    AgentThoughtChunk,
+    BudgetExhausted,
+    InvalidEvent,
+    Plan,
+    ToolCall,
+    ToolCallUpdate,
+    TurnEnd,
+    TurnStart,
+    UnknownEvent,
+    decode_event,
+    decode_line,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+VMS = Path(__file__).parent / "vms"
+TIMEOUT = 10.0
+SESSION = "sess-1"
+README_LINES = 50
+
+
+class Pipe:
+    """A VM subprocess spoken to line by line, every wait bounded."""
+
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+        )
+        self.lines: queue.Queue[bytes | None] = queue.Queue()
+        self.stderr = b""
+        self._next_id = 0
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self._err = threading.Thread(target=self._read_stderr, daemon=True)
+        self._err.start()
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        self.stderr = self.proc.stderr.read()
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.send_raw(json.dumps(message).encode() + b"\n")
+
+    def request(self, method: str, params: dict[str, Any]) -> int:
+        self._next_id += 1
+        self.send({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params})
+        return self._next_id
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def read(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"nothing from the VM in {timeout}s") from None
+        assert line is not None, "the VM closed its stdout"
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def until_answer(
+        self, msg_id: int, timeout: float = TIMEOUT
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Everything the VM sends before the answer to ``msg_id``, and that answer."""
+        deadline = time.monotonic() + timeout
+        before: list[dict[str, Any]] = []
+        while True:
+            message = self.read(max(deadline - time.monotonic(), 0.001))
+            if message.get("id") == msg_id and "method" not in message:
+                return before, message
+            before.append(message)
+
+    def close_stdin(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the VM did not exit within {timeout}s") from None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._err.join(5)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+def example(cwd: Path, pace: float = 0.2) -> Pipe:
+    env = {"ACP_BRIDGE_EXAMPLE_PACE": str(pace)}
+    return Pipe([sys.executable, "-m", "acp_bridge.example_vm"], cwd, env)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    body = [f"line {n}" for n in range(3, README_LINES + 1)]
+    (root / "README.md").write_text("\n".join(["# Widget", "", *body]) + "\n")
+    return root
+
+
+@pytest.fixture
+def vm(project: Path) -> Iterator[Pipe]:
+    pipe = example(project)
+    yield pipe
+    pipe.stop()
+
+
+def initialize(pipe: Pipe, cwd: Path) -> dict[str, Any]:
+    msg_id = pipe.request(
+        "initialize",
+        {
+            "protocolVersion": 1,
+            "sessionId": SESSION,
+            "cwd": str(cwd),
+            "mcpServers": [],
+            "clientCapabilities": {},
+        },
+    )
+    _, answer = pipe.until_answer(msg_id)
+    result: dict[str, Any] = answer["result"]
+    return result
+
+
+def prompt(pipe: Pipe, text: str, *extra: dict[str, Any]) -> int:
+    blocks = [{"type": "text", "text": text}, *extra]
+    return pipe.request("session/prompt", {"sessionId": SESSION, "prompt": blocks})
+
+
+def events_of(messages: list[dict[str, Any]]) -> list[AgentEvent]:
+    """Decode every session/event; fail on anything else or anything undecodable."""
+    events: list[AgentEvent] = []
+    for message in messages:
+        assert message.get("method") == "session/event", message
+        decoded = decode_event(message["params"]["event"])
+        assert not isinstance(decoded, UnknownEvent | InvalidEvent), decoded
+        assert decoded.session_id == SESSION
+        events.append(decoded)
+    return events
+
+
+def text_of(events: list[AgentEvent], kind: type[AgentMessageChunk | AgentThoughtChunk]) -> str:
+    return "".join(e.content for e in events if isinstance(e, kind))
+
+
+def terminal_updates(events: list[AgentEvent]) -> dict[str, ToolCallUpdate]:
+    return {
+        e.tool_call_id: e
+        for e in events
+        if isinstance(e, ToolCallUpdate) and e.status in {"completed", "failed"}
+    }
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+def test_initialize_names_the_example_vm(vm: Pipe, project: Path) -> None:
+    result = initialize(vm, project)
+    assert result["protocolVersion"] == 1
+    assert result["agentInfo"]["name"] == "acp-bridge-example-vm"
+
+
+def test_a_prompt_streams_a_whole_turn_and_ends_turn(vm: Pipe, project: Path) -> None:
+    initialize(vm, project)
+    link = {"type": "resource_link", "uri": "file:///somewhere/notes.md", "name": "notes.md"}
+    messages, answer = vm.until_answer(prompt(vm, "What is this project about?", link))
+    assert answer["result"] == {"stopReason": "end_turn"}
+    events = events_of(messages)
+
+    assert isinstance(events[0], TurnStart)
+    assert isinstance(events[-1], TurnEnd)
+    kinds = [type(e).__name__ for e in events]
+    first = {kind: kinds.index(kind) for kind in reversed(kinds)}
+    assert (
+        first["AgentThoughtChunk"]
+        < first["Plan"]
+        < first["ToolCall"]
+        < first["ToolCallUpdate"]
+        < first["AgentMessageChunk"]
+    )
+    assert kinds.count("AgentThoughtChunk") >= 2  # streamed in pieces
+
+    plans = [e for e in events if isinstance(e, Plan)]
+    assert len(plans) >= 2
+    assert all(isinstance(p.plan, list) and len(p.plan) == 3 for p in plans)
+    assert isinstance(plans[-1].plan, list)
+    assert [s.status for s in plans[-1].plan] == ["completed"] * 3
+    assert all(s.priority for s in plans[-1].plan)
+
+    (call,) = [e for e in events if isinstance(e, ToolCall)]
+    assert (call.tool_name, call.kind, call.raw_input) == (
+        "read_file",
+        "read",
+        {"path": "README.md"},
+    )
+    updates = [e for e in events if isinstance(e, ToolCallUpdate)]
+    assert [u.status for u in updates] == ["in_progress", "completed"]
+    assert {u.tool_call_id for u in updates} == {call.tool_call_id}
+    readme = (project / "README.md").read_text()
+    assert updates[-1].raw_output == {"text": "".join(readme.splitlines(keepends=True)[:40])}
+
+    answer_text = text_of(events, AgentMessageChunk)
+    assert "What is this project about?" in answer_text
+    assert "notes.md" in answer_text
+    assert f"{README_LINES} lines" in answer_text
+    assert "Widget" in answer_text
+    chunks = [e.content for e in events if isinstance(e, AgentMessageChunk)]
+    assert len(chunks) > 5
+    assert all(len(c.split()) <= 3 for c in chunks)
+
+
+def test_without_readable_files_the_tool_fails_but_the_turn_ends(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / ".hidden").mkdir()
+    (empty / ".hidden" / "notes.txt").write_text("hidden\n")
+    (empty / "blob.bin").write_bytes(b"\x00\x01\x02binary")
+    pipe = example(empty, pace=0)
+    try:
+        initialize(pipe, empty)
+        messages, answer = pipe.until_answer(prompt(pipe, "hello"))
+        assert answer["result"] == {"stopReason": "end_turn"}
+        events = events_of(messages)
+        (call,) = [e for e in events if isinstance(e, ToolCall)]
+        final = terminal_updates(events)[call.tool_call_id]
+        assert final.status == "failed"
+        assert final.error
+        assert "could not" in text_of(events, AgentMessageChunk)
+        assert isinstance(events[-1], TurnEnd)
+    finally:
+        pipe.stop()
+
+
+def test_cancel_answers_cancelled_at_once_and_the_next_prompt_works(project: Path) -> None:
+    pipe = example(project, pace=0.5)
+    try:
+        initialize(pipe, project)
+        msg_id = prompt(pipe, "read something")
+        seen: list[dict[str, Any]] = []
+        while not any(m["params"]["event"]["type"] == "tool_call" for m in seen):
+            seen.append(pipe.read())
+        sent = time.monotonic()
+        pipe.notify("session/cancel", {"sessionId": SESSION})
+        rest, answer = pipe.until_answer(msg_id, timeout=2)
+        assert time.monotonic() - sent < 0.5
+        assert answer["result"] == {"stopReason": "cancelled"}
+        events = events_of(seen + rest)
+        opened = {e.tool_call_id for e in events if isinstance(e, ToolCall)}
+        assert opened
+        assert opened <= set(terminal_updates(events))
+        assert not any(isinstance(e, TurnEnd) for e in events)
+
+        messages, answer = pipe.until_answer(prompt(pipe, "again"))
+        assert answer["result"] == {"stopReason": "end_turn"}
+        assert isinstance(events_of(messages)[-1], TurnEnd)
+    finally:
+        pipe.stop()
+
+
+def test_cancel_right_after_the_turn_starts(project: Path) -> None:
+    pipe = example(project, pace=1.0)
+    try:
+        initialize(pipe, project)
+        msg_id = prompt(pipe, "slow down")
+        first = pipe.read()
+        assert first["params"]["event"]["type"] == "turn_start"
+        sent = time.monotonic()
+        pipe.notify("session/cancel", {"sessionId": SESSION})
+        rest, answer = pipe.until_answer(msg_id, timeout=2)
+        assert time.monotonic() - sent < 0.5
+        assert answer["result"] == {"stopReason": "cancelled"}
+        events = events_of([first, *rest])
+        opened = {e.tool_call_id for e in events if isinstance(e, ToolCall)}
+        assert opened <= set(terminal_updates(events))
+    finally:
+        pipe.stop()
+
+
+def test_a_prompt_sent_during_a_turn_waits_for_it(vm: Pipe, project: Path) -> None:
+    initialize(vm, project)
+    first = prompt(vm, "one")
+    second = prompt(vm, "two")
+    between, answer1 = vm.until_answer(first)
+    after, answer2 = vm.until_answer(second)
+    assert answer1["result"] == answer2["result"] == {"stopReason": "end_turn"}
+    assert isinstance(events_of(between)[-1], TurnEnd)
+    assert "“two”" in text_of(events_of(after), AgentMessageChunk)
+
+
+def test_eof_mid_turn_exits_0_promptly(vm: Pipe, project: Path) -> None:
+    initialize(vm, project)
+    prompt(vm, "start, then the editor goes away")
+    vm.read()
+    vm.close_stdin()
+    assert vm.wait(1.0) == 0
+
+
+def test_eof_when_idle_exits_0(vm: Pipe) -> None:
+    vm.close_stdin()
+    assert vm.wait(1.0) == 0
+
+
+def test_unknown_methods_and_bad_lines(vm: Pipe, project: Path) -> None:
+    _, answer = vm.until_answer(vm.request("session/frobnicate", {}))
+    assert answer["error"]["code"] == -32601
+    vm.send_raw(b"this is not json\n[1, 2]\n\n")
+    vm.notify("some/notification", {})
+    assert initialize(vm, project)["protocolVersion"] == 1  # still serving
+    _, answer = vm.until_answer(vm.request("session/prompt", {"prompt": "not a list"}))
+    assert answer["error"]["code"] == -32602
+    vm.close_stdin()
+    assert vm.wait(2.0) == 0
+    vm.stop()
+    assert b"not JSON" in vm.stderr
+
+
+def test_the_cli_runs_the_example_vm(project: Path) -> None:
+    env = {"ACP_BRIDGE_EXAMPLE_PACE": "0"}
+    pipe = Pipe([sys.executable, "-m", "acp_bridge", "example-vm"], project, env)
+    try:
+        assert initialize(pipe, project)["agentInfo"]["name"] == "acp-bridge-example-vm"
+        messages, answer = pipe.until_answer(prompt(pipe, "hi"))
+        assert answer["result"] == {"stopReason": "end_turn"}
+        assert isinstance(events_of(messages)[-1], TurnEnd)
+    finally:
+        pipe.stop()
+
+
+# --------------------------------------------------------------------------- its pieces
+
+
+def test_find_file_prefers_readme_md(tmp_path: Path) -> None:
+    (tmp_path / "README.rst").write_text("Title\n=====\n")
+    (tmp_path / "README.md").write_text("# Title\n")
+    (tmp_path / "a.txt").write_text("a\n")
+    assert example_vm.find_file(tmp_path) == "README.md"
+    (tmp_path / "README.md").unlink()
+    assert example_vm.find_file(tmp_path) == "README.rst"
+
+
+def test_find_file_scans_without_leaving_cwd(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret\n")
+    root = tmp_path / "root"
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "config").write_text("[core]\n")
+    (root / "node_modules").mkdir()
+    (root / "node_modules" / "x.js").write_text("x\n")
+    (root / "README").symlink_to(outside)
+    (root / "aaa.txt").symlink_to(outside)
+    (root / "bin.dat").write_bytes(b"\x00" * 10)
+    (root / "empty.txt").write_text("")
+    assert example_vm.find_file(root) is None
+    (root / "src").mkdir()
+    (root / "src" / "main.py").write_text("print('hi')\n")
+    assert example_vm.find_file(root) == "src/main.py"
+    assert example_vm.find_file(tmp_path / "missing") is None
+
+
+def test_summarise_file_counts_lines_and_finds_headings(tmp_path: Path) -> None:
+    path = tmp_path / "notes.rst"
+    path.write_text(".. badge\n\nNotes\n=====\n\nSome text here.\n")
+    summary = example_vm.summarise_file(path)
+    assert (summary.line_count, summary.heading, summary.opening) == (6, "Notes", "Some text here.")
+    assert summary.complete
+
+
+def test_chunks_concatenate_back_to_the_text() -> None:
+    text = "one two  three\n\nfour five six seven"
+    chunks = list(example_vm.chunk_words(text, 3))
+    assert "".join(chunks) == text
+    assert chunks[0] == "one two  three\n\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "pace"), [("", 1.0), ("0", 0.0), ("0.25", 0.25), ("fast", 1.0), ("-1", 1.0)]
+)
+def test_pace_from_env(monkeypatch: pytest.MonkeyPatch, raw: str, pace: float) -> None:
+    monkeypatch.setenv(example_vm.PACE_ENV, raw)
+    assert example_vm.pace_from_env() == pace
+
+
+# --------------------------------------------------------------------------- tests/vms
+
+
+def test_exec_vm_echo_reads_the_request_and_prints_an_event(tmp_path: Path) -> None:
+    request = {
+        "protocolVersion": 1,
+        "sessionId": "s-exec",
+        "cwd": str(tmp_path),
+        "prompt": [{"type": "text", "text": "echo me"}],
+        "mcpServers": [],
+    }
+    done = subprocess.run(
+        [sys.executable, str(VMS / "exec_vm.py"), "--echo"],
+        input=json.dumps(request).encode() + b"\n",
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    (line,) = done.stdout.splitlines()
+    event = decode_line(line)
+    assert isinstance(event, AgentMessageChunk)
+    assert (event.session_id, event.content) == ("s-exec", "echo me")
+
+
+def test_exec_vm_exit_code_and_stderr(tmp_path: Path) -> None:
+    options = ["--no-read-stdin", "--exit", "3", "--stderr", "boom", "--budget-exhausted"]
+    done = subprocess.run(
+        [sys.executable, str(VMS / "exec_vm.py"), *options],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert done.stderr == b"boom\n"
+    event = decode_line(done.stdout.strip())
+    assert isinstance(event, BudgetExhausted)
+    assert event.max_iterations == 3
+
+
+def test_session_vm_answers_a_prompt_and_honours_cancel(tmp_path: Path) -> None:
+    pipe = Pipe(
+        [sys.executable, str(VMS / "session_vm.py"), "--chunks", "50", "--interval", "0.05"],
+        tmp_path,
+    )
+    try:
+        assert initialize(pipe, tmp_path)["protocolVersion"] == 1
+        msg_id = prompt(pipe, "ping")
+        first = events_of([pipe.read()])[0]
+        assert isinstance(first, AgentMessageChunk)
+        assert "ping" in first.content
+        pipe.notify("session/cancel", {"sessionId": SESSION})
+        _, answer = pipe.until_answer(msg_id, timeout=2)
+        assert answer["result"] == {"stopReason": "cancelled"}
+        _, answer = pipe.until_answer(pipe.request("nope", {}))
+        assert answer["error"]["code"] == -32601
+        pipe.close_stdin()
+        assert pipe.wait(2.0) == 0
+    finally:
+        pipe.stop()
+
+
+def test_session_vm_default_turn_ends_turn(tmp_path: Path) -> None:
+    pipe = Pipe([sys.executable, str(VMS / "session_vm.py")], tmp_path)
+    try:
+        initialize(pipe, tmp_path)
+        messages, answer = pipe.until_answer(prompt(pipe, "hello"))
+        assert answer["result"] == {"stopReason": "end_turn"}
+        assert text_of(events_of(messages), AgentMessageChunk) == (
+            "[1/2] You said: hello\n[2/2] You said: hello\n"
+        )
+    finally:
+        pipe.stop()
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--bad-stop-reason"], {"result": {"stopReason": "finished_somehow"}}),
+        (["--error-answer"], {"error": {"code": -32000}}),
+        (["--slow-cancel", "0.3", "--chunks", "100", "--interval", "0.02"], "cancelled"),
+        (["--exit-mid-turn", "7"], 7),
+    ],
+)
+def test_session_vm_misbehaves_on_request(
+    tmp_path: Path, options: list[str], expected: dict[str, Any] | str | int
+) -> None:
+    pipe = Pipe([sys.executable, str(VMS / "session_vm.py"), *options], tmp_path)
+    try:
+        initialize(pipe, tmp_path)
+        msg_id = prompt(pipe, "misbehave")
+        if isinstance(expected, int):
+            pipe.read()
+            assert pipe.wait(2.0) == expected
+            return
+        if expected == "cancelled":
+            pipe.read()
+            sent = time.monotonic()
+            pipe.notify("session/cancel", {"sessionId": SESSION})
+            _, answer = pipe.until_answer(msg_id)
+            assert answer["result"] == {"stopReason": "cancelled"}
+            assert time.monotonic() - sent >= 0.3
+            return
+        _, answer = pipe.until_answer(msg_id)
+        assert isinstance(expected, dict)
+        for key, value in expected.items():
+            assert answer[key] | value == answer[key]
+    finally:
+        pipe.stop()
+
+
+def test_session_vm_plain_events_outside_a_turn(tmp_path: Path) -> None:
+    options = ["--plain-events", "--events-outside-turn", "--chunks", "1"]
+    pipe = Pipe([sys.executable, str(VMS / "session_vm.py"), *options], tmp_path)
+    try:
+        initialize(pipe, tmp_path)
+        assert pipe.read()["content"] == "outside a turn, after initialize"
+        turn, answer = pipe.until_answer(prompt(pipe, "hi"))
+        assert [m["type"] for m in turn] == ["agent_message_chunk"]
+        assert answer["result"] == {"stopReason": "end_turn"}
+        assert pipe.read()["content"] == "outside a turn, after the answer"
+    finally:
+        pipe.stop()
+
+
+def test_session_vm_ignore_cancel_streams_on_and_never_answers(tmp_path: Path) -> None:
+    options = ["--ignore-cancel", "--chunks", "100", "--interval", "0.05"]
+    pipe = Pipe([sys.executable, str(VMS / "session_vm.py"), *options], tmp_path)
+    try:
+        initialize(pipe, tmp_path)
+        msg_id = prompt(pipe, "hi")
+        pipe.read()
+        pipe.notify("session/cancel", {"sessionId": SESSION})
+        contents = []
+        for _ in range(4):
+            message = pipe.read()
+            assert message.get("id") != msg_id
+            contents.append(message["params"]["event"]["content"])
+        assert contents[-1].startswith("still going")
+        pipe.close_stdin()
+        assert pipe.wait(2.0) == 0
+    finally:
+        pipe.stop()
