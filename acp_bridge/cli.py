@@ -195,6 +195,7 @@ def replay_command(args: argparse.Namespace) -> int:
     for name in args.logs:
         if name == "-":
             replayer.default_session_id = "stdin"
+            replayer.begin_log()
             failed |= not _replay_one(replayer, out, _stdin_records())
             out.flush()
             continue
@@ -204,6 +205,7 @@ def replay_command(args: argparse.Namespace) -> int:
             failed = True
             continue
         replayer.default_session_id = path.stem
+        replayer.begin_log()
         try:
             failed |= not _replay_one(replayer, out, read_located_records(segments_for_file(path)))
         except BridgeError as exc:

@@ -29,6 +29,10 @@ PROMPT_RECORD: Final = "acp_bridge.prompt"
 TURN_ENDED_RECORD: Final = "acp_bridge.turn_ended"
 #: The start of a session: ``{"cwd": str, "mcp_servers": [...]}``.
 SESSION_RECORD: Final = "acp_bridge.session"
+#: The prompt was handed to the VM: its events belong to the turn from here.
+VM_TURN_STARTED_RECORD: Final = "acp_bridge.vm_turn_started"
+#: The VM answered the prompt (or was given up on): its later events were not forwarded.
+VM_TURN_OVER_RECORD: Final = "acp_bridge.vm_turn_over"
 #: A VM line that was not an event object: ``{"raw": str, "reason": str}``.
 UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
 #: Prefix of every record type the bridge itself writes.
@@ -55,6 +59,12 @@ def turn_ended_record(session_id: str, stop_reason: StopReason | None) -> JsonOb
     return {"type": TURN_ENDED_RECORD, "session_id": session_id, "stop_reason": stop_reason}
 
 
+def vm_turn_record(session_id: str, *, started: bool) -> JsonObject:
+    """The record that marks where the VM's part of a turn starts or ends."""
+    kind = VM_TURN_STARTED_RECORD if started else VM_TURN_OVER_RECORD
+    return {"type": kind, "session_id": session_id}
+
+
 def undecodable_record(session_id: str, raw: bytes, reason: str) -> JsonObject:
     """The record that keeps a VM line which was not an event, byte for byte."""
     record: JsonObject = {"type": UNDECODABLE_RECORD, "session_id": session_id, "reason": reason}
@@ -74,6 +84,7 @@ class ReplayStats:
     invalid_events: int = 0
     undecodable_lines: int = 0
     unknown_bridge_records: int = 0
+    not_forwarded: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -91,12 +102,22 @@ class Replayer:
     default_session_id: str = "unknown"
     stats: ReplayStats = field(default_factory=ReplayStats)
     _translators: dict[str, Translator] = field(default_factory=dict)
+    _bound: str | None = None
+    # Per session: None while the log has no turn records (Harn's logs: forward all).
+    _forwarding: dict[str, bool] = field(default_factory=dict)
 
-    def translator(self, session_id: str) -> Translator:
+    def begin_log(self) -> None:
+        """A new log file starts: forget which session the previous one belonged to."""
+        self._bound = None
+
+    def translator(self, session_id: str, cwd: str | None = None) -> Translator:
         """The translator of ``session_id``, created on first use."""
         found = self._translators.get(session_id)
         if found is None:
-            found = self._translators[session_id] = Translator(session_id, self.options)
+            options = self.options
+            if cwd is not None and options.cwd is None:
+                options = TranslatorOptions(harn_extensions=options.harn_extensions, cwd=cwd)
+            found = self._translators[session_id] = Translator(session_id, options)
         return found
 
     def feed(self, event: Mapping[str, Any], where: str = "") -> list[Notification]:
@@ -114,6 +135,9 @@ class Replayer:
         session_id = data.get("session_id")
         if not isinstance(session_id, str):
             session_id = self.default_session_id
+        if self._bound is not None:
+            # One of the bridge's logs belongs to one ACP session, whatever id the VM used.
+            session_id = self._bound
         record_type = data.get("type")
         if isinstance(record_type, str) and record_type.startswith(BRIDGE_RECORD_PREFIX):
             return self._bridge_record(record_type, session_id, data, where)
@@ -128,6 +152,9 @@ class Replayer:
                 f"{where}: invalid {decoded.type} event ({decoded.reason}), skipped"
             )
             return []
+        if not self._forwarding.get(session_id, True):
+            self.stats.not_forwarded += 1  # it arrived outside a turn and was not sent live
+            return []
         return self.translator(session_id).translate(decoded)
 
     def finish(self) -> list[Notification]:
@@ -141,8 +168,20 @@ class Replayer:
     def _bridge_record(
         self, record_type: str, session_id: str, data: JsonObject, where: str
     ) -> list[Notification]:
+        if record_type == SESSION_RECORD:
+            cwd = data.get("cwd")
+            self.translator(session_id, cwd if isinstance(cwd, str) else None)
+            self._bound = session_id
+            return []
         translator = self.translator(session_id)
+        if record_type == VM_TURN_STARTED_RECORD:
+            self._forwarding[session_id] = True
+            return []
+        if record_type == VM_TURN_OVER_RECORD:
+            self._forwarding[session_id] = False
+            return []
         if record_type == PROMPT_RECORD:
+            self._forwarding[session_id] = False
             blocks = data.get("prompt")
             translator.begin_turn()
             if isinstance(blocks, list):
@@ -150,13 +189,12 @@ class Replayer:
             self.stats.problems.append(f"{where}: prompt record without a prompt list")
             return []
         if record_type == TURN_ENDED_RECORD:
+            self._forwarding[session_id] = False
             reason = data.get("stop_reason")
             stop: StopReason = reason if reason in STOP_REASONS else "end_turn"
             return translator.end_turn(stop)
         if record_type == UNDECODABLE_RECORD:
             self.stats.undecodable_lines += 1
-            return []
-        if record_type == SESSION_RECORD:
             return []
         self.stats.unknown_bridge_records += 1
         self.stats.problems.append(f"{where}: unknown bridge record {record_type!r}, skipped")

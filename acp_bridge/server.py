@@ -120,11 +120,15 @@ class SessionRuntime:
 
     def vm_turn_begins(self) -> None:
         """The prompt is being handed to the VM."""
-        self.core.vm_has_prompt()
+        record = self.core.vm_has_prompt()
+        if record is not None:
+            self.persist(record)
 
     def vm_turn_over(self) -> None:
         """The VM answered its prompt; later lines are outside the turn."""
-        self.core.accepting = False
+        record = self.core.vm_answered()
+        if record is not None:
+            self.persist(record)
 
     def send_all(self, notifications: list[Any]) -> None:
         """Queue notifications now (the caller has made sure the turn is open)."""

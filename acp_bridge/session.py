@@ -26,6 +26,7 @@ from acp_bridge.replay import (
     session_record,
     turn_ended_record,
     undecodable_record,
+    vm_turn_record,
 )
 from acp_bridge.translate import Translator, TranslatorOptions
 from acp_bridge.vm_events import (
@@ -124,10 +125,27 @@ class SessionCore:
         self._move("cancel")
         return True
 
-    def vm_has_prompt(self) -> None:
-        """The prompt is being handed to the VM: its events belong to the turn from now."""
-        if self.phase is not Phase.IDLE:
-            self.accepting = True
+    def vm_has_prompt(self) -> JsonObject | None:
+        """The prompt is being handed to the VM: its events belong to the turn from now.
+
+        Returns:
+            The record to persist, so a replay knows where forwarding started.
+        """
+        if self.phase is Phase.IDLE or self.accepting:
+            return None
+        self.accepting = True
+        return vm_turn_record(self.session_id, started=True)
+
+    def vm_answered(self) -> JsonObject | None:
+        """The VM answered its prompt: nothing it writes from now is forwarded.
+
+        Returns:
+            The record to persist, so a replay stops forwarding at the same place.
+        """
+        if not self.accepting:
+            return None
+        self.accepting = False
+        return vm_turn_record(self.session_id, started=False)
 
     @property
     def in_turn(self) -> bool:

@@ -212,6 +212,7 @@ def test_replay_equals_a_live_translation_of_the_same_events(harn: bool) -> None
             "prompt": [{"type": "text", "text": "hi"}],
         }
     )
+    got += replayer.feed({"type": "acp_bridge.vm_turn_started", "session_id": SESSION})
     for pair in PAIRS:
         got += replayer.feed(pair["event"])
     got += replayer.feed(

@@ -50,6 +50,8 @@ def test_turn_transitions() -> None:
 def test_events_in_a_turn_are_persisted_and_forwarded_under_the_acp_session_id() -> None:
     session = core()
     session.begin_turn([])
+    assert session.vm_line(CHUNK).notifications == []  # not yet handed to the VM
+    assert session.vm_has_prompt() == {"type": "acp_bridge.vm_turn_started", "session_id": "s1"}
     ingested = session.vm_line(CHUNK)
     assert ingested.record == json.loads(CHUNK)
     [note] = ingested.notifications
@@ -67,6 +69,7 @@ def test_events_outside_a_turn_are_persisted_only() -> None:
 def test_session_event_notifications_unwrap_with_frame_depth() -> None:
     session = core()
     session.begin_turn([])
+    session.vm_has_prompt()
     line = json.dumps(
         {
             "jsonrpc": "2.0",
@@ -134,5 +137,17 @@ def test_overlong_lines_keep_their_head() -> None:
 def test_budget_exhausted_turns_end_turn_into_max_turn_requests() -> None:
     session = core()
     session.begin_turn([])
+    session.vm_has_prompt()
     session.vm_line(b'{"type":"budget_exhausted","session_id":"x","max_iterations":3}')
     assert session.final_stop_reason("end_turn") == "max_turn_requests"
+
+
+def test_the_vm_answer_closes_forwarding_before_the_turn_ends() -> None:
+    session = core()
+    session.begin_turn([])
+    session.vm_has_prompt()
+    assert session.vm_answered() == {"type": "acp_bridge.vm_turn_over", "session_id": "s1"}
+    assert session.vm_answered() is None
+    ingested = session.vm_line(CHUNK)
+    assert ingested.notifications == []
+    assert ingested.counter == "vm_events_outside_turn"

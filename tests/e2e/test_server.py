@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -79,7 +80,8 @@ def test_exec_vm_turn_streams_updates_then_ends_turn_and_logs_everything(
     assert types[1] == "acp_bridge.prompt"
     assert types[-1] == "acp_bridge.turn_ended"
     assert records[-1]["stop_reason"] == "max_turn_requests"
-    assert types[2:-1] == [p["event"]["type"] for p in PAIRS]
+    assert types[2] == "acp_bridge.vm_turn_started"
+    assert types[3:-1] == [p["event"]["type"] for p in PAIRS]
 
 
 def test_every_open_tool_call_ends_before_the_answer(logs: Path, tmp_path: Path) -> None:
@@ -213,6 +215,7 @@ def test_vm_garbage_is_persisted_counted_and_never_reaches_the_editor(
     assert types == [
         "acp_bridge.session",
         "acp_bridge.prompt",
+        "acp_bridge.vm_turn_started",
         "acp_bridge.undecodable",
         "from_the_future",
         "agent_message_chunk",
@@ -309,3 +312,75 @@ def test_a_slow_editor_applies_back_pressure_to_the_vm(logs: Path, tmp_path: Pat
         editor.wait_response(2, timeout=120)
         assert marker.exists()
         editor.close()
+
+
+def test_prompt_blocks_reach_an_exec_vm_unchanged(logs: Path, tmp_path: Path) -> None:
+    payload = tmp_path / "payload.json"
+    blocks = [
+        {"type": "text", "text": "look at this"},
+        {"type": "resource_link", "uri": "file:///a/b.rs", "name": "b.rs"},
+        {"type": "image", "data": "iVBORw0KGgo=", "mimeType": "image/png"},
+        {"type": "resource", "resource": {"uri": "file:///a/c.txt", "text": "hi"}},
+    ]
+    with FakeEditor("--vm-exec", sh(f"cat > {payload}"), log_dir=logs) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        answer = editor.call("session/prompt", {"sessionId": sid, "prompt": blocks})
+        assert answer == {"stopReason": "end_turn"}
+        editor.close()
+        assert editor.problems() == []
+    request = json.loads(payload.read_text())
+    assert request["prompt"] == blocks
+    assert request["sessionId"] == sid
+    assert request["cwd"] == str(tmp_path)
+    assert request["protocolVersion"] == 1
+
+
+def test_cancel_request_on_a_prompt_cancels_the_turn(logs: Path, tmp_path: Path) -> None:
+    with FakeEditor("--vm-exec", sh(TICKER), log_dir=logs) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        prompt_id = editor.prompt(sid, "go")
+        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.notify("$/cancel_request", {"requestId": prompt_id})
+        assert editor.wait_response(prompt_id)["result"] == {"stopReason": "cancelled"}
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_a_replayed_log_equals_what_the_editor_saw_live(
+    logs: Path, events_file: Path, tmp_path: Path
+) -> None:
+    with FakeEditor("--vm-exec", f"cat {events_file}", log_dir=logs) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        for text in ("first", "second"):
+            editor.call(
+                "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": text}]}
+            )
+        editor.close()
+        live = [
+            m
+            for m in editor.messages
+            if m.get("method") in ("session/update", "_harn/session_update")
+        ]
+    replay = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "acp_bridge",
+            "replay",
+            "--cwd",
+            str(tmp_path),
+            str(logs / segment_file_name(sid, 0)),
+        ],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    replayed = [json.loads(line) for line in replay.stdout.splitlines()]
+    user_chunks = [
+        m for m in replayed if m["params"]["update"].get("sessionUpdate") == "user_message_chunk"
+    ]
+    assert [u["params"]["update"]["content"]["text"] for u in user_chunks] == ["first", "second"]
+    assert [m for m in replayed if m not in user_chunks] == live
