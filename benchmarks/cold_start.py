@@ -43,7 +43,8 @@ def to_initialize(log_dir: str) -> float:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     proc.stdin.write(INITIALIZE)
     proc.stdin.flush()
     line = proc.stdout.readline()
