@@ -205,8 +205,19 @@ async def run_demo(prompt: str, bridge_args: list[str], cwd: Path) -> int:
             group.cancel_scope.cancel()
     screen.line("")
     screen.line(f"Event log: {log_path}")
-    screen.line("Replay it: " + shlex.join(["acp-bridge", "replay", log_path]))
+    screen.line("Replay it: " + shlex.join([_command_name(), "replay", log_path]))
     return 0
+
+
+def _command_name() -> str:
+    """How the user started us (``.venv/bin/acp-bridge``), for commands we suggest."""
+    invoked = Path(sys.argv[0])
+    if invoked.name != "acp-bridge":
+        return "acp-bridge"
+    try:
+        return str(invoked.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(invoked)
 
 
 def main(prompt: str | None, bridge_args: list[str]) -> int:

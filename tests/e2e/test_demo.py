@@ -1,0 +1,44 @@
+"""``acp-bridge demo``: the README's first command, end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_shows_a_whole_turn_plainly_when_piped_and_says_where_the_log_is(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "README.md").write_text("# Sample project\n\nHello.\n")
+    logs = tmp_path / "logs"
+    result = subprocess.run(
+        [sys.executable, "-m", "acp_bridge", "--log-dir", str(logs), "demo", "What is this?"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "ACP_BRIDGE_EXAMPLE_PACE": "0"},
+    )
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    assert "\x1b[" not in out  # no colour when piped
+    assert "you > What is this?" in out
+    assert "Read README.md" in out
+    assert "[turn ended: end_turn]" in out
+    log_line = next(line for line in out.splitlines() if line.startswith("Event log: "))
+    log_path = Path(log_line.removeprefix("Event log: "))
+    assert log_path.parent == logs
+    assert log_path.exists()
+    replay = subprocess.run(
+        [sys.executable, "-m", "acp_bridge", "replay", str(log_path)],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert b"Sample project" in replay.stdout
