@@ -82,3 +82,31 @@ def parse_params(model: type[M], params: dict[str, Any]) -> M:
         raise RpcError(
             INVALID_PARAMS, f"Invalid params: {where}: {first['msg']}", {"field": where}
         ) from None
+
+
+class LoadSessionParams(Inbound):
+    """``session/load`` and ``session/resume`` (where ``mcpServers`` may be left out)."""
+
+    session_id: str = Field(alias="sessionId")
+    cwd: str
+    mcp_servers: list[dict[str, Any]] = Field(default_factory=list, alias="mcpServers")
+
+    @field_validator("cwd")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not posixpath.isabs(value):
+            raise ValueError("must be an absolute path")
+        return value
+
+
+class StrictLoadSessionParams(LoadSessionParams):
+    """``session/load``: ``mcpServers`` is required."""
+
+    mcp_servers: list[dict[str, Any]] = Field(alias="mcpServers")
+
+
+class ListSessionsParams(Inbound):
+    """``session/list``."""
+
+    cwd: str | None = None
+    cursor: str | None = None

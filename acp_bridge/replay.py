@@ -106,9 +106,9 @@ class Replayer:
     # Per session: None while the log has no turn records (Harn's logs: forward all).
     _forwarding: dict[str, bool] = field(default_factory=dict)
 
-    def begin_log(self) -> None:
-        """A new log file starts: forget which session the previous one belonged to."""
-        self._bound = None
+    def begin_log(self, session_id: str | None = None) -> None:
+        """A new log file starts; ``session_id`` (if given) owns every record in it."""
+        self._bound = session_id
 
     def translator(self, session_id: str, cwd: str | None = None) -> Translator:
         """The translator of ``session_id``, created on first use."""

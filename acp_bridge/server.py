@@ -16,19 +16,27 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+import anyio.lowlevel
 
 from acp_bridge import __version__, jsonrpc
 from acp_bridge.acp_inbound import (
     CancelRequestParams,
     InitializeParams,
+    ListSessionsParams,
+    LoadSessionParams,
     NewSessionParams,
     PromptParams,
     SessionIdParams,
+    StrictLoadSessionParams,
     parse_params,
 )
 from acp_bridge.acp_models import PROTOCOL_VERSION
 from acp_bridge.errors import EventLogError, RpcError
-from acp_bridge.eventlog.writer import JsonlEventLog
+from acp_bridge.eventlog.catalog import list_sessions
+from acp_bridge.eventlog.naming import is_plain_session_id
+from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
+from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog
+from acp_bridge.replay import Replayer
 from acp_bridge.rpc_adapter import RpcAdapter
 from acp_bridge.session import SessionCore
 from acp_bridge.supervisor import ExecSupervisor, SessionSupervisor, Supervisor, Turn
@@ -54,6 +62,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("acp_bridge.server")
 
 STATUS_METHOD: Final = "_acp_bridge/status"
+LIST_PAGE_SIZE: Final = 100
+#: Records replayed between two yields to the event loop during session/load.
+REPLAY_YIELD_EVERY: Final = 500
+NO_PROMPTS_NOTICE: Final = (
+    "(This session was recorded by another runtime: the user's prompts were not recorded, "
+    "so only the agent's side is shown.)"
+)
 PROMPT_BLOCK_TYPES: Final = frozenset({"text", "resource_link", "image", "resource"})
 PROMPT_CAPABILITIES: Final = {"image": True, "audio": False, "embeddedContext": True}
 
@@ -158,6 +173,11 @@ class AcpServer:
             ("session/new", self.new_session),
             ("session/prompt", self.prompt),
             ("session/cancel", self.cancel),
+            ("session/load", self.load_session),
+            ("session/resume", self.resume_session),
+            ("session/list", self.list_sessions),
+            ("session/close", self.close_session),
+            ("session/delete", self.delete_session),
             ("$/cancel_request", self.cancel_request),
             (STATUS_METHOD, self.status),
         ):
@@ -249,10 +269,10 @@ class AcpServer:
         return {
             "protocolVersion": PROTOCOL_VERSION,
             "agentCapabilities": {
-                "loadSession": False,
+                "loadSession": True,
                 "promptCapabilities": PROMPT_CAPABILITIES,
                 "mcpCapabilities": {"http": False, "sse": False},
-                "sessionCapabilities": {},
+                "sessionCapabilities": {"list": {}, "resume": {}, "close": {}, "delete": {}},
                 "_meta": {
                     HARN_META_KEY: {
                         "extensionMethod": HARN_UPDATE_METHOD,
@@ -271,22 +291,142 @@ class AcpServer:
         """Create a session: its log, and (session mode) its VM, started in the background."""
         request = parse_params(NewSessionParams, params)
         session_id = str(uuid.uuid4())
+        runtime = await self._open_runtime(session_id, request.cwd, request.mcp_servers)
+        self._go_live(runtime)
+        log.info("session %s created in %s", session_id, request.cwd)
+        return {"sessionId": session_id}
+
+    async def _open_runtime(
+        self, session_id: str, cwd: str, mcp_servers: list[JsonObject]
+    ) -> SessionRuntime:
         try:
             event_log: EventLog = await anyio.to_thread.run_sync(self._open_log, session_id)
         except EventLogError as exc:
             raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot open the event log: {exc}") from None
-        core = SessionCore(
-            session_id,
-            request.cwd,
-            TranslatorOptions(harn_extensions=self.options.harn_extensions, cwd=request.cwd),
-        )
-        runtime = SessionRuntime(core, event_log, self.outbox, self.counters, request.mcp_servers)
-        runtime.persist(core.started(request.mcp_servers))
+        options = TranslatorOptions(harn_extensions=self.options.harn_extensions, cwd=cwd)
+        core = SessionCore(session_id, cwd, options)
+        return SessionRuntime(core, event_log, self.outbox, self.counters, mcp_servers)
+
+    def _go_live(self, runtime: SessionRuntime) -> None:
+        runtime.persist(runtime.core.started(runtime.mcp_servers))
         runtime.supervisor = self._supervisor(runtime)
-        self.sessions[session_id] = runtime
+        self.sessions[runtime.session_id] = runtime
         runtime.supervisor.warm_up()
-        log.info("session %s created in %s", session_id, request.cwd)
-        return {"sessionId": session_id}
+
+    # ------------------------------------------------------------------ sessions from logs
+
+    def _logged_session(self, session_id: str) -> list[Any]:
+        if not is_plain_session_id(session_id):
+            raise RpcError(
+                jsonrpc.INVALID_PARAMS,
+                "Invalid params: sessionId is not a session id this bridge could have made",
+                {"field": "sessionId"},
+            )
+        paths = segment_paths(self.settings.log_dir, session_id)
+        if not paths:
+            raise session_not_found(session_id)
+        return paths
+
+    async def load_session(self, params: JsonObject) -> JsonObject:
+        """``session/load``: replay the whole conversation from the log, then go live."""
+        request = parse_params(StrictLoadSessionParams, params)
+        await self._restore(request, send=True)
+        return {}
+
+    async def resume_session(self, params: JsonObject) -> JsonObject:
+        """``session/resume``: go live again without replaying anything to the editor."""
+        request = parse_params(LoadSessionParams, params)
+        await self._restore(request, send=False)
+        return {}
+
+    async def _restore(self, request: LoadSessionParams, *, send: bool) -> None:
+        session_id = request.session_id
+        paths = self._logged_session(session_id)
+        await self._retire(session_id)
+        runtime = await self._open_runtime(session_id, request.cwd, request.mcp_servers)
+        replayer = Replayer(runtime.core.options)
+        replayer.begin_log(session_id)
+        first = True
+        for count, (where, item) in enumerate(read_located_records(paths), start=1):
+            if count % REPLAY_YIELD_EVERY == 0:
+                await anyio.lowlevel.checkpoint()
+            if isinstance(item, CorruptLine):
+                self.counters.eventlog_corrupt_lines += 1
+                log.warning("%s, skipped while loading %s", item, session_id)
+                continue
+            if first and send and item.event.get("type") != "acp_bridge.session":
+                await self._send([runtime.core.translator.notice(NO_PROMPTS_NOTICE)])
+            first = False
+            notifications = replayer.feed(item.event, where=where)
+            if send:
+                await self._send(notifications)
+        closing = replayer.finish()
+        if send:
+            await self._send(closing)
+        runtime.core.translator = replayer.translator(session_id)
+        self._go_live(runtime)
+        verb = "loaded" if send else "resumed"
+        log.info("session %s %s from %d segment(s)", session_id, verb, len(paths))
+
+    async def _send(self, notifications: list[Any]) -> None:
+        for notification in notifications:
+            await self.outbox.put(jsonrpc.encode(notification))
+
+    async def _retire(self, session_id: str) -> None:
+        """Take a live session out of service: cancel its turn, stop its VM, close its log."""
+        runtime = self.sessions.pop(session_id, None)
+        if runtime is None:
+            return
+        runtime.closed = True
+        await self._cancel_turn(runtime)
+        async with runtime.turn_lock:
+            if runtime.supervisor is not None:
+                await runtime.supervisor.stop()
+            runtime.log.close()
+
+    async def list_sessions(self, params: JsonObject) -> JsonObject:
+        """``session/list``: every logged session, newest first, optionally for one cwd."""
+        request = parse_params(ListSessionsParams, params)
+        entries = await anyio.to_thread.run_sync(list_sessions, self.settings.log_dir)
+        if request.cwd is not None:
+            entries = [e for e in entries if e.cwd == request.cwd]
+        start = 0
+        if request.cursor is not None:
+            if not request.cursor.isdigit():
+                raise RpcError(jsonrpc.INVALID_PARAMS, "Invalid params: unknown cursor")
+            start = int(request.cursor)
+        page = entries[start : start + LIST_PAGE_SIZE]
+        result: JsonObject = {"sessions": [e.info(request.cwd or "/") for e in page]}
+        if start + LIST_PAGE_SIZE < len(entries):
+            result["nextCursor"] = str(start + LIST_PAGE_SIZE)
+        return result
+
+    async def close_session(self, params: JsonObject) -> JsonObject:
+        """``session/close``: stop the session's work and VM; its log stays."""
+        request = parse_params(SessionIdParams, params)
+        if request.session_id not in self.sessions:
+            self._logged_session(request.session_id)  # -32002 unless it exists on disk
+        await self._retire(request.session_id)
+        return {}
+
+    async def delete_session(self, params: JsonObject) -> JsonObject:
+        """``session/delete``: close it if live and remove its log; unknown ids succeed."""
+        request = parse_params(SessionIdParams, params)
+        await self._retire(request.session_id)
+        if not is_plain_session_id(request.session_id):
+            return {}
+        for path in segment_paths(self.settings.log_dir, request.session_id):
+            for victim in (path, path.with_name(path.name + TORN_SUFFIX)):
+                try:
+                    victim.unlink()
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise RpcError(
+                        jsonrpc.INTERNAL_ERROR, f"cannot delete {victim.name}: {exc.strerror}"
+                    ) from None
+        log.info("session %s deleted", request.session_id)
+        return {}
 
     def _open_log(self, session_id: str) -> EventLog:
         return JsonlEventLog(

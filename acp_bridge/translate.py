@@ -282,6 +282,12 @@ class Translator:
             for block in blocks
         ]
 
+    def notice(self, text: str) -> Notification:
+        """A message from the bridge itself, marked as such in ``_meta``."""
+        update = _chunk("agent_message_chunk", text)
+        update["_meta"] = {BRIDGE_META_KEY: {"notice": True}}
+        return self._update(update)
+
     def begin_turn(self) -> None:
         """Forget a stop requested during the previous turn."""
         self.stop_requested = None

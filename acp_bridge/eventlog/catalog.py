@@ -1,0 +1,149 @@
+"""The log directory as a catalogue of sessions, for ``session/list`` and friends.
+
+Listing never reads a log in full: a session's id, cwd and title come from the first
+records of its first segment (read up to a small byte budget), and ``updatedAt`` from the
+last complete line of its newest segment (read from the end). Logs written by Harn itself
+(no ``acp_bridge.session`` record) are listed too, with the id their records carry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from acp_bridge.eventlog.naming import parse_segment_file_name, select_segments
+from acp_bridge.eventlog.records import decode_record
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+log = logging.getLogger("acp_bridge.eventlog")
+
+HEAD_BYTES: Final = 256 * 1024
+TAIL_BYTES: Final = 64 * 1024
+TITLE_CHARS: Final = 80
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEntry:
+    """What ``session/list`` says about one logged session."""
+
+    session_id: str
+    cwd: str | None
+    title: str | None
+    updated_at_ms: int | None
+    path: str
+    recorded_by_bridge: bool
+
+    def info(self, fallback_cwd: str) -> dict[str, Any]:
+        """This session as an ACP ``SessionInfo``."""
+        entry: dict[str, Any] = {"sessionId": self.session_id, "cwd": self.cwd or fallback_cwd}
+        if self.title:
+            entry["title"] = self.title
+        if self.updated_at_ms is not None:
+            stamp = datetime.fromtimestamp(self.updated_at_ms / 1000, tz=UTC)
+            entry["updatedAt"] = stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return entry
+
+
+def _head_records(path: Path) -> list[dict[str, Any]]:
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+    lines = head.split(b"\n")
+    if not head.endswith(b"\n"):
+        lines = lines[:-1]  # a partial line at the budget's edge, or a torn tail
+    records: list[dict[str, Any]] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            records.append(decode_record(line).event | {"__emitted__": _stamp(line)})
+        except ValueError:
+            continue
+    return records
+
+
+def _stamp(line: bytes) -> int | None:
+    try:
+        value = orjson.loads(line).get("emitted_at_ms")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _last_stamp(path: Path) -> int | None:
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        f.seek(max(0, size - TAIL_BYTES))
+        tail = f.read()
+    for line in reversed(tail.split(b"\n")[:-1] if tail.endswith(b"\n") else tail.split(b"\n")):
+        stamp = _stamp(line) if line.strip() else None
+        if stamp is not None:
+            return stamp
+    return None
+
+
+def _title(records: list[dict[str, Any]]) -> str | None:
+    for record in records:
+        if record.get("type") != "acp_bridge.prompt":
+            continue
+        for block in record.get("prompt") or []:
+            if isinstance(block, dict) and isinstance(block.get("text"), str):
+                text = " ".join(block["text"].split())
+                if text:
+                    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"
+    return None
+
+
+def describe(directory: Path, name: str, files: list[str]) -> SessionEntry | None:
+    """Describe the session whose segments are ``files`` (segment 0 first)."""
+    first = directory / files[0]
+    try:
+        records = _head_records(first)
+        updated = _last_stamp(directory / files[-1])
+    except OSError as exc:
+        log.warning("cannot read %s: %s", first, exc)
+        return None
+    opening = records[0] if records else {}
+    by_bridge = opening.get("type") == "acp_bridge.session"
+    session_id = opening.get("session_id") if by_bridge else None
+    if not isinstance(session_id, str):
+        session_id = name  # Harn names its logs after the session id
+    cwd = opening.get("cwd") if by_bridge else None
+    if updated is None:
+        updated = int(first.stat().st_mtime * 1000)
+    return SessionEntry(
+        session_id=session_id,
+        cwd=cwd if isinstance(cwd, str) else None,
+        title=_title(records),
+        updated_at_ms=updated,
+        path=str(first),
+        recorded_by_bridge=by_bridge,
+    )
+
+
+def list_sessions(directory: Path) -> list[SessionEntry]:
+    """Every session logged in ``directory``, most recently updated first."""
+    try:
+        with os.scandir(directory) as entries:
+            names = [entry.name for entry in entries if entry.is_file()]
+    except FileNotFoundError:
+        return []
+    sessions: dict[str, None] = {}
+    for file_name in names:
+        parsed = parse_segment_file_name(file_name)
+        if parsed is not None and parsed[1] == 0:
+            sessions[parsed[0]] = None
+    out: list[SessionEntry] = []
+    for name in sessions:
+        files = [file_name for _, file_name in select_segments(name, names)]
+        entry = describe(directory, name, files) if files else None
+        if entry is not None:
+            out.append(entry)
+    out.sort(key=lambda e: (-(e.updated_at_ms or 0), e.session_id))
+    return out
