@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from acp_bridge.eventlog.naming import parse_segment_file_name, select_segments
+from acp_bridge.eventlog.naming import parse_segment_file_name
 from acp_bridge.eventlog.records import decode_record
 
 if TYPE_CHECKING:
@@ -134,15 +134,17 @@ def list_sessions(directory: Path) -> list[SessionEntry]:
             names = [entry.name for entry in entries if entry.is_file()]
     except FileNotFoundError:
         return []
-    sessions: dict[str, None] = {}
+    segments: dict[str, list[tuple[int, str]]] = {}
     for file_name in names:
         parsed = parse_segment_file_name(file_name)
-        if parsed is not None and parsed[1] == 0:
-            sessions[parsed[0]] = None
+        if parsed is not None:
+            segments.setdefault(parsed[0], []).append((parsed[1], file_name))
     out: list[SessionEntry] = []
-    for name in sessions:
-        files = [file_name for _, file_name in select_segments(name, names)]
-        entry = describe(directory, name, files) if files else None
+    for name, found in segments.items():
+        found.sort()
+        if found[0][0] != 0:
+            continue  # numbered segments without a first one: not a session's log
+        entry = describe(directory, name, [file_name for _, file_name in found])
         if entry is not None:
             out.append(entry)
     out.sort(key=lambda e: (-(e.updated_at_ms or 0), e.session_id))
