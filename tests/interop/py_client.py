@@ -1,0 +1,294 @@
+"""Interop driver: the official ACP Python SDK (``agent-client-protocol`` 0.12.1) as a client.
+
+Usage::
+
+    .venv/bin/python tests/interop/py_client.py --cwd DIR [--timeout 30] -- CMD [ARGS...]
+
+Scenario (the same as ``ts_client.mjs``): initialize (v1; fs read/write, no terminal) ->
+session/new (cwd, no MCP servers) -> prompt "hello" to completion -> prompt "tell me more",
+``session/cancel`` as soon as the first ``session/update`` of that turn arrives -> prompt
+"again" to completion. Then the SDK closes the agent's stdin and waits for it to exit.
+
+Prints ONE JSON object on stdout at the end (see README.md); logs go to stderr. Exit code 0
+when the scenario ran without client-side errors, 1 otherwise, 2 on bad usage.
+
+Two things ``acp.spawn_agent_process`` does by default that this driver overrides: it starts
+the agent with a *trimmed* environment (HOME, LOGNAME, PATH, SHELL, TERM, USER only), so we
+pass ``os.environ`` through; and it pipes the agent's stderr without ever reading it (an agent
+that logs more than a pipe buffer would block), so we let the agent inherit our stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, cast
+
+from acp import PROTOCOL_VERSION, Client, RequestError, spawn_agent_process, text_block
+from acp.connection import StreamDirection, StreamEvent
+from acp.schema import (
+    AllowedOutcome,
+    ClientCapabilities,
+    DeniedOutcome,
+    FileSystemCapabilities,
+    Implementation,
+    PermissionOption,
+    ReadTextFileResponse,
+    RequestPermissionResponse,
+    ToolCallUpdate,
+    WriteTextFileResponse,
+)
+
+log = logging.getLogger("py_client")
+
+PROMPTS: tuple[tuple[str, bool], ...] = (("hello", False), ("tell me more", True), ("again", False))
+CLIENT_NAME = "acp-bridge-interop-py"
+SDK_VERSION = version("agent-client-protocol")
+
+
+def now_ms() -> float:
+    return time.monotonic() * 1000.0
+
+
+class ErrorLog(logging.Handler):
+    """Collects every WARNING-or-worse log record: that is how the SDK reports dropped input."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(level=logging.WARNING)
+        self.errors = errors
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"log {record.levelname} {record.name}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+        self.errors.append(text)
+
+
+@dataclass
+class Turn:
+    """What the client saw of one prompt turn."""
+
+    prompt: str
+    cancel: bool
+    started: float = field(default_factory=now_ms)
+    updates: dict[str, int] = field(default_factory=dict)
+    stop_reason: str | None = None
+    cancel_at: float | None = None
+    answered_at: float | None = None
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        end = self.answered_at if self.answered_at is not None else now_ms()
+        out: dict[str, Any] = {
+            "prompt": self.prompt,
+            "stopReason": self.stop_reason,
+            "updates": self.updates,
+            "ms": round(end - self.started),
+        }
+        if self.cancel:
+            out["cancelAfterMs"] = (
+                None if self.cancel_at is None else round(self.cancel_at - self.started)
+            )
+            out["answeredAfterCancelMs"] = (
+                None if self.cancel_at is None else round(end - self.cancel_at, 1)
+            )
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+class InteropClient:
+    """The client side: counts updates per turn and cancels the turn that asks for it.
+
+    It implements part of the SDK's ``Client`` protocol; the SDK answers the rest
+    (terminal methods...) with -32601 Method not found.
+    """
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        self.conn: Any = None
+        self.session_id: str | None = None
+        self.update_session_ids: list[str] = []  # of every session/update, to find strays
+        self.turn: Turn | None = None
+        self.agent_requests: dict[str, int] = {}
+        self.sent: dict[Any, str] = {}  # our request ids -> method
+        self.raw_results: dict[str, Any] = {}  # method -> the raw result of its first answer
+
+    def _count(self, method: str) -> None:
+        self.agent_requests[method] = self.agent_requests.get(method, 0) + 1
+
+    def observe(self, event: StreamEvent) -> None:
+        """Stream observer: when the answer to a prompt arrives, and the raw results."""
+        message = event.message
+        if event.direction is StreamDirection.OUTGOING:
+            if "method" in message and "id" in message:
+                self.sent[message["id"]] = str(message["method"])
+            return
+        method = None if "method" in message else self.sent.pop(message.get("id"), None)
+        if method is None:
+            return
+        self.raw_results.setdefault(method, message.get("result", message.get("error")))
+        turn = self.turn
+        if method == "session/prompt" and turn is not None and turn.answered_at is None:
+            turn.answered_at = now_ms()
+
+    async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
+        turn = self.turn
+        kind = str(getattr(update, "session_update", type(update).__name__))
+        self.update_session_ids.append(session_id)
+        if turn is None or session_id != self.session_id:
+            log.info("update %s outside a turn", kind)
+            return
+        turn.updates[kind] = turn.updates.get(kind, 0) + 1
+        if turn.cancel and turn.cancel_at is None:
+            turn.cancel_at = now_ms()
+            await self.conn.cancel(session_id=session_id)
+
+    async def request_permission(
+        self,
+        session_id: str,
+        tool_call: ToolCallUpdate,
+        options: list[PermissionOption],
+        **kwargs: Any,
+    ) -> RequestPermissionResponse:
+        self._count("session/request_permission")
+        allow = [o for o in options if o.kind in ("allow_once", "allow_always")]
+        chosen = (allow or options)[:1]
+        if not chosen:
+            return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
+        return RequestPermissionResponse(
+            outcome=AllowedOutcome(outcome="selected", option_id=chosen[0].option_id)
+        )
+
+    async def read_text_file(
+        self,
+        session_id: str,
+        path: str,
+        line: int | None = None,
+        limit: int | None = None,
+        **kwargs: Any,
+    ) -> ReadTextFileResponse:
+        self._count("fs/read_text_file")
+        try:
+            text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+        except OSError as exc:
+            raise RequestError(
+                -32002, "Resource not found", {"path": path, "error": str(exc)}
+            ) from exc
+        if line is not None or limit is not None:
+            lines = text.splitlines(keepends=True)
+            first = max((line or 1) - 1, 0)
+            text = "".join(lines[first : None if limit is None else first + limit])
+        return ReadTextFileResponse(content=text)
+
+    async def write_text_file(
+        self, session_id: str, path: str, content: str, **kwargs: Any
+    ) -> WriteTextFileResponse | None:
+        self._count("fs/write_text_file")
+        await asyncio.to_thread(Path(path).write_text, content, encoding="utf-8")
+        return WriteTextFileResponse()
+
+    def on_connect(self, conn: Any) -> None:
+        self.conn = conn
+
+
+async def scenario(
+    command: list[str], cwd: Path, summary: dict[str, Any], client: InteropClient
+) -> int | None:
+    """Run the three turns; return the agent's exit code."""
+    async with spawn_agent_process(
+        cast(Client, client),
+        command[0],
+        *command[1:],
+        env=dict(os.environ),
+        cwd=cwd,
+        transport_kwargs={"stderr": None},
+        observers=[client.observe],
+    ) as (conn, process):
+        init = await conn.initialize(
+            protocol_version=PROTOCOL_VERSION,
+            client_capabilities=ClientCapabilities(
+                fs=FileSystemCapabilities(read_text_file=True, write_text_file=True),
+                terminal=False,
+            ),
+            client_info=Implementation(name=CLIENT_NAME, version=SDK_VERSION),
+        )
+        summary["initialize"] = client.raw_results.get("initialize", init.model_dump(mode="json"))
+        session = await conn.new_session(cwd=str(cwd), mcp_servers=[])
+        summary["sessionId"] = client.session_id = session.session_id
+        for text, cancel in PROMPTS:
+            turn = Turn(prompt=text, cancel=cancel)
+            client.turn = turn
+            try:
+                response = await conn.prompt(
+                    session_id=session.session_id, prompt=[text_block(text)]
+                )
+                turn.stop_reason = response.stop_reason
+            except Exception as exc:  # noqa: BLE001 - every failure is a finding for the summary
+                turn.error = f"{type(exc).__name__}: {exc}"
+                summary["errors"].append(f"prompt {text!r}: {turn.error}")
+            client.turn = None
+            summary["turns"].append(turn.summary())
+    return process.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="the session's cwd")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds for everything")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no agent command after --")
+    summary: dict[str, Any] = {
+        "client": {
+            "sdk": "agent-client-protocol",
+            "version": SDK_VERSION,
+            "api": "spawn_agent_process",
+        },
+        "command": command,
+        "cwd": str(args.cwd),
+        "initialize": None,
+        "sessionId": None,
+        "turns": [],
+        "agentRequests": {},
+        "errors": [],
+        "agentExit": None,
+        "strayUpdates": 0,
+    }
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="py_client %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger().addHandler(ErrorLog(summary["errors"]))
+    client = InteropClient(summary["errors"])
+    started = now_ms()
+    try:
+        code = asyncio.run(
+            asyncio.wait_for(scenario(command, args.cwd.resolve(), summary, client), args.timeout)
+        )
+        summary["agentExit"] = {"code": code, "atMs": round(now_ms() - started, 1)}
+    except TimeoutError:
+        summary["errors"].append(f"timeout: the scenario did not finish within {args.timeout} s")
+    except Exception as exc:  # noqa: BLE001 - reported in the summary, not as a traceback
+        summary["errors"].append(f"connection: {type(exc).__name__}: {exc}")
+    summary["agentRequests"] = client.agent_requests
+    ours = summary["sessionId"]
+    summary["strayUpdates"] = sum(sid != ours for sid in client.update_session_ids)
+    sys.stdout.write(json.dumps(summary) + "\n")
+    sys.stdout.flush()
+    return 1 if summary["errors"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

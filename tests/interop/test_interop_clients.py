@@ -1,0 +1,270 @@
+"""Real ACP clients against the agent: the TypeScript SDK, the Python SDK and acpx.
+
+Each client driver (``ts_client.mjs``, ``py_client.py``, ``acpx_client.py``) runs as a
+subprocess and launches the agent through ``tests/tools/tee_agent.py``, which records both
+directions of the wire. The test then checks the driver's JSON summary (turns, stop reasons,
+cancel latency, client-side errors) and every transcript with the strict ``TranscriptChecker``.
+
+The agent is acp-bridge itself (``python -m acp_bridge --log-dir ...`` with its built-in example
+agent, ``ACP_BRIDGE_EXAMPLE_PACE=0.3``). ``ACP_BRIDGE_INTEROP_AGENT=standin`` switches to
+``standin_agent.py``, a small agent on the official Python SDK, to show the harness works on
+its own. The Node clients need ``npm ci --prefix tests/interop``; without it these tests fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_TOOLS = str(Path(__file__).resolve().parent.parent / "tools")
+if _TOOLS not in sys.path:
+    sys.path.insert(0, _TOOLS)
+
+from transcripts import cancel_answer_delays, check_records, read_transcript  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+HERE = Path(__file__).resolve().parent
+TEE = HERE.parent / "tools" / "tee_agent.py"
+STANDIN = HERE / "standin_agent.py"
+NODE_MODULES = HERE / "node_modules"
+NPM_CI = "npm ci --prefix tests/interop"
+AGENT_ENV = "ACP_BRIDGE_INTEROP_AGENT"
+PACE_ENV = "ACP_BRIDGE_EXAMPLE_PACE"
+CANCEL_BUDGET_MS = 500.0
+#: seconds a driver may take in all; each driver has its own, shorter, internal deadline
+DRIVER_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class AgentUnderTest:
+    """The agent command the drivers launch (wrapped in tee_agent), and where transcripts go."""
+
+    name: str
+    command: list[str]
+    transcripts: Path
+    env: dict[str, str]
+
+    def transcript_files(self) -> list[Path]:
+        return sorted(self.transcripts.glob("*.jsonl"))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """The session's cwd: a small project with a README for the agent's read tool."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "README.md").write_text("# Interop workspace\n\nA file for the agent to read.\n")
+    (work / "notes.txt").write_text("one\ntwo\nthree\n")
+    return work
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> AgentUnderTest:
+    """acp-bridge by default; the stand-in agent with ``ACP_BRIDGE_INTEROP_AGENT=standin``."""
+    choice = os.environ.get(AGENT_ENV, "bridge")
+    if choice == "bridge":
+        inner = [sys.executable, "-m", "acp_bridge", "--log-dir", str(tmp_path / "logs")]
+    elif choice == "standin":
+        inner = [sys.executable, str(STANDIN), "--state-dir", str(tmp_path / "standin-state")]
+    else:
+        pytest.fail(f"{AGENT_ENV}={choice!r}: expected 'bridge' (the default) or 'standin'")
+    transcripts = tmp_path / "transcripts"
+    transcripts.mkdir()
+    pattern = str(transcripts / "{pid}.jsonl")
+    env = dict(os.environ)
+    env[PACE_ENV] = "0.3"
+    return AgentUnderTest(
+        name=choice,
+        command=[sys.executable, str(TEE), pattern, "--", *inner],
+        transcripts=transcripts,
+        env=env,
+    )
+
+
+def require_node_modules() -> None:
+    """Fail (never skip) when the pinned npm packages are not installed."""
+    missing = [
+        path
+        for path in (
+            NODE_MODULES / "@agentclientprotocol" / "sdk" / "package.json",
+            NODE_MODULES / "acpx" / "package.json",
+            NODE_MODULES / ".bin" / "acpx",
+        )
+        if not path.exists()
+    ]
+    if missing:
+        pytest.fail(
+            f"the Node interop clients are not installed ({missing[0]} is missing): "
+            f"run `{NPM_CI}` from the repository root",
+            pytrace=False,
+        )
+    if shutil.which("node") is None:
+        pytest.fail("`node` is not on PATH: the interop tests need Node.js 20+", pytrace=False)
+
+
+def run_driver(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run one driver to the end (its process group dies on timeout); return its summary."""
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=DRIVER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"driver timed out after {DRIVER_TIMEOUT} s: {argv}\nstderr:\n{err[-4000:]}")
+    lines = out.strip().splitlines()
+    if not lines:
+        pytest.fail(f"driver printed no summary (exit {proc.returncode})\nstderr:\n{err[-4000:]}")
+    try:
+        summary = json.loads(lines[-1])
+    except ValueError:
+        pytest.fail(f"driver's last stdout line is not JSON: {lines[-1][:500]!r}\n{err[-4000:]}")
+    assert isinstance(summary, dict)
+    summary["_exit"] = proc.returncode
+    summary["_stderr_tail"] = err[-4000:]
+    return summary
+
+
+def describe(summary: dict[str, Any]) -> str:
+    shown = {k: v for k, v in summary.items() if k != "_stderr_tail"}
+    return (
+        json.dumps(shown, indent=1)[:6000]
+        + "\n--- driver stderr (tail) ---\n"
+        + str(summary.get("_stderr_tail", ""))
+    )
+
+
+def check_transcripts(agent: AgentUnderTest, expected: int | None) -> list[float | None]:
+    """Every transcript must be clean; return the agent-side cancel delays found in them."""
+    files = agent.transcript_files()
+    assert files, f"no transcript in {agent.transcripts}: did the client start the agent?"
+    if expected is not None:
+        assert len(files) == expected, f"expected {expected} agent process(es), got {files}"
+    delays: list[float | None] = []
+    for path in files:
+        records = read_transcript(path)
+        problems = check_records(records)
+        assert problems == [], f"{path}:\n" + "\n".join(problems[:50])
+        delays += cancel_answer_delays(records)
+    return delays
+
+
+def assert_completed(turn: dict[str, Any], summary: dict[str, Any]) -> None:
+    assert turn["stopReason"] == "end_turn", describe(summary)
+    assert turn["updates"].get("agent_message_chunk", 0) >= 1, describe(summary)
+
+
+def assert_three_turns(
+    summary: dict[str, Any], agent: AgentUnderTest, processes: int | None
+) -> None:
+    """hello -> end_turn; tell me more -> cancelled within budget; again -> end_turn; clean."""
+    assert summary["errors"] == [], describe(summary)
+    assert summary["_exit"] == 0, describe(summary)
+    assert summary["initialize"]["protocolVersion"] == 1, describe(summary)
+    assert isinstance(summary["sessionId"], str), describe(summary)
+    turns = summary["turns"]
+    assert [t["prompt"] for t in turns] == ["hello", "tell me more", "again"], describe(summary)
+    assert_completed(turns[0], summary)
+    assert_completed(turns[2], summary)
+    cancelled = turns[1]
+    assert cancelled["stopReason"] == "cancelled", describe(summary)
+    assert cancelled["answeredAfterCancelMs"] is not None, describe(summary)
+    assert cancelled["answeredAfterCancelMs"] <= CANCEL_BUDGET_MS, describe(summary)
+    delays = check_transcripts(agent, processes)
+    assert len(delays) == 1, f"expected one session/cancel on the wire, got delays {delays}"
+    assert delays[0] is not None, "the prompt in flight at the cancel was never answered"
+    assert delays[0] <= CANCEL_BUDGET_MS, f"agent-side cancel latency {delays[0]} ms"
+
+
+def test_typescript_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
+    require_node_modules()
+    node = shutil.which("node") or "node"
+    summary = run_driver(
+        [node, str(HERE / "ts_client.mjs"), "--cwd", str(workspace), "--", *agent.command],
+        agent.env,
+    )
+    assert summary["client"]["version"] == "2.4.0"
+    assert_three_turns(summary, agent, processes=1)
+    assert summary["agentExit"]["code"] == 0, describe(summary)
+
+
+def test_python_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
+    summary = run_driver(
+        [sys.executable, str(HERE / "py_client.py"), "--cwd", str(workspace), "--", *agent.command],
+        agent.env,
+    )
+    assert summary["client"]["version"] == "0.12.1"
+    assert_three_turns(summary, agent, processes=1)
+    assert summary["agentExit"]["code"] == 0, describe(summary)
+
+
+def acpx_driver(mode: str, workspace: Path, agent: AgentUnderTest) -> list[str]:
+    driver = str(HERE / "acpx_client.py")
+    return [sys.executable, driver, "--mode", mode, "--cwd", str(workspace), "--", *agent.command]
+
+
+def test_acpx_exec(agent: AgentUnderTest, workspace: Path) -> None:
+    require_node_modules()
+    summary = run_driver(
+        acpx_driver("exec", workspace, agent),
+        agent.env,
+    )
+    assert summary["errors"] == [], describe(summary)
+    assert summary["_exit"] == 0, describe(summary)
+    assert summary["initialize"]["protocolVersion"] == 1, describe(summary)
+    [turn] = summary["turns"]
+    assert_completed(turn, summary)
+    check_transcripts(agent, expected=1)
+
+
+def test_acpx_persistent_session(agent: AgentUnderTest, workspace: Path) -> None:
+    """``sessions new`` / ``prompt`` / ``cancel`` / ``prompt`` / ``sessions close``.
+
+    acpx starts a fresh agent for ``sessions new`` and another one (held by its detached queue
+    owner) for the prompts. That one reconnects with ``session/resume`` when the agent offers
+    it, else ``session/load`` when it advertises ``loadSession``, else silently makes a new
+    session; the later prompts reuse its connection. ``acpx cancel`` is a separate
+    Node process that needs ~0.5 s to reach the agent, so this test runs the example agent at
+    full pace (turns of 2-4 s) to make sure the cancel lands inside the turn.
+    """
+    require_node_modules()
+    env = {**agent.env, PACE_ENV: "1"}
+    summary = run_driver(
+        acpx_driver("session", workspace, agent),
+        env,
+    )
+    assert_three_turns(summary, agent, processes=2)
+    caps = summary["initialize"].get("agentCapabilities", {})
+    expected = reconnect_method(caps)
+    prompts_stream = summary["streams"][1]
+    assert prompts_stream[:2] == ["initialize", expected], describe(summary)
+    assert summary["streams"][3][:1] == ["session/prompt"], "the 3rd prompt reused the connection"
+    [record] = summary["acpx"]["records"]
+    if expected != "session/new":  # the agent restored the session that `sessions new` made
+        assert record["acp_session_id"] == record["acpx_record_id"], describe(summary)
+
+
+def reconnect_method(agent_capabilities: dict[str, Any]) -> str:
+    """What acpx 0.19.1 sends when a new agent process takes over a saved session."""
+    if (agent_capabilities.get("sessionCapabilities") or {}).get("resume") is not None:
+        return "session/resume"
+    if agent_capabilities.get("loadSession"):
+        return "session/load"
+    return "session/new"

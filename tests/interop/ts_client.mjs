@@ -1,0 +1,245 @@
+#!/usr/bin/env node
+// Interop driver: the official TypeScript SDK (@agentclientprotocol/sdk 2.4.0, 2.x app API)
+// as an ACP client against any agent command.
+//
+//   node tests/interop/ts_client.mjs --cwd DIR [--timeout-ms 30000] -- CMD [ARGS...]
+//
+// Scenario: initialize (v1; fs read/write, no terminal) -> session/new (cwd, no MCP servers)
+// -> prompt "hello" to completion -> prompt "tell me more", session/cancel as soon as the
+// first session/update of that turn arrives -> prompt "again" to completion. Then it closes
+// the agent's stdin and waits for it to exit.
+//
+// Prints ONE JSON object on stdout at the end (see README.md); everything else goes to stderr.
+// Exit code 0 when the scenario ran without client-side errors, 1 otherwise, 2 on bad usage.
+//
+// SDK 2.4.0 no longer exports the 1.x `ClientSideConnection` (removed together with the rest
+// of the legacy API; `/unstable` does not restore it), so there is no --legacy variant.
+
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { Readable, Writable } from "node:stream";
+import * as acp from "@agentclientprotocol/sdk";
+
+// The SDK does not export its package.json; read it next to this script.
+const SDK_PACKAGE = new URL("./node_modules/@agentclientprotocol/sdk/package.json", import.meta.url);
+const SDK_VERSION = JSON.parse(readFileSync(SDK_PACKAGE, "utf8")).version;
+
+const PROMPTS = [
+  { text: "hello", cancel: false },
+  { text: "tell me more", cancel: true },
+  { text: "again", cancel: false },
+];
+
+function usage(message) {
+  process.stderr.write(`ts_client: ${message}\n`);
+  process.stderr.write("usage: node ts_client.mjs --cwd DIR [--timeout-ms N] -- CMD [ARGS...]\n");
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const options = { cwd: process.cwd(), timeoutMs: 30000, command: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      options.command = argv.slice(i + 1);
+      break;
+    } else if (arg === "--cwd") {
+      options.cwd = argv[++i];
+    } else if (arg === "--timeout-ms") {
+      options.timeoutMs = Number(argv[++i]);
+    } else {
+      usage(`unknown argument ${JSON.stringify(arg)}`);
+    }
+  }
+  if (options.command.length === 0) usage("no agent command after --");
+  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) usage("bad --timeout-ms");
+  return options;
+}
+
+const options = parseArgs(process.argv.slice(2));
+const started = performance.now();
+const ms = (t) => Math.round((t - started) * 10) / 10;
+const summary = {
+  client: { sdk: "@agentclientprotocol/sdk", version: SDK_VERSION, api: "client().connectWith" },
+  command: options.command,
+  cwd: options.cwd,
+  initialize: null,
+  sessionId: null,
+  turns: [],
+  agentRequests: {},
+  strayUpdates: 0, // session/update for a session id other than ours
+  errors: [],
+  agentExit: null,
+};
+
+// The SDK reports dropped (invalid) notifications and handler failures with console.error;
+// every such call is a client-side error.
+const originalError = console.error.bind(console);
+console.error = (...args) => {
+  summary.errors.push(
+    `console.error: ${args.map((a) => (a instanceof Error ? a.stack ?? a.message : typeof a === "string" ? a : safeJson(a))).join(" ")}`,
+  );
+  originalError(...args);
+};
+console.warn = console.error;
+
+function safeJson(value) {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function describe(error) {
+  if (error instanceof acp.RequestError) {
+    return `RequestError ${error.code}: ${error.message}${error.data === undefined ? "" : ` ${safeJson(error.data)}`}`;
+  }
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function countRequest(method) {
+  summary.agentRequests[method] = (summary.agentRequests[method] ?? 0) + 1;
+}
+
+function emit(code) {
+  process.stdout.write(`${JSON.stringify(summary)}\n`, () => process.exit(code));
+}
+
+const child = spawn(options.command[0], options.command.slice(1), {
+  cwd: options.cwd,
+  stdio: ["pipe", "pipe", "inherit"],
+  env: process.env,
+});
+const childExited = new Promise((resolve) => {
+  child.on("exit", (code, signal) => {
+    summary.agentExit = { code, signal, atMs: ms(performance.now()) };
+    resolve();
+  });
+  child.on("error", (error) => {
+    summary.errors.push(`spawn: ${describe(error)}`);
+    resolve();
+  });
+});
+child.stdin.on("error", (error) => summary.errors.push(`agent stdin: ${describe(error)}`));
+
+const deadline = setTimeout(() => {
+  summary.errors.push(`timeout: the scenario did not finish within ${options.timeoutMs} ms`);
+  child.kill("SIGKILL");
+  emit(1);
+}, options.timeoutMs);
+
+const stream = acp.ndJsonStream(Writable.toWeb(child.stdin), Readable.toWeb(child.stdout));
+
+const updateSessionIds = [];
+const app = acp
+  .client({ name: "acp-bridge-interop-ts" })
+  // ActiveSession routes our session's updates; this handler sees all of them (after the SDK's
+  // validation) and counts the ones for a session id that is not ours.
+  .onNotification(acp.methods.client.session.update, ({ params }) => {
+    updateSessionIds.push(params.sessionId);
+  })
+  .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
+    countRequest("session/request_permission");
+    const allow = params.options.find((o) => o.kind === "allow_once" || o.kind === "allow_always");
+    const option = allow ?? params.options[0];
+    if (!option) return { outcome: { outcome: "cancelled" } };
+    return { outcome: { outcome: "selected", optionId: option.optionId } };
+  })
+  .onRequest(acp.methods.client.fs.readTextFile, async ({ params }) => {
+    countRequest("fs/read_text_file");
+    const text = await readFile(params.path, "utf8");
+    if (params.line == null && params.limit == null) return { content: text };
+    const lines = text.split(/(?<=\n)/);
+    const first = Math.max((params.line ?? 1) - 1, 0);
+    const end = params.limit == null ? lines.length : first + params.limit;
+    return { content: lines.slice(first, end).join("") };
+  })
+  .onRequest(acp.methods.client.fs.writeTextFile, async ({ params }) => {
+    countRequest("fs/write_text_file");
+    await writeFile(params.path, params.content, "utf8");
+    return {};
+  });
+
+async function runTurn(ctx, session, { text, cancel }) {
+  const turn = { prompt: text, stopReason: null, updates: {}, ms: null };
+  const t0 = performance.now();
+  let answeredAt = null;
+  let cancelAt = null;
+  const response = session.prompt(text);
+  response.then(
+    () => {
+      answeredAt = performance.now();
+    },
+    () => {
+      answeredAt = performance.now();
+    },
+  );
+  try {
+    for (;;) {
+      const message = await session.nextUpdate();
+      if (message.kind === "stop") {
+        turn.stopReason = message.stopReason;
+        break;
+      }
+      const kind = message.update.sessionUpdate;
+      turn.updates[kind] = (turn.updates[kind] ?? 0) + 1;
+      if (cancel && cancelAt === null) {
+        cancelAt = performance.now();
+        turn.cancelAfterMs = Math.round(cancelAt - t0);
+        await ctx.notify(acp.methods.agent.session.cancel, { sessionId: session.sessionId });
+      }
+    }
+    await response;
+  } catch (error) {
+    turn.error = describe(error);
+    summary.errors.push(`prompt ${JSON.stringify(text)}: ${turn.error}`);
+  }
+  const end = answeredAt ?? performance.now();
+  turn.ms = Math.round(end - t0);
+  if (cancel) {
+    turn.cancelAfterMs ??= null;
+    turn.answeredAfterCancelMs = cancelAt === null ? null : Math.round((end - cancelAt) * 10) / 10;
+  }
+  summary.turns.push(turn);
+}
+
+let failed = false;
+try {
+  await app.connectWith(stream, async (ctx) => {
+    summary.initialize = await ctx.request(acp.methods.agent.initialize, {
+      protocolVersion: 1,
+      clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: false },
+      clientInfo: { name: "acp-bridge-interop-ts", version: SDK_VERSION },
+    });
+    const session = await ctx.buildSession({ cwd: options.cwd, mcpServers: [] }).start();
+    summary.sessionId = session.sessionId;
+    try {
+      for (const prompt of PROMPTS) {
+        await runTurn(ctx, session, prompt);
+      }
+    } finally {
+      session.dispose();
+    }
+  });
+} catch (error) {
+  failed = true;
+  summary.errors.push(`connection: ${describe(error)}`);
+}
+
+// Close the agent's stdin (EOF is how ACP clients say goodbye), then escalate.
+child.stdin.end();
+const exitedInTime = await Promise.race([
+  childExited.then(() => true),
+  new Promise((resolve) => setTimeout(() => resolve(false), 5000)),
+]);
+if (!exitedInTime) {
+  summary.errors.push("the agent did not exit within 5 s of stdin EOF; sent SIGTERM");
+  child.kill("SIGTERM");
+  await Promise.race([childExited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+  if (summary.agentExit === null) child.kill("SIGKILL");
+}
+clearTimeout(deadline);
+summary.strayUpdates = updateSessionIds.filter((id) => id !== summary.sessionId).length;
+emit(failed || summary.errors.length > 0 ? 1 : 0);
