@@ -205,6 +205,31 @@ def test_typescript_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
     assert summary["agentExit"]["code"] == 0, describe(summary)
 
 
+def test_typescript_sdk_load_session_reopens_the_thread(
+    agent: AgentUnderTest, workspace: Path
+) -> None:
+    """A second agent process reloads the first one's thread through session/load."""
+    require_node_modules()
+    node = shutil.which("node") or "node"
+    script = str(HERE / "ts_client.mjs")
+    live = run_driver([node, script, "--cwd", str(workspace), "--", *agent.command], agent.env)
+    assert_three_turns(live, agent, processes=1)
+    assert live["initialize"]["agentCapabilities"]["loadSession"] is True, describe(live)
+    sid = live["sessionId"]
+    loaded = run_driver(
+        [node, script, "--cwd", str(workspace), "--load", sid, "--", *agent.command], agent.env
+    )
+    assert loaded["errors"] == [], describe(loaded)
+    expected: dict[str, int] = {"user_message_chunk": len(live["turns"])}
+    for turn in live["turns"]:
+        for kind, count in turn["updates"].items():
+            expected[kind] = expected.get(kind, 0) + count
+    assert loaded["load"]["updates"] == expected, describe(loaded)
+    assert loaded["afterLoad"]["stopReason"] == "end_turn", describe(loaded)
+    assert loaded["afterLoad"]["updates"].get("agent_message_chunk", 0) >= 1, describe(loaded)
+    check_transcripts(agent, expected=2)
+
+
 def test_python_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
     summary = run_driver(
         [sys.executable, str(HERE / "py_client.py"), "--cwd", str(workspace), "--", *agent.command],

@@ -38,7 +38,7 @@ function usage(message) {
 }
 
 function parseArgs(argv) {
-  const options = { cwd: process.cwd(), timeoutMs: 30000, command: [] };
+  const options = { cwd: process.cwd(), timeoutMs: 30000, command: [], load: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
@@ -46,6 +46,8 @@ function parseArgs(argv) {
       break;
     } else if (arg === "--cwd") {
       options.cwd = argv[++i];
+    } else if (arg === "--load") {
+      options.load = argv[++i];
     } else if (arg === "--timeout-ms") {
       options.timeoutMs = Number(argv[++i]);
     } else {
@@ -133,12 +135,21 @@ const deadline = setTimeout(() => {
 const stream = acp.ndJsonStream(Writable.toWeb(child.stdin), Readable.toWeb(child.stdout));
 
 const updateSessionIds = [];
+// --load mode: every update of the loaded session, counted by kind, as it arrives.
+const loadedUpdates = {};
+let afterLoadPhase = false;
 const app = acp
   .client({ name: "acp-bridge-interop-ts" })
   // ActiveSession routes our session's updates; this handler sees all of them (after the SDK's
   // validation) and counts the ones for a session id that is not ours.
   .onNotification(acp.methods.client.session.update, ({ params }) => {
     updateSessionIds.push(params.sessionId);
+    if (options.load !== null && params.sessionId === options.load) {
+      const bucket = afterLoadPhase ? "afterLoad" : "replayed";
+      loadedUpdates[bucket] ??= {};
+      const kind = params.update.sessionUpdate;
+      loadedUpdates[bucket][kind] = (loadedUpdates[bucket][kind] ?? 0) + 1;
+    }
   })
   .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
     countRequest("session/request_permission");
@@ -213,6 +224,24 @@ try {
       clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: false },
       clientInfo: { name: "acp-bridge-interop-ts", version: SDK_VERSION },
     });
+    if (options.load !== null) {
+      // Reopen a recorded thread: replayed updates arrive before the load answer.
+      const t0 = performance.now();
+      await ctx.request(acp.methods.agent.session.load, {
+        sessionId: options.load,
+        cwd: options.cwd,
+        mcpServers: [],
+      });
+      summary.sessionId = options.load;
+      summary.load = { ms: Math.round(performance.now() - t0), updates: loadedUpdates.replayed ?? {} };
+      afterLoadPhase = true;
+      const answer = await ctx.request(acp.methods.agent.session.prompt, {
+        sessionId: options.load,
+        prompt: [{ type: "text", text: "after load" }],
+      });
+      summary.afterLoad = { stopReason: answer.stopReason, updates: loadedUpdates.afterLoad ?? {} };
+      return;
+    }
     const session = await ctx.buildSession({ cwd: options.cwd, mcpServers: [] }).start();
     summary.sessionId = session.sessionId;
     try {
