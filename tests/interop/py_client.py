@@ -200,8 +200,26 @@ class InteropClient:
         self.conn = conn
 
 
+async def reload(
+    conn: Any, cwd: Path, session_id: str, summary: dict[str, Any], client: InteropClient
+) -> None:
+    """--load: reopen a recorded thread, count what it replays, then prompt once more."""
+    client.session_id = summary["sessionId"] = session_id
+    replay = client.turn = Turn(prompt="(load)", cancel=False)
+    await conn.load_session(session_id=session_id, cwd=str(cwd), mcp_servers=[])
+    summary["load"] = {"updates": replay.updates}
+    after = client.turn = Turn(prompt="after load", cancel=False)
+    response = await conn.prompt(session_id=session_id, prompt=[text_block("after load")])
+    client.turn = None
+    summary["afterLoad"] = {"stopReason": response.stop_reason, "updates": after.updates}
+
+
 async def scenario(
-    command: list[str], cwd: Path, summary: dict[str, Any], client: InteropClient
+    command: list[str],
+    cwd: Path,
+    summary: dict[str, Any],
+    client: InteropClient,
+    load: str | None = None,
 ) -> int | None:
     """Run the three turns; return the agent's exit code."""
     async with spawn_agent_process(
@@ -222,6 +240,9 @@ async def scenario(
             client_info=Implementation(name=CLIENT_NAME, version=SDK_VERSION),
         )
         summary["initialize"] = client.raw_results.get("initialize", init.model_dump(mode="json"))
+        if load is not None:
+            await reload(conn, cwd, load, summary, client)
+            return None
         session = await conn.new_session(cwd=str(cwd), mcp_servers=[])
         summary["sessionId"] = client.session_id = session.session_id
         for text, cancel in PROMPTS:
@@ -244,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="the session's cwd")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for everything")
+    parser.add_argument("--load", metavar="SESSION_ID", help="reopen a recorded session instead")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -275,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     started = now_ms()
     try:
         code = asyncio.run(
-            asyncio.wait_for(scenario(command, args.cwd.resolve(), summary, client), args.timeout)
+            asyncio.wait_for(
+                scenario(command, args.cwd.resolve(), summary, client, args.load), args.timeout
+            )
         )
         summary["agentExit"] = {"code": code, "atMs": round(now_ms() - started, 1)}
     except TimeoutError:

@@ -230,6 +230,36 @@ def test_typescript_sdk_load_session_reopens_the_thread(
     check_transcripts(agent, expected=2)
 
 
+def test_python_sdk_load_session_reopens_the_thread(agent: AgentUnderTest, workspace: Path) -> None:
+    """The official Python SDK reopens a thread recorded by another bridge process."""
+    script = str(HERE / "py_client.py")
+    live = run_driver(
+        [sys.executable, script, "--cwd", str(workspace), "--", *agent.command], agent.env
+    )
+    assert_three_turns(live, agent, processes=1)
+    loaded = run_driver(
+        [
+            sys.executable,
+            script,
+            "--cwd",
+            str(workspace),
+            "--load",
+            live["sessionId"],
+            "--",
+            *agent.command,
+        ],
+        agent.env,
+    )
+    assert loaded["errors"] == [], describe(loaded)
+    expected: dict[str, int] = {"user_message_chunk": len(live["turns"])}
+    for turn in live["turns"]:
+        for kind, count in turn["updates"].items():
+            expected[kind] = expected.get(kind, 0) + count
+    assert loaded["load"]["updates"] == expected, describe(loaded)
+    assert loaded["afterLoad"]["stopReason"] == "end_turn", describe(loaded)
+    check_transcripts(agent, expected=2)
+
+
 def test_python_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
     summary = run_driver(
         [sys.executable, str(HERE / "py_client.py"), "--cwd", str(workspace), "--", *agent.command],
