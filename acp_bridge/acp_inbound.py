@@ -9,12 +9,22 @@ Rule: nothing in this module performs I/O.
 from __future__ import annotations
 
 import posixpath
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import INVALID_PARAMS
+
+
+def _absolute(value: str) -> str:
+    if not posixpath.isabs(value):
+        raise ValueError("must be an absolute path")
+    return value
+
+
+#: ACP's paths are absolute; a relative ``cwd`` is invalid params.
+AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 
 class Inbound(BaseModel):
@@ -34,16 +44,9 @@ class InitializeParams(Inbound):
 class NewSessionParams(Inbound):
     """``session/new``."""
 
-    cwd: str
+    cwd: AbsolutePath
     mcp_servers: list[dict[str, Any]] = Field(alias="mcpServers")
     additional_directories: list[str] = Field(default_factory=list, alias="additionalDirectories")
-
-    @field_validator("cwd")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not posixpath.isabs(value):
-            raise ValueError("must be an absolute path")
-        return value
 
 
 class PromptParams(Inbound):
@@ -88,15 +91,8 @@ class LoadSessionParams(Inbound):
     """``session/load`` and ``session/resume`` (where ``mcpServers`` may be left out)."""
 
     session_id: str = Field(alias="sessionId")
-    cwd: str
+    cwd: AbsolutePath
     mcp_servers: list[dict[str, Any]] = Field(default_factory=list, alias="mcpServers")
-
-    @field_validator("cwd")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not posixpath.isabs(value):
-            raise ValueError("must be an absolute path")
-        return value
 
 
 class StrictLoadSessionParams(LoadSessionParams):

@@ -13,7 +13,7 @@ from acp_schema import StrictAcp
 
 from acp_bridge.eventlog.naming import segment_file_name
 from acp_bridge.replay import Replayer
-from acp_bridge.translate import TranslatorOptions
+from acp_bridge.translate import EXTENSION_UPDATE_TYPES, TranslatorOptions
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -80,19 +80,7 @@ def test_harn_extensions_mode_matches_harns_adapter_for_extension_variants(tmp_p
     extension = [
         p
         for p in PAIRS
-        if p["acp"]
-        and p["acp"]["params"]["update"]["sessionUpdate"]
-        in {
-            "skill_activated",
-            "skill_deactivated",
-            "skill_scope_tools",
-            "tool_search_query",
-            "tool_search_result",
-            "transcript_compacted",
-            "handoff",
-            "fs_watch",
-            "worker_update",
-        }
+        if p["acp"] and p["acp"]["params"]["update"]["sessionUpdate"] in EXTENSION_UPDATE_TYPES
     ]
     log = write_segments(tmp_path, [harn_lines([p["event"] for p in extension])])
     result = run_replay("--harn-extensions", str(log))

@@ -205,6 +205,15 @@ def test_typescript_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
     assert summary["agentExit"]["code"] == 0, describe(summary)
 
 
+def replay_of(live: dict[str, Any]) -> dict[str, int]:
+    """The updates a load of ``live``'s session must replay: its prompts, then all it saw."""
+    expected: dict[str, int] = {"user_message_chunk": len(live["turns"])}
+    for turn in live["turns"]:
+        for kind, count in turn["updates"].items():
+            expected[kind] = expected.get(kind, 0) + count
+    return expected
+
+
 def test_typescript_sdk_load_session_reopens_the_thread(
     agent: AgentUnderTest, workspace: Path
 ) -> None:
@@ -220,10 +229,7 @@ def test_typescript_sdk_load_session_reopens_the_thread(
         [node, script, "--cwd", str(workspace), "--load", sid, "--", *agent.command], agent.env
     )
     assert loaded["errors"] == [], describe(loaded)
-    expected: dict[str, int] = {"user_message_chunk": len(live["turns"])}
-    for turn in live["turns"]:
-        for kind, count in turn["updates"].items():
-            expected[kind] = expected.get(kind, 0) + count
+    expected = replay_of(live)
     assert loaded["load"]["updates"] == expected, describe(loaded)
     assert loaded["afterLoad"]["stopReason"] == "end_turn", describe(loaded)
     assert loaded["afterLoad"]["updates"].get("agent_message_chunk", 0) >= 1, describe(loaded)
@@ -251,10 +257,7 @@ def test_python_sdk_load_session_reopens_the_thread(agent: AgentUnderTest, works
         agent.env,
     )
     assert loaded["errors"] == [], describe(loaded)
-    expected: dict[str, int] = {"user_message_chunk": len(live["turns"])}
-    for turn in live["turns"]:
-        for kind, count in turn["updates"].items():
-            expected[kind] = expected.get(kind, 0) + count
+    expected = replay_of(live)
     assert loaded["load"]["updates"] == expected, describe(loaded)
     assert loaded["afterLoad"]["stopReason"] == "end_turn", describe(loaded)
     check_transcripts(agent, expected=2)
