@@ -255,7 +255,26 @@ def serve_command(args: argparse.Namespace) -> int:
     )
     log.debug("serving with %s", settings)
     status: int = anyio.run(run, settings, backend="asyncio")
+    _exit_if_stuck(status)
     return status
+
+
+def _exit_if_stuck(status: int) -> None:
+    """Do not let a worker thread blocked on a dead pipe keep the process alive."""
+    import os
+    import threading
+
+    stuck = [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+    ]
+    for thread in stuck:
+        thread.join(0.5)
+    if any(thread.is_alive() for thread in stuck):
+        log.warning("a blocked write to the editor outlived shutdown; exiting anyway")
+        logging.shutdown()
+        os._exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

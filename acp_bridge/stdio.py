@@ -3,14 +3,17 @@
 One :class:`Outbox` holds every line bound for the editor, in order; one writer task owns
 stdout and drains it in batches. Producers on the hot path (VM events) wait for room
 before they enqueue, so a slow editor slows the VM down instead of growing memory;
-responses and errors are enqueued at once (they are few). Reads and writes run in worker
-threads: they work for pipes, files and terminals alike and never block the event loop.
+responses and errors are enqueued at once (they are few). Reads wait for the pipe to be
+readable and then read what is there, so a shutdown never waits on a blocked read (a
+regular file, which never blocks, is read directly); writes run in a worker thread, so a
+slow editor never blocks the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
@@ -121,8 +124,15 @@ async def read_loop(
 ) -> None:
     """Read the editor's lines and hand each to ``on_line`` until EOF."""
     decoder = LineDecoder(max_line_bytes=max_line_bytes)
+    mode = os.fstat(fd).st_mode
+    # Pipes, sockets and terminals can be waited on; files and /dev/null never block.
+    pollable = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
     while True:
-        data = await anyio.to_thread.run_sync(os.read, fd, READ_CHUNK, abandon_on_cancel=True)
+        if pollable:
+            await anyio.wait_readable(fd)
+        else:
+            await anyio.lowlevel.checkpoint()
+        data = os.read(fd, READ_CHUNK)
         if not data:
             break
         for item in decoder.feed(data):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -384,3 +385,47 @@ def test_a_replayed_log_equals_what_the_editor_saw_live(
     ]
     assert [u["params"]["update"]["content"]["text"] for u in user_chunks] == ["first", "second"]
     assert [m for m in replayed if m not in user_chunks] == live
+
+
+def test_sigterm_stops_the_vm_flushes_the_log_and_exits_zero(logs: Path, tmp_path: Path) -> None:
+    import signal
+
+    with FakeEditor("--vm-exec", sh(TICKER), log_dir=logs) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        editor.prompt(sid, "go")
+        editor.wait_for(lambda m: m.get("method") == "session/update")
+        started = time.monotonic()
+        editor.proc.send_signal(signal.SIGTERM)
+        assert editor.proc.wait(10) == 0
+        assert time.monotonic() - started < 5
+        editor.close()
+    lines = (logs / segment_file_name(sid, 0)).read_bytes().splitlines(keepends=True)
+    assert all(line.endswith(b"\n") for line in lines)
+    records = [json.loads(line) for line in lines]
+    assert [r["index"] for r in records] == list(range(len(records)))
+
+
+@pytest.mark.parametrize("source", ["devnull", "file"])
+def test_stdin_from_a_file_or_dev_null_is_served_to_its_end(
+    source: str, logs: Path, tmp_path: Path
+) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(
+        json.dumps(
+            {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": 1}}
+        )
+        + "\n"
+    )
+    stdin_path = requests if source == "file" else Path(os.devnull)
+    with stdin_path.open("rb") as stdin:
+        result = subprocess.run(
+            [sys.executable, "-m", "acp_bridge", "--log-dir", str(logs), "--vm-exec", "true"],
+            stdin=stdin,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.splitlines()
+    assert len(lines) == (1 if source == "file" else 0)
