@@ -244,3 +244,39 @@ def test_rotation_across_segments_during_a_load(tmp_path: Path, recorded: str) -
         assert replayed == live
         second.close()
         assert second.problems() == []
+
+
+def test_list_pages_with_a_cursor_newest_first(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for n in range(105):
+        sid = f"listed-{n:03d}x"
+        records = [
+            {
+                "index": 0,
+                "emitted_at_ms": 1_700_000_000_000 + n,
+                "frame_depth": None,
+                "type": "acp_bridge.session",
+                "session_id": sid,
+                "cwd": str(tmp_path),
+                "mcp_servers": [],
+            },
+        ]
+        (logs / segment_file_name(sid, 0)).write_text(
+            "".join(json.dumps(r) + "\n" for r in records)
+        )
+    with FakeEditor("--vm-exec", "true", log_dir=logs) as editor:
+        editor.initialize()
+        first = editor.call("session/list", {"cwd": str(tmp_path)})
+        assert len(first["sessions"]) == 100
+        assert first["sessions"][0]["sessionId"] == "listed-104x"
+        rest = editor.call("session/list", {"cwd": str(tmp_path), "cursor": first["nextCursor"]})
+        assert [s["sessionId"] for s in rest["sessions"]] == [
+            f"listed-{n:03d}x" for n in range(4, -1, -1)
+        ]
+        assert "nextCursor" not in rest
+        bad = editor.wait_response(editor.request("session/list", {"cursor": "not-a-cursor"}))
+        assert bad["error"]["code"] == -32602
+        assert editor.call("session/list", {"cwd": "/elsewhere"}) == {"sessions": []}
+        editor.close()
+        assert editor.problems() == []
