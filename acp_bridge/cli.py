@@ -84,6 +84,18 @@ def _parser() -> argparse.ArgumentParser:
         help="when log writes are forced to disk (default: interval)",
     )
     parser.add_argument(
+        "--editor-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long a VM's request to the editor may wait for its answer (default: 300)",
+    )
+    parser.add_argument(
+        "--allow-outside-cwd",
+        action="store_true",
+        help="let VMs read, write and run commands outside the session's cwd",
+    )
+    parser.add_argument(
         "--max-segment-mib",
         type=int,
         default=100,
@@ -252,6 +264,8 @@ def serve_command(args: argparse.Namespace) -> int:
         harn_extensions=args.harn_extensions,
         rotation=RotationPolicy(max_segment_bytes=args.max_segment_mib * 1024 * 1024),
         fsync=FsyncPolicy(mode=args.fsync),
+        editor_timeout_s=args.editor_timeout,
+        allow_outside_cwd=args.allow_outside_cwd,
     )
     log.debug("serving with %s", settings)
     status: int = anyio.run(run, settings, backend="asyncio")

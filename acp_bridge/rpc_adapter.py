@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Final
 
 from lsprotocol.converters import get_converter
@@ -69,6 +71,7 @@ class RpcAdapter:
         self._protocol = self._server.protocol
         self._protocol.set_writer(_LineWriter(send_line), include_headers=False)
         self._on_unexpected = on_unexpected
+        self._ids = itertools.count()
         self.methods: set[str] = set()
 
     def register(self, method: str, handler: Handler) -> None:
@@ -123,6 +126,32 @@ class RpcAdapter:
         """Abort the handler of an editor request; pygls then answers it with -32800."""
         future = self._protocol._request_futures.get(msg_id)
         return future is not None and future.cancel()
+
+    def send_request(self, method: str, params: JsonObject) -> tuple[str, Future[Any]]:
+        """Send a request to the editor now; return its id and the future of its answer.
+
+        The future fails with ``RpcError`` when the editor answers with an error.
+        """
+        msg_id = f"acp-bridge-{next(self._ids)}"
+        inner = self._protocol.send_request(method, params, msg_id=msg_id)
+        outer: Future[Any] = Future()
+
+        def settle(done: Future[Any]) -> None:
+            if done.cancelled():
+                outer.cancel()
+            elif isinstance(error := done.exception(), JsonRpcException):
+                outer.set_exception(RpcError(error.code, error.message or "error", error.data))
+            elif error is not None:
+                outer.set_exception(error)
+            else:
+                outer.set_result(done.result())
+
+        inner.add_done_callback(settle)
+        return msg_id, outer
+
+    def forget_request(self, msg_id: str) -> None:
+        """Stop waiting for the answer to ``msg_id`` (it was cancelled or timed out)."""
+        self._protocol._request_futures.pop(msg_id, None)
 
     async def request(self, method: str, params: JsonObject) -> Any:
         """Send a request to the editor and wait for its result.

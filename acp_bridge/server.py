@@ -31,6 +31,7 @@ from acp_bridge.acp_inbound import (
     parse_params,
 )
 from acp_bridge.acp_models import PROTOCOL_VERSION
+from acp_bridge.editor_calls import PERMISSION, PermissionMemory, check, permission_request
 from acp_bridge.errors import EventLogError, RpcError
 from acp_bridge.eventlog.catalog import list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
@@ -39,7 +40,13 @@ from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog
 from acp_bridge.replay import Replayer
 from acp_bridge.rpc_adapter import RpcAdapter
 from acp_bridge.session import SessionCore
-from acp_bridge.supervisor import ExecSupervisor, SessionSupervisor, Supervisor, Turn
+from acp_bridge.supervisor import (
+    ExecSupervisor,
+    SessionSupervisor,
+    Supervisor,
+    Turn,
+    wait_any,
+)
 from acp_bridge.translate import (
     EXTENSION_UPDATE_TYPES,
     HARN_META_KEY,
@@ -87,7 +94,10 @@ class SessionRuntime:
     outbox: Outbox
     counters: Counters
     mcp_servers: list[JsonObject]
+    server: AcpServer | None = None
     supervisor: Supervisor | None = None
+    permissions: PermissionMemory = field(default_factory=PermissionMemory)
+    editor_calls: dict[str, anyio.Event] = field(default_factory=dict)
     turn: Turn | None = None
     turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
     closed: bool = False
@@ -144,6 +154,11 @@ class SessionRuntime:
         record = self.core.vm_answered()
         if record is not None:
             self.persist(record)
+
+    async def editor_call(self, method: str, params: JsonObject) -> Any:
+        """Ask the editor on the VM's behalf (see :meth:`AcpServer.editor_call`)."""
+        assert self.server is not None
+        return await self.server.editor_call(self, method, params)
 
     def send_all(self, notifications: list[Any]) -> None:
         """Queue notifications now (the caller has made sure the turn is open)."""
@@ -305,7 +320,7 @@ class AcpServer:
             raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot open the event log: {exc}") from None
         options = TranslatorOptions(harn_extensions=self.options.harn_extensions, cwd=cwd)
         core = SessionCore(session_id, cwd, options)
-        return SessionRuntime(core, event_log, self.outbox, self.counters, mcp_servers)
+        return SessionRuntime(core, event_log, self.outbox, self.counters, mcp_servers, server=self)
 
     def _go_live(self, runtime: SessionRuntime) -> None:
         runtime.persist(runtime.core.started(runtime.mcp_servers))
@@ -525,7 +540,79 @@ class AcpServer:
             return
         await self._cancel_turn(runtime)
 
+    async def editor_call(self, runtime: SessionRuntime, method: str, params: JsonObject) -> Any:
+        """Forward a VM's request to the editor: gated, recorded, cancellable, timed.
+
+        Raises:
+            RpcError: Refused (capability, path, cancelled turn), failed, or timed out.
+        """
+        params = {**params, "sessionId": runtime.session_id}
+        turn = runtime.turn
+        if turn is not None and turn.cancelled.is_set():
+            raise RpcError(jsonrpc.REQUEST_CANCELLED, "the turn was cancelled")
+        check(
+            method,
+            params,
+            self.client_capabilities,
+            [runtime.cwd],
+            allow_outside=self.settings.allow_outside_cwd,
+        )
+        if method == PERMISSION:
+            params = permission_request(params, runtime.session_id)
+            remembered = runtime.permissions.recall(params)
+            if remembered is not None:
+                runtime.persist(
+                    {
+                        "type": "acp_bridge.editor_call",
+                        "session_id": runtime.session_id,
+                        "method": method,
+                        "params": params,
+                        "result": remembered,
+                    }
+                )
+                return remembered
+        msg_id, future = self.rpc.send_request(method, params)
+        answered = anyio.Event()
+        future.add_done_callback(lambda _: answered.set())
+        cancelled = runtime.editor_calls[msg_id] = anyio.Event()
+        record: JsonObject = {
+            "type": "acp_bridge.editor_call",
+            "session_id": runtime.session_id,
+            "method": method,
+            "params": params,
+        }
+        try:
+            await wait_any(answered, cancelled, timeout=self.settings.editor_timeout_s)
+        finally:
+            runtime.editor_calls.pop(msg_id, None)
+        if not answered.is_set():
+            self.rpc.forget_request(msg_id)
+            self.outbox.put_nowait(
+                jsonrpc.encode(jsonrpc.notification("$/cancel_request", {"requestId": msg_id}))
+            )
+            if cancelled.is_set():
+                runtime.persist({**record, "error": "cancelled"})
+                if method == PERMISSION:
+                    return {"outcome": {"outcome": "cancelled"}, "kind": None}
+                raise RpcError(jsonrpc.REQUEST_CANCELLED, "the turn was cancelled")
+            runtime.persist({**record, "error": "timeout"})
+            raise RpcError(
+                jsonrpc.INTERNAL_ERROR,
+                f"the editor did not answer {method} in {self.settings.editor_timeout_s} s",
+            )
+        try:
+            result = future.result()
+        except RpcError as exc:
+            runtime.persist({**record, "error": {"code": exc.code, "message": exc.message}})
+            raise
+        if method == PERMISSION:
+            result = runtime.permissions.answered(params, result)
+        runtime.persist({**record, "result": result})
+        return result
+
     async def _cancel_turn(self, runtime: SessionRuntime) -> None:
+        for waiting in list(runtime.editor_calls.values()):
+            waiting.set()
         turn = runtime.turn
         if turn is None or not runtime.core.cancel():
             log.info("session/cancel for %s with no turn running", runtime.session_id)

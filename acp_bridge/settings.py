@@ -38,6 +38,8 @@ class Settings:
         vm_start_timeout_s: How long a session-mode VM may take to answer ``initialize``.
         vm_stop_grace_s: How long a VM has to exit after its stdin is closed, and again
             after SIGTERM, before it is killed.
+        editor_timeout_s: How long a request to the editor made for the VM may wait.
+        allow_outside_cwd: Let VMs read, write and run outside the session's cwd.
         outbox_high_water_bytes: Bytes queued for the editor beyond which VM reading
             pauses (back-pressure instead of unbounded memory).
     """
@@ -55,3 +57,5 @@ class Settings:
     vm_start_timeout_s: float = 10.0
     vm_stop_grace_s: float = 2.0
     outbox_high_water_bytes: int = 4 * MIB
+    editor_timeout_s: float = 300.0
+    allow_outside_cwd: bool = False

@@ -59,6 +59,14 @@ class TurnHost(Protocol):
         """The VM answered the prompt: what it writes next is outside the turn."""
         ...
 
+    async def editor_call(self, method: str, params: JsonObject) -> Any:
+        """Ask the editor on the VM's behalf.
+
+        Raises:
+            RpcError: The request was refused, failed, timed out or was cancelled.
+        """
+        ...
+
 
 @dataclass(slots=True)
 class Turn:
@@ -376,16 +384,20 @@ class SessionSupervisor(_Base):
                 self.host.vm_turn_over()
             pending.done.set()
         elif isinstance(parsed, jsonrpc.Request):
-            await vm.send(
-                jsonrpc.encode(
-                    jsonrpc.error_response(
-                        parsed.id, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {parsed.method}"
-                    )
-                )
-            )
+            request = parsed
+            self.spawn(f"{self.host.label} {request.method}", lambda: self._serve(vm, request))
         else:
             self.counters.vm_bad_answers += 1
             log.warning("%s: ignoring JSON-RPC message %s", self.host.label, message)
+
+    async def _serve(self, vm: VmProcess, request: jsonrpc.Request) -> None:
+        """Answer one request of the VM's, by asking the editor on its behalf."""
+        try:
+            result = await self.host.editor_call(request.method, request.params or {})
+            answer = jsonrpc.result_response(request.id, result)
+        except RpcError as exc:
+            answer = jsonrpc.error_response(request.id, exc.code, exc.message, exc.data)
+        await vm.send(jsonrpc.encode(answer))
 
     async def run_turn(self, turn: Turn) -> StopReason:
         """Send the prompt and forward events until the VM answers it."""

@@ -25,7 +25,12 @@ class FakeEditor:
     """An ACP client speaking to ``python -m acp_bridge ARGS`` over pipes."""
 
     def __init__(
-        self, *args: str, log_dir: Path, env: dict[str, str] | None = None, strict: bool = True
+        self,
+        *args: str,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        strict: bool = True,
+        answer: Any = None,
     ) -> None:
         full_env = dict(os.environ)
         full_env.setdefault("ACP_BRIDGE_EXAMPLE_PACE", "0.2")
@@ -39,6 +44,9 @@ class FakeEditor:
         )
         self.log_dir = log_dir
         self.strict = strict
+        # answer(method, params) -> ("result", value) | ("error", {...}) | None (stay silent)
+        self.answer = answer
+        self.requests: list[dict[str, Any]] = []
         self.checker = TranscriptChecker()
         self.messages: list[dict[str, Any]] = []
         self.raw_lines: list[bytes] = []
@@ -69,11 +77,21 @@ class FakeEditor:
                 if "id" in message and "method" not in message:
                     self._responses[message["id"]] = message
                 self._arrived.notify_all()
+            if "id" in message and "method" in message:
+                self.requests.append(message)
+                self._answer_request(message)
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.stderr_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+
+    def _answer_request(self, message: dict[str, Any]) -> None:
+        reply = self.answer(message["method"], message.get("params")) if self.answer else None
+        if reply is None:
+            return
+        kind, value = reply
+        self.send({"jsonrpc": "2.0", "id": message["id"], kind: value})
 
     def send_raw(self, data: bytes) -> None:
         assert self.proc.stdin is not None

@@ -27,6 +27,8 @@ Misbehaviour, for the bridge's sake:
   notifications;
 * ``--frame-depth N``: add ``frame_depth: N`` to each ``session/event``'s params;
 * ``--no-initialize-answer``: never answer ``initialize``;
+* ``--call METHOD JSON``: at each prompt, first send the bridge the request METHOD (params
+  JSON, ``sessionId`` added), wait for its answer and stream it back as a chunk;
 * ``--ignore-eof``: keep running after stdin closes; ``--ignore-term``: ignore SIGTERM.
 """
 
@@ -57,6 +59,9 @@ class SessionVm:
         self.eof = threading.Event()
         self.lock = threading.Lock()
         self.open_prompts: list[threading.Event] = []
+        self.answers: dict[Any, dict[str, Any]] = {}
+        self.answered = threading.Event()
+        self.calls = 0
 
     # ---------------------------------------------------------------- the wire
 
@@ -92,6 +97,11 @@ class SessionVm:
                 continue
             if not isinstance(message, dict):
                 print("session_vm: skipping a line that is not an object", file=sys.stderr)
+                continue
+            if "method" not in message and "id" in message:  # an answer to one of our calls
+                with self.lock:
+                    self.answers[message["id"]] = message
+                self.answered.set()
                 continue
             if message.get("method") == "session/cancel":
                 with self.lock:
@@ -149,6 +159,9 @@ class SessionVm:
         text = " ".join(
             b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)
         )
+        for method, raw in self.args.call or []:
+            answer = self.call(method, json.loads(raw), cancelled)
+            self.emit("agent_message_chunk", content=json.dumps({"call": method, **answer}))
         n = self.args.chunks
         for i in range(n):
             if i > 0 and cancelled.wait(self.args.interval):
@@ -169,6 +182,23 @@ class SessionVm:
         if self.args.events_outside_turn:
             self.emit("agent_message_chunk", content="outside a turn, after the answer")
 
+    def call(
+        self, method: str, params: dict[str, Any], cancelled: threading.Event
+    ) -> dict[str, Any]:
+        """Ask the editor through the bridge and wait for the answer (or give up)."""
+        self.calls += 1
+        call_id = f"vm-call-{self.calls}"
+        params = {"sessionId": self.session_id, **params}
+        self.send({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with self.lock:
+                if call_id in self.answers:
+                    return self.answers.pop(call_id)
+                self.answered.clear()
+            self.answered.wait(0.05)
+        return {"error": "no answer within 30 s"}
+
     def cancelled(self, msg_id: Any) -> None:
         if self.eof.is_set() and not self.args.ignore_eof:
             raise EndOfInput
@@ -188,6 +218,13 @@ class SessionVm:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--chunks", type=int, default=2, metavar="N", help="chunks per prompt")
+    parser.add_argument(
+        "--call",
+        nargs=2,
+        action="append",
+        metavar=("METHOD", "JSON"),
+        help="at each prompt, first ask the editor METHOD with params JSON; repeatable",
+    )
     parser.add_argument("--interval", type=float, default=0.0, metavar="S", help="between chunks")
     parser.add_argument("--exit-mid-turn", type=int, metavar="CODE", help="exit after chunk 1")
     parser.add_argument("--ignore-cancel", action="store_true", help="stream on, never answer")

@@ -1,0 +1,187 @@
+"""Requests a session-mode VM makes of the editor, proxied by the bridge."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from editor import FakeEditor
+
+from acp_bridge.eventlog.naming import segment_file_name
+
+pytestmark = pytest.mark.e2e
+
+VMS = Path(__file__).parent.parent / "vms"
+
+
+def vm_calling(*calls: tuple[str, dict[str, Any]]) -> str:
+    argv = [sys.executable, str(VMS / "session_vm.py"), "--chunks", "1"]
+    for method, params in calls:
+        argv += ["--call", method, json.dumps(params)]
+    return shlex.join(argv)
+
+
+def answers_seen(editor: FakeEditor, session_id: str) -> list[dict[str, Any]]:
+    """What the VM got back, as it streamed it into its message chunks."""
+    out = []
+    for update in editor.updates(session_id):
+        text = update.get("content", {}).get("text", "")
+        if text.startswith("{"):
+            out.append(json.loads(text))
+    return out
+
+
+def run_turn(editor: FakeEditor, tmp_path: Path, **caps: Any) -> str:
+    editor.initialize(**caps)
+    sid = editor.new_session(tmp_path)
+    assert editor.call(
+        "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "go"}]}
+    ) == {"stopReason": "end_turn"}
+    return sid
+
+
+def test_read_is_forwarded_with_the_acp_session_and_answered_under_the_vms_id(
+    tmp_path: Path,
+) -> None:
+    target = str(tmp_path / "a.txt")
+    seen: list[tuple[str, Any]] = []
+
+    def answer(method: str, params: Any) -> Any:
+        seen.append((method, params))
+        return ("result", {"content": "hello from the editor buffer"})
+
+    with FakeEditor(
+        "--vm",
+        vm_calling(("fs/read_text_file", {"path": target})),
+        log_dir=tmp_path / "logs",
+        answer=answer,
+    ) as editor:
+        sid = run_turn(editor, tmp_path, fs={"readTextFile": True, "writeTextFile": False})
+        [(method, params)] = seen
+        assert method == "fs/read_text_file"
+        assert params == {"sessionId": sid, "path": target}
+        [got] = answers_seen(editor, sid)
+        assert got["id"] == "vm-call-1"
+        assert got["result"] == {"content": "hello from the editor buffer"}
+        editor.close()
+        assert editor.problems() == []
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "logs" / segment_file_name(sid, 0)).read_text().splitlines()
+    ]
+    calls = [r for r in records if r["type"] == "acp_bridge.editor_call"]
+    assert calls[0]["method"] == "fs/read_text_file"
+    assert calls[0]["result"] == {"content": "hello from the editor buffer"}
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("fs/read_text_file", {"path": "/x"}),
+        ("fs/write_text_file", {"path": "/x", "content": ""}),
+        ("terminal/create", {"command": "ls"}),
+    ],
+)
+def test_a_capability_the_editor_did_not_advertise_is_refused_at_once(
+    tmp_path: Path, method: str, params: dict[str, Any]
+) -> None:
+    with FakeEditor("--vm", vm_calling((method, params)), log_dir=tmp_path / "l") as editor:
+        sid = run_turn(editor, tmp_path, fs={"readTextFile": False})
+        [got] = answers_seen(editor, sid)
+        assert got["error"]["code"] == -32601
+        assert editor.requests == []
+        editor.close()
+        assert editor.problems() == []
+
+
+@pytest.mark.parametrize("path", ["relative/a.txt", "/etc/passwd"])
+def test_paths_must_be_absolute_and_inside_the_session(tmp_path: Path, path: str) -> None:
+    with FakeEditor(
+        "--vm", vm_calling(("fs/read_text_file", {"path": path})), log_dir=tmp_path / "l"
+    ) as editor:
+        sid = run_turn(editor, tmp_path, fs={"readTextFile": True})
+        [got] = answers_seen(editor, sid)
+        assert got["error"]["code"] == -32602
+        assert editor.requests == []
+        editor.close()
+
+
+def test_permission_gets_acp_options_and_the_chosen_kind_and_always_is_remembered(
+    tmp_path: Path,
+) -> None:
+    asked: list[Any] = []
+
+    def answer(method: str, params: Any) -> Any:
+        asked.append(params)
+        return ("result", {"outcome": {"outcome": "selected", "optionId": "allow_always"}})
+
+    harn_style = {"approvalRequest": {"toolCallId": "c1", "title": "Edit src/a.rs"}}
+    vm = vm_calling(
+        ("session/request_permission", harn_style), ("session/request_permission", harn_style)
+    )
+    with FakeEditor("--vm", vm, log_dir=tmp_path / "l", answer=answer) as editor:
+        sid = run_turn(editor, tmp_path)
+        assert len(asked) == 1, "the second request is answered from memory"
+        assert {o["kind"] for o in asked[0]["options"]} == {
+            "allow_once",
+            "allow_always",
+            "reject_once",
+            "reject_always",
+        }
+        assert asked[0]["toolCall"] == {"toolCallId": "c1", "title": "Edit src/a.rs"}
+        first, second = answers_seen(editor, sid)
+        assert first["result"]["kind"] == "allow_always"
+        assert second["result"]["kind"] == "allow_always"
+        assert second["result"]["_meta"] == {"acp_bridge": {"remembered": True}}
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_editor_errors_reach_the_vm(tmp_path: Path) -> None:
+    def answer(method: str, params: Any) -> Any:
+        return ("error", {"code": -32002, "message": "no such file"})
+
+    target = str(tmp_path / "missing.txt")
+    with FakeEditor(
+        "--vm",
+        vm_calling(("fs/read_text_file", {"path": target})),
+        log_dir=tmp_path / "l",
+        answer=answer,
+    ) as editor:
+        sid = run_turn(editor, tmp_path, fs={"readTextFile": True})
+        [got] = answers_seen(editor, sid)
+        assert got["error"] == {"code": -32002, "message": "no such file"}
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_cancel_while_a_permission_prompt_is_open(tmp_path: Path) -> None:
+    vm = vm_calling(
+        ("session/request_permission", {"toolCall": {"toolCallId": "c", "title": "Run rm -rf"}})
+    )
+    with FakeEditor("--vm", vm, log_dir=tmp_path / "l", answer=lambda m, p: None) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        prompt = editor.prompt(sid, "go")
+        editor.wait_for(lambda m: m.get("method") == "session/request_permission")
+        editor.notify("session/cancel", {"sessionId": sid})
+        cancel = editor.wait_for(lambda m: m.get("method") == "$/cancel_request")
+        assert cancel["params"]["requestId"] == editor.requests[0]["id"]
+        assert editor.wait_response(prompt)["result"] == {"stopReason": "cancelled"}
+        # the editor may still answer late: the bridge must not mind
+        editor.send(
+            {
+                "jsonrpc": "2.0",
+                "id": editor.requests[0]["id"],
+                "error": {"code": -32800, "message": "cancelled"},
+            }
+        )
+        editor.close()
+        problems = editor.problems()
+        assert problems == [] or all(
+            "response to" in p or "never answered" in p for p in problems
+        ), problems
