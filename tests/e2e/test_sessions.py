@@ -251,7 +251,7 @@ def test_list_pages_with_a_cursor_newest_first(tmp_path: Path) -> None:
     logs.mkdir()
     for n in range(105):
         sid = f"listed-{n:03d}x"
-        records = [
+        records: list[dict[str, Any]] = [
             {
                 "index": 0,
                 "emitted_at_ms": 1_700_000_000_000 + n,
