@@ -33,6 +33,8 @@ SESSION_RECORD: Final = "acp_bridge.session"
 VM_TURN_STARTED_RECORD: Final = "acp_bridge.vm_turn_started"
 #: The VM answered the prompt (or was given up on): its later events were not forwarded.
 VM_TURN_OVER_RECORD: Final = "acp_bridge.vm_turn_over"
+#: A request a VM made of the editor through the bridge, with its answer.
+EDITOR_CALL_RECORD: Final = "acp_bridge.editor_call"
 #: A VM line that was not an event object: ``{"raw": str, "reason": str}``.
 UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
 #: Prefix of every record type the bridge itself writes.
@@ -196,6 +198,8 @@ class Replayer:
         if record_type == UNDECODABLE_RECORD:
             self.stats.undecodable_lines += 1
             return []
+        if record_type == EDITOR_CALL_RECORD:
+            return []  # ACP has no notification for a past request; the log keeps it
         self.stats.unknown_bridge_records += 1
         self.stats.problems.append(f"{where}: unknown bridge record {record_type!r}, skipped")
         return []

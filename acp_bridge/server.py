@@ -37,7 +37,7 @@ from acp_bridge.eventlog.catalog import list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
 from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog
-from acp_bridge.replay import Replayer
+from acp_bridge.replay import EDITOR_CALL_RECORD, Replayer
 from acp_bridge.rpc_adapter import RpcAdapter
 from acp_bridge.session import SessionCore
 from acp_bridge.supervisor import (
@@ -563,7 +563,7 @@ class AcpServer:
             if remembered is not None:
                 runtime.persist(
                     {
-                        "type": "acp_bridge.editor_call",
+                        "type": EDITOR_CALL_RECORD,
                         "session_id": runtime.session_id,
                         "method": method,
                         "params": params,
@@ -576,7 +576,7 @@ class AcpServer:
         future.add_done_callback(lambda _: answered.set())
         cancelled = runtime.editor_calls[msg_id] = anyio.Event()
         record: JsonObject = {
-            "type": "acp_bridge.editor_call",
+            "type": EDITOR_CALL_RECORD,
             "session_id": runtime.session_id,
             "method": method,
             "params": params,

@@ -185,3 +185,25 @@ def test_cancel_while_a_permission_prompt_is_open(tmp_path: Path) -> None:
         assert problems == [] or all(
             "response to" in p or "never answered" in p for p in problems
         ), problems
+
+
+def test_a_session_with_editor_calls_reloads_cleanly(tmp_path: Path) -> None:
+    target = str(tmp_path / "a.txt")
+
+    def answer(method: str, params: Any) -> Any:
+        return ("result", {"content": "x"})
+
+    logs = tmp_path / "logs"
+    vm = vm_calling(("fs/read_text_file", {"path": target}))
+    with FakeEditor("--vm", vm, log_dir=logs, answer=answer) as editor:
+        sid = run_turn(editor, tmp_path, fs={"readTextFile": True})
+        live = editor.updates(sid)
+        editor.close()
+    with FakeEditor("--vm", vm, log_dir=logs, answer=answer) as again:
+        again.initialize(fs={"readTextFile": True})
+        again.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
+        replayed = [u for u in again.updates(sid) if u["sessionUpdate"] != "user_message_chunk"]
+        assert replayed == live
+        again.close()
+        assert not any("unknown bridge record" in line for line in again.stderr_lines)
+        assert again.problems() == []
