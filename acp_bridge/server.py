@@ -155,6 +155,11 @@ class SessionRuntime:
         if record is not None:
             self.persist(record)
 
+    def vm_exited(self) -> None:
+        """Withdraw every editor request the VM was waiting for: nobody will read it."""
+        for waiting in list(self.editor_calls.values()):
+            waiting.set()
+
     async def editor_call(self, method: str, params: JsonObject) -> Any:
         """Ask the editor on the VM's behalf (see :meth:`AcpServer.editor_call`)."""
         assert self.server is not None

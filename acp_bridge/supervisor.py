@@ -59,6 +59,10 @@ class TurnHost(Protocol):
         """The VM answered the prompt: what it writes next is outside the turn."""
         ...
 
+    def vm_exited(self) -> None:
+        """The VM is gone: withdraw whatever it is still waiting for from the editor."""
+        ...
+
     async def editor_call(self, method: str, params: JsonObject) -> Any:
         """Ask the editor on the VM's behalf.
 
@@ -360,6 +364,7 @@ class SessionSupervisor(_Base):
         finally:
             with anyio.CancelScope(shield=True):
                 await vm.wait()
+            self.host.vm_exited()
             if vm is self.vm:
                 self.exited.set()
             for pending in pending_calls.values():

@@ -207,3 +207,52 @@ def test_a_session_with_editor_calls_reloads_cleanly(tmp_path: Path) -> None:
         again.close()
         assert not any("unknown bridge record" in line for line in again.stderr_lines)
         assert again.problems() == []
+
+
+def test_a_vm_that_exits_with_a_request_pending_leaves_nothing_dangling(tmp_path: Path) -> None:
+    vm = (
+        vm_calling(
+            ("session/request_permission", {"toolCall": {"toolCallId": "c", "title": "Deploy"}})
+        )
+        + " --exit-after-call 3"
+    )
+    with FakeEditor("--vm", vm, log_dir=tmp_path / "l", answer=lambda m, p: None) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        prompt = editor.prompt(sid, "go")
+        answer = editor.wait_response(prompt, timeout=10)
+        assert answer["error"]["code"] == -32603
+        cancel = editor.wait_for(lambda m: m.get("method") == "$/cancel_request", timeout=10)
+        assert cancel["params"]["requestId"] == editor.requests[0]["id"]
+        editor.send(
+            {
+                "jsonrpc": "2.0",
+                "id": editor.requests[0]["id"],
+                "error": {"code": -32800, "message": "cancelled"},
+            }
+        )
+        assert editor.close() == 0
+        assert editor.problems() == []
+
+
+def test_an_editor_that_never_answers_times_out(tmp_path: Path) -> None:
+    target = str(tmp_path / "a.txt")
+    vm = vm_calling(("fs/read_text_file", {"path": target}))
+    with FakeEditor(
+        "--editor-timeout", "0.5", "--vm", vm, log_dir=tmp_path / "l", answer=lambda m, p: None
+    ) as editor:
+        sid = run_turn(editor, tmp_path, fs={"readTextFile": True})
+        [got] = answers_seen(editor, sid)
+        assert got["error"]["code"] == -32603
+        assert "did not answer" in got["error"]["message"]
+        cancel = editor.wait_for(lambda m: m.get("method") == "$/cancel_request")
+        assert cancel["params"]["requestId"] == editor.requests[0]["id"]
+        editor.send(
+            {
+                "jsonrpc": "2.0",
+                "id": editor.requests[0]["id"],
+                "error": {"code": -32800, "message": "cancelled"},
+            }
+        )
+        editor.close()
+        assert editor.problems() == []

@@ -29,6 +29,7 @@ Misbehaviour, for the bridge's sake:
 * ``--no-initialize-answer``: never answer ``initialize``;
 * ``--call METHOD JSON``: at each prompt, first send the bridge the request METHOD (params
   JSON, ``sessionId`` added), wait for its answer and stream it back as a chunk;
+* ``--exit-after-call CODE``: exit with CODE right after sending a ``--call``;
 * ``--ignore-eof``: keep running after stdin closes; ``--ignore-term``: ignore SIGTERM.
 """
 
@@ -190,6 +191,8 @@ class SessionVm:
         call_id = f"vm-call-{self.calls}"
         params = {"sessionId": self.session_id, **params}
         self.send({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params})
+        if self.args.exit_after_call is not None:
+            os._exit(self.args.exit_after_call)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with self.lock:
@@ -218,6 +221,9 @@ class SessionVm:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--chunks", type=int, default=2, metavar="N", help="chunks per prompt")
+    parser.add_argument(
+        "--exit-after-call", type=int, metavar="CODE", help="exit as soon as a --call is sent"
+    )
     parser.add_argument(
         "--call",
         nargs=2,
