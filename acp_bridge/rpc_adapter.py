@@ -153,17 +153,6 @@ class RpcAdapter:
         """Stop waiting for the answer to ``msg_id`` (it was cancelled or timed out)."""
         self._protocol._request_futures.pop(msg_id, None)
 
-    async def request(self, method: str, params: JsonObject) -> Any:
-        """Send a request to the editor and wait for its result.
-
-        Raises:
-            RpcError: The editor answered with an error.
-        """
-        try:
-            return await self._protocol.send_request_async(method, params)
-        except JsonRpcException as exc:
-            raise RpcError(exc.code, exc.message or "error", exc.data) from exc
-
     def cancel_all(self) -> None:
         """Cancel every handler and outgoing request still in flight (shutdown)."""
         for future in list(self._protocol._request_futures.values()):

@@ -37,7 +37,7 @@ from acp_bridge.eventlog.catalog import list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
 from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog
-from acp_bridge.replay import EDITOR_CALL_RECORD, Replayer
+from acp_bridge.replay import EDITOR_CALL_RECORD, SESSION_RECORD, Replayer
 from acp_bridge.rpc_adapter import RpcAdapter
 from acp_bridge.session import SessionCore
 from acp_bridge.supervisor import (
@@ -374,7 +374,7 @@ class AcpServer:
                 self.counters.eventlog_corrupt_lines += 1
                 log.warning("%s, skipped while loading %s", item, session_id)
                 continue
-            if first and send and item.event.get("type") != "acp_bridge.session":
+            if first and send and item.event.get("type") != SESSION_RECORD:
                 await self._send([runtime.core.translator.notice(NO_PROMPTS_NOTICE)])
             first = False
             notifications = replayer.feed(item.event, where=where)
@@ -471,7 +471,6 @@ class AcpServer:
             **common,
             client_capabilities=self.client_capabilities,
             client_info=self.client_info,
-            mcp_servers=runtime.mcp_servers,
         )
 
     def _runtime(self, session_id: str) -> SessionRuntime:
@@ -564,28 +563,21 @@ class AcpServer:
         )
         if method == PERMISSION:
             params = permission_request(params, runtime.session_id)
-            remembered = runtime.permissions.recall(params)
-            if remembered is not None:
-                runtime.persist(
-                    {
-                        "type": EDITOR_CALL_RECORD,
-                        "session_id": runtime.session_id,
-                        "method": method,
-                        "params": params,
-                        "result": remembered,
-                    }
-                )
-                return remembered
-        msg_id, future = self.rpc.send_request(method, params)
-        answered = anyio.Event()
-        future.add_done_callback(lambda _: answered.set())
-        cancelled = runtime.editor_calls[msg_id] = anyio.Event()
         record: JsonObject = {
             "type": EDITOR_CALL_RECORD,
             "session_id": runtime.session_id,
             "method": method,
             "params": params,
         }
+        if method == PERMISSION:
+            remembered = runtime.permissions.recall(params)
+            if remembered is not None:
+                runtime.persist({**record, "result": remembered})
+                return remembered
+        msg_id, future = self.rpc.send_request(method, params)
+        answered = anyio.Event()
+        future.add_done_callback(lambda _: answered.set())
+        cancelled = runtime.editor_calls[msg_id] = anyio.Event()
         try:
             await wait_any(answered, cancelled, timeout=self.settings.editor_timeout_s)
         finally:

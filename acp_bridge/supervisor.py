@@ -46,6 +46,7 @@ class TurnHost(Protocol):
     session_id: str
     cwd: str
     label: str
+    mcp_servers: list[JsonObject]
 
     async def ingest(self, line: bytes | LineTooLong) -> JsonObject | None:
         """Persist, translate and forward one VM line; return it if it is JSON-RPC."""
@@ -204,7 +205,7 @@ class ExecSupervisor(_Base):
             "sessionId": self.host.session_id,
             "cwd": self.host.cwd,
             "prompt": turn.prompt,
-            "mcpServers": getattr(self.host, "mcp_servers", []),
+            "mcpServers": self.host.mcp_servers,
         }
         drained = anyio.Event()
 
@@ -262,7 +263,6 @@ class SessionSupervisor(_Base):
 
     client_capabilities: JsonObject = field(default_factory=dict)
     client_info: JsonObject | None = None
-    mcp_servers: list[JsonObject] = field(default_factory=list)
     vm: VmProcess | None = None
     exited: anyio.Event = field(default_factory=anyio.Event)
     ready: anyio.Event | None = None
@@ -296,7 +296,7 @@ class SessionSupervisor(_Base):
                 "protocolVersion": VM_PROTOCOL_VERSION,
                 "sessionId": self.host.session_id,
                 "cwd": self.host.cwd,
-                "mcpServers": self.mcp_servers,
+                "mcpServers": self.host.mcp_servers,
                 "clientCapabilities": self.client_capabilities,
             }
             if self.client_info is not None:

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from acp_bridge.eventlog.naming import parse_segment_file_name
 from acp_bridge.eventlog.records import decode_record
 
@@ -62,7 +60,7 @@ def _head_records(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            records.append(decode_record(line).event | {"__emitted__": _stamp(line)})
+            records.append(decode_record(line).event)
         except ValueError:
             continue
     return records
@@ -70,10 +68,9 @@ def _head_records(path: Path) -> list[dict[str, Any]]:
 
 def _stamp(line: bytes) -> int | None:
     try:
-        value = orjson.loads(line).get("emitted_at_ms")
-    except (orjson.JSONDecodeError, AttributeError):
+        return decode_record(line).emitted_at_ms
+    except ValueError:
         return None
-    return value if isinstance(value, int) else None
 
 
 def _last_stamp(path: Path) -> int | None:

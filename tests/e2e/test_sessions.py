@@ -40,6 +40,16 @@ def streamed(editor: FakeEditor, session_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def load_agent_side(editor: FakeEditor, session_id: str, cwd: Path) -> list[dict[str, Any]]:
+    """Load a session; return what it replayed apart from the user's own prompts."""
+    editor.call("session/load", {"sessionId": session_id, "cwd": str(cwd), "mcpServers": []})
+    return [
+        m
+        for m in streamed(editor, session_id)
+        if m["params"]["update"].get("sessionUpdate") != "user_message_chunk"
+    ]
+
+
 def test_a_thread_survives_a_restart_exactly(tmp_path: Path, recorded: str) -> None:
     logs = tmp_path / "logs"
     with FakeEditor("--vm-exec", recorded, log_dir=logs) as first:
@@ -99,12 +109,7 @@ def test_a_cancelled_turn_in_the_middle_reloads_as_it_was(tmp_path: Path) -> Non
         first.close()
     with FakeEditor("--vm-exec", TICKER, log_dir=logs) as second:
         second.initialize()
-        second.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
-        replayed = [
-            m
-            for m in streamed(second, sid)
-            if m["params"]["update"].get("sessionUpdate") != "user_message_chunk"
-        ]
+        replayed = load_agent_side(second, sid, tmp_path)
         assert replayed == live
         second.close()
         assert second.problems() == []
@@ -235,12 +240,7 @@ def test_rotation_across_segments_during_a_load(tmp_path: Path, recorded: str) -
     (logs / segment_file_name(sid, 2)).write_text("".join(lines[2 * third :]))
     with FakeEditor("--vm-exec", recorded, log_dir=logs) as second:
         second.initialize()
-        second.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
-        replayed = [
-            m
-            for m in streamed(second, sid)
-            if m["params"]["update"].get("sessionUpdate") != "user_message_chunk"
-        ]
+        replayed = load_agent_side(second, sid, tmp_path)
         assert replayed == live
         second.close()
         assert second.problems() == []
