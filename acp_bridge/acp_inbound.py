@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import INVALID_PARAMS
@@ -25,6 +25,10 @@ def _absolute(value: str) -> str:
 
 #: ACP's paths are absolute; a relative ``cwd`` is invalid params.
 AbsolutePath = Annotated[str, AfterValidator(_absolute)]
+#: A list of absolute paths, where ``null`` means the empty list (as ACP says it does).
+AbsolutePaths = Annotated[
+    list[AbsolutePath], BeforeValidator(lambda value: [] if value is None else value)
+]
 
 
 class Inbound(BaseModel):
@@ -46,7 +50,9 @@ class NewSessionParams(Inbound):
 
     cwd: AbsolutePath
     mcp_servers: list[dict[str, Any]] = Field(alias="mcpServers")
-    additional_directories: list[str] = Field(default_factory=list, alias="additionalDirectories")
+    additional_directories: AbsolutePaths = Field(
+        default_factory=list, alias="additionalDirectories"
+    )
 
 
 class PromptParams(Inbound):
@@ -93,6 +99,9 @@ class LoadSessionParams(Inbound):
     session_id: str = Field(alias="sessionId")
     cwd: AbsolutePath
     mcp_servers: list[dict[str, Any]] = Field(default_factory=list, alias="mcpServers")
+    additional_directories: AbsolutePaths = Field(
+        default_factory=list, alias="additionalDirectories"
+    )
 
 
 class StrictLoadSessionParams(LoadSessionParams):

@@ -35,6 +35,8 @@ TERMINAL_METHODS: Final = frozenset(
     }
 )
 EDITOR_METHODS: Final = frozenset({PERMISSION, READ, WRITE, *TERMINAL_METHODS})
+#: What a VM may still ask after its turn was cancelled: letting go of its terminals.
+CLEANUP_METHODS: Final = frozenset({"terminal/kill", "terminal/release"})
 
 DEFAULT_OPTIONS: Final = (
     {"optionId": "allow_once", "name": "Allow once", "kind": "allow_once"},

@@ -41,14 +41,19 @@ UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
 BRIDGE_RECORD_PREFIX: Final = "acp_bridge."
 
 
-def session_record(session_id: str, cwd: str, mcp_servers: list[Any]) -> JsonObject:
-    """The record that opens a session's log."""
-    return {
+def session_record(
+    session_id: str, cwd: str, mcp_servers: list[Any], additional_directories: list[str]
+) -> JsonObject:
+    """The record that opens a session's log (and each later load or resume of it)."""
+    record: JsonObject = {
         "type": SESSION_RECORD,
         "session_id": session_id,
         "cwd": cwd,
         "mcp_servers": mcp_servers,
     }
+    if additional_directories:
+        record["additional_directories"] = additional_directories
+    return record
 
 
 def prompt_record(session_id: str, blocks: list[JsonObject]) -> JsonObject:

@@ -31,7 +31,13 @@ from acp_bridge.acp_inbound import (
     parse_params,
 )
 from acp_bridge.acp_models import PROTOCOL_VERSION
-from acp_bridge.editor_calls import PERMISSION, PermissionMemory, check, permission_request
+from acp_bridge.editor_calls import (
+    CLEANUP_METHODS,
+    PERMISSION,
+    PermissionMemory,
+    check,
+    permission_request,
+)
 from acp_bridge.errors import EventLogError, RpcError
 from acp_bridge.eventlog.catalog import list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
@@ -111,6 +117,11 @@ class SessionRuntime:
     def cwd(self) -> str:
         """The session's working directory."""
         return self.core.cwd
+
+    @property
+    def additional_directories(self) -> list[str]:
+        """The session's workspace roots besides its cwd."""
+        return self.core.additional_directories
 
     @property
     def label(self) -> str:
@@ -292,7 +303,13 @@ class AcpServer:
                 "loadSession": True,
                 "promptCapabilities": PROMPT_CAPABILITIES,
                 "mcpCapabilities": {"http": False, "sse": False},
-                "sessionCapabilities": {"list": {}, "resume": {}, "close": {}, "delete": {}},
+                "sessionCapabilities": {
+                    "list": {},
+                    "resume": {},
+                    "close": {},
+                    "delete": {},
+                    "additionalDirectories": {},
+                },
                 "_meta": {
                     HARN_META_KEY: {
                         "extensionMethod": HARN_UPDATE_METHOD,
@@ -311,20 +328,26 @@ class AcpServer:
         """Create a session: its log, and (session mode) its VM, started in the background."""
         request = parse_params(NewSessionParams, params)
         session_id = str(uuid.uuid4())
-        runtime = await self._open_runtime(session_id, request.cwd, request.mcp_servers)
+        runtime = await self._open_runtime(
+            session_id, request.cwd, request.mcp_servers, request.additional_directories
+        )
         self._go_live(runtime)
         log.info("session %s created in %s", session_id, request.cwd)
         return {"sessionId": session_id}
 
     async def _open_runtime(
-        self, session_id: str, cwd: str, mcp_servers: list[JsonObject]
+        self,
+        session_id: str,
+        cwd: str,
+        mcp_servers: list[JsonObject],
+        additional_directories: list[str],
     ) -> SessionRuntime:
         try:
             event_log: EventLog = await anyio.to_thread.run_sync(self._open_log, session_id)
         except EventLogError as exc:
             raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot open the event log: {exc}") from None
         options = TranslatorOptions(harn_extensions=self.options.harn_extensions, cwd=cwd)
-        core = SessionCore(session_id, cwd, options)
+        core = SessionCore(session_id, cwd, options, list(additional_directories))
         return SessionRuntime(core, event_log, self.outbox, self.counters, mcp_servers, server=self)
 
     def _go_live(self, runtime: SessionRuntime) -> None:
@@ -363,7 +386,9 @@ class AcpServer:
         session_id = request.session_id
         paths = self._logged_session(session_id)
         await self._retire(session_id)
-        runtime = await self._open_runtime(session_id, request.cwd, request.mcp_servers)
+        runtime = await self._open_runtime(
+            session_id, request.cwd, request.mcp_servers, request.additional_directories
+        )
         replayer = Replayer(runtime.core.options)
         replayer.begin_log(session_id)
         first = True
@@ -552,13 +577,13 @@ class AcpServer:
         """
         params = {**params, "sessionId": runtime.session_id}
         turn = runtime.turn
-        if turn is not None and turn.cancelled.is_set():
+        if turn is not None and turn.cancelled.is_set() and method not in CLEANUP_METHODS:
             raise RpcError(jsonrpc.REQUEST_CANCELLED, "the turn was cancelled")
         check(
             method,
             params,
             self.client_capabilities,
-            [runtime.cwd],
+            runtime.core.roots,
             allow_outside=self.settings.allow_outside_cwd,
         )
         if method == PERMISSION:

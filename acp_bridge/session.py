@@ -90,6 +90,7 @@ class SessionCore:
     session_id: str
     cwd: str
     options: TranslatorOptions
+    additional_directories: list[str] = field(default_factory=list)
     phase: Phase = Phase.IDLE
     accepting: bool = False
     translator: Translator = field(init=False)
@@ -106,7 +107,12 @@ class SessionCore:
 
     def started(self, mcp_servers: list[Any]) -> JsonObject:
         """The record that opens a session's log."""
-        return session_record(self.session_id, self.cwd, mcp_servers)
+        return session_record(self.session_id, self.cwd, mcp_servers, self.additional_directories)
+
+    @property
+    def roots(self) -> list[str]:
+        """The directories the VM may touch through the editor: cwd, then the others."""
+        return [self.cwd, *self.additional_directories]
 
     def begin_turn(self, prompt: list[JsonObject]) -> JsonObject:
         """A prompt starts a turn; return the record to persist.

@@ -45,6 +45,7 @@ class TurnHost(Protocol):
 
     session_id: str
     cwd: str
+    additional_directories: list[str]
     label: str
     mcp_servers: list[JsonObject]
 
@@ -206,6 +207,7 @@ class ExecSupervisor(_Base):
             "cwd": self.host.cwd,
             "prompt": turn.prompt,
             "mcpServers": self.host.mcp_servers,
+            "additionalDirectories": self.host.additional_directories,
         }
         drained = anyio.Event()
 
@@ -297,6 +299,7 @@ class SessionSupervisor(_Base):
                 "sessionId": self.host.session_id,
                 "cwd": self.host.cwd,
                 "mcpServers": self.host.mcp_servers,
+                "additionalDirectories": self.host.additional_directories,
                 "clientCapabilities": self.client_capabilities,
             }
             if self.client_info is not None:

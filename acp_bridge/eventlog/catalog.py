@@ -37,10 +37,13 @@ class SessionEntry:
     updated_at_ms: int | None
     path: str
     recorded_by_bridge: bool
+    additional_directories: tuple[str, ...] = ()
 
     def info(self, fallback_cwd: str) -> dict[str, Any]:
         """This session as an ACP ``SessionInfo``."""
         entry: dict[str, Any] = {"sessionId": self.session_id, "cwd": self.cwd or fallback_cwd}
+        if self.additional_directories:
+            entry["additionalDirectories"] = list(self.additional_directories)
         if self.title:
             entry["title"] = self.title
         if self.updated_at_ms is not None:
@@ -73,16 +76,33 @@ def _stamp(line: bytes) -> int | None:
         return None
 
 
-def _last_stamp(path: Path) -> int | None:
+def _tail(path: Path) -> tuple[int | None, dict[str, Any] | None]:
+    """The last time stamp in a segment's tail, and the last session record there."""
     size = path.stat().st_size
     with path.open("rb") as f:
         f.seek(max(0, size - TAIL_BYTES))
         tail = f.read()
+    stamp: int | None = None
     for line in reversed(tail.split(b"\n")[:-1] if tail.endswith(b"\n") else tail.split(b"\n")):
-        stamp = _stamp(line) if line.strip() else None
-        if stamp is not None:
-            return stamp
-    return None
+        if not line.strip():
+            continue
+        if b'"acp_bridge.session"' in line:
+            try:
+                record = decode_record(line)
+            except ValueError:
+                continue
+            if record.event.get("type") == "acp_bridge.session":
+                return (stamp if stamp is not None else record.emitted_at_ms), record.event
+        if stamp is None:
+            stamp = _stamp(line)
+    return stamp, None
+
+
+def _roots(record: dict[str, Any]) -> tuple[str, ...]:
+    dirs = record.get("additional_directories")
+    if not isinstance(dirs, list):
+        return ()
+    return tuple(d for d in dirs if isinstance(d, str))
 
 
 def _title(records: list[dict[str, Any]]) -> str | None:
@@ -102,7 +122,7 @@ def describe(directory: Path, name: str, files: list[str]) -> SessionEntry | Non
     first = directory / files[0]
     try:
         records = _head_records(first)
-        updated = _last_stamp(directory / files[-1])
+        updated, reopened = _tail(directory / files[-1])
     except OSError as exc:
         log.warning("cannot read %s: %s", first, exc)
         return None
@@ -112,6 +132,10 @@ def describe(directory: Path, name: str, files: list[str]) -> SessionEntry | Non
     if not isinstance(session_id, str):
         session_id = name  # Harn names its logs after the session id
     cwd = opening.get("cwd") if by_bridge else None
+    # The latest load or resume names the session's current roots; the opening, the first.
+    latest = reopened or next(
+        (r for r in reversed(records) if r.get("type") == "acp_bridge.session"), opening
+    )
     if updated is None:
         updated = int(first.stat().st_mtime * 1000)
     return SessionEntry(
@@ -121,6 +145,7 @@ def describe(directory: Path, name: str, files: list[str]) -> SessionEntry | Non
         updated_at_ms=updated,
         path=str(first),
         recorded_by_bridge=by_bridge,
+        additional_directories=_roots(latest) if by_bridge else (),
     )
 
 

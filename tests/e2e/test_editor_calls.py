@@ -256,3 +256,140 @@ def test_an_editor_that_never_answers_times_out(tmp_path: Path) -> None:
         )
         editor.close()
         assert editor.problems() == []
+
+
+# --------------------------------------------------------------------------- additional roots
+
+
+def test_additional_directories_are_roots_for_the_vms_paths(tmp_path: Path) -> None:
+    """A path in an additional directory goes to the editor; one outside every root does not."""
+    work, extra, elsewhere = (tmp_path / n for n in ("work", "extra", "elsewhere"))
+    for directory in (work, extra, elsewhere):
+        directory.mkdir()
+    inside, outside = str(extra / "a.txt"), str(elsewhere / "b.txt")
+
+    def answer(method: str, params: Any) -> Any:
+        return ("result", {"content": f"read {params['path']}"})
+
+    vm = vm_calling(
+        ("fs/read_text_file", {"path": inside}), ("fs/read_text_file", {"path": outside})
+    )
+    with FakeEditor("--vm", vm, log_dir=tmp_path / "logs", answer=answer) as editor:
+        init = editor.initialize(fs={"readTextFile": True})
+        assert init["agentCapabilities"]["sessionCapabilities"]["additionalDirectories"] == {}
+        sid = editor.call(
+            "session/new",
+            {"cwd": str(work), "mcpServers": [], "additionalDirectories": [str(extra)]},
+        )["sessionId"]
+        assert editor.call(
+            "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "go"}]}
+        ) == {"stopReason": "end_turn"}
+        first, second = answers_seen(editor, sid)
+        assert first["result"] == {"content": f"read {inside}"}
+        assert second["error"]["code"] == -32602
+        assert [r["params"]["path"] for r in editor.requests] == [inside]
+        [listed] = editor.call("session/list", {})["sessions"]
+        assert listed["additionalDirectories"] == [str(extra)]
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_a_relative_additional_directory_is_invalid_params(tmp_path: Path) -> None:
+    with FakeEditor("--vm", vm_calling(), log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        answer = editor.wait_response(
+            editor.request(
+                "session/new",
+                {"cwd": str(tmp_path), "mcpServers": [], "additionalDirectories": ["rel"]},
+            )
+        )
+        assert answer["error"]["code"] == -32602
+        assert answer["error"]["data"] == {"field": "additionalDirectories.0"}
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_load_replaces_the_roots_and_list_reports_the_latest(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    logs = tmp_path / "logs"
+    with FakeEditor("--vm", vm_calling(), log_dir=logs) as editor:
+        editor.initialize()
+        sid = editor.call(
+            "session/new",
+            {"cwd": str(tmp_path), "mcpServers": [], "additionalDirectories": [str(one)]},
+        )["sessionId"]
+        editor.close()
+    with FakeEditor("--vm", vm_calling(), log_dir=logs) as editor:
+        editor.initialize()
+        editor.call(
+            "session/load",
+            {
+                "sessionId": sid,
+                "cwd": str(tmp_path),
+                "mcpServers": [],
+                "additionalDirectories": [str(two)],
+            },
+        )
+        [listed] = editor.call("session/list", {})["sessions"]
+        assert listed["additionalDirectories"] == [str(two)]
+        editor.close()
+        assert editor.problems() == []
+
+
+# --------------------------------------------------------------------------- the example VM
+
+
+def test_the_example_vm_edits_a_file_in_the_editor_only_after_the_user_allowed_it(
+    tmp_path: Path,
+) -> None:
+    """Through the bridge: ask (with the diff), then fs/write_text_file; nothing on disk."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "README.md").write_text("# Demo\n\nSome text.\n")
+    asked: list[str] = []
+    writes: list[dict[str, Any]] = []
+
+    def answer(method: str, params: Any) -> Any:
+        asked.append(method)
+        if method == "session/request_permission":
+            assert params["toolCall"]["content"][0]["type"] == "diff"
+            return ("result", {"outcome": {"outcome": "selected", "optionId": "allow_once"}})
+        if method == "fs/read_text_file":
+            if params["path"].endswith("README.md"):
+                return ("result", {"content": "# From the buffer\n\nUnsaved.\n"})
+            return ("error", {"code": -32002, "message": "Resource not found"})
+        if method == "fs/write_text_file":
+            writes.append(params)
+            return ("result", {})
+        return ("error", {"code": -32601, "message": "no"})
+
+    with FakeEditor(
+        log_dir=tmp_path / "logs", answer=answer, env={"ACP_BRIDGE_EXAMPLE_PACE": "0"}
+    ) as editor:
+        editor.initialize(fs={"readTextFile": True, "writeTextFile": True})
+        sid = editor.new_session(work)
+        assert editor.call(
+            "session/prompt",
+            {"sessionId": sid, "prompt": [{"type": "text", "text": "write notes"}]},
+        ) == {"stopReason": "end_turn"}
+        assert asked == [
+            "fs/read_text_file",  # README, from the editor's buffer
+            "fs/read_text_file",  # the notes file's current text (none yet)
+            "session/request_permission",
+            "fs/write_text_file",
+        ]
+        [write] = writes
+        assert write["path"] == str(work / "acp-bridge-notes.md")
+        assert "From the buffer" in write["content"]
+        assert not (work / "acp-bridge-notes.md").exists()  # the editor writes, not the VM
+        edit = [u for u in editor.updates(sid) if u.get("kind") == "edit"]
+        assert edit[0]["content"][0] == {
+            "type": "diff",
+            "path": str(work / "acp-bridge-notes.md"),
+            "oldText": None,
+            "newText": write["content"],
+        }
+        editor.close()
+        assert editor.problems() == []

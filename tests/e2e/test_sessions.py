@@ -69,7 +69,13 @@ def test_a_thread_survives_a_restart_exactly(tmp_path: Path, recorded: str) -> N
     with FakeEditor("--vm-exec", recorded, log_dir=logs) as second:
         caps = second.initialize()["agentCapabilities"]
         assert caps["loadSession"] is True
-        assert caps["sessionCapabilities"] == {"list": {}, "resume": {}, "close": {}, "delete": {}}
+        assert caps["sessionCapabilities"] == {
+            "list": {},
+            "resume": {},
+            "close": {},
+            "delete": {},
+            "additionalDirectories": {},
+        }
         assert (
             second.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
             == {}
