@@ -7,11 +7,24 @@ turn at a human pace, streamed as ``session/event`` notifications:
 
 1. ``turn_start``;
 2. an ``agent_thought_chunk`` streamed in pieces, then a "thinking" pause;
-3. a ``plan`` of three steps;
+3. a ``plan`` of three steps (four or five when asked to run or write, see below);
 4. a ``tool_call`` ``read_file`` (kind ``read``) of a real file under the session's
    ``cwd`` (its README, else the first small text file a bounded scan finds), then
    ``tool_call_update`` ``in_progress`` and ``completed`` with the first lines of the file
-   (or ``failed`` when there is no such file or it cannot be read);
+   (or ``failed`` when there is no such file or it cannot be read). The file is read
+   through the editor (``fs/read_text_file``: its buffer, saved or not) when the editor
+   offers that, else from disk;
+4a. when the prompt asks to *run* something (a command in backticks, else ``ls -la``): a
+   ``run_command`` tool call (kind ``execute``); the user is asked
+   (``session/request_permission``); if allowed the command runs in an editor terminal
+   (``terminal/create``, ``wait_for_exit``, ``output``, ``release``), whose id the tool
+   call's output names so that the editor shows the terminal, or, when the editor offers
+   none, here (its output shown as text). Rejected: the call fails, nothing runs;
+4b. when the prompt asks to *write*, *save* or take *notes*: a ``write_file`` tool call
+   (kind ``edit``) whose input is the diff of ``acp-bridge-notes.md`` in ``cwd``; the user
+   is asked, with the diff; if allowed the file is written through the editor
+   (``fs/write_text_file``) or, when the editor does not offer that, to disk. Rejected:
+   the call fails, nothing is written;
 5. a second ``agent_thought_chunk`` about the result, then another pause;
 6. the ``plan`` again (reading done, answering in progress);
 7. ``agent_message_chunk`` events, a few words each, that echo the request and summarise
@@ -20,7 +33,9 @@ turn at a human pace, streamed as ``session/event`` notifications:
 
 The prompt is then answered ``{"stopReason": "end_turn"}``. ``session/cancel`` stops the
 turn at once: any open tool call is failed with ``"cancelled"`` and the prompt is answered
-``cancelled``. Closing stdin ends the process (status 0), even in the middle of a turn.
+``cancelled`` (a permission request open at that moment is answered ``cancelled`` by the
+bridge; a command running in an editor terminal is killed and its terminal released).
+Closing stdin ends the process (status 0), even in the middle of a turn.
 
 The pace is scaled by ``ACP_BRIDGE_EXAMPLE_PACE`` (a float multiplier; ``0`` never sleeps).
 Only the standard library and orjson are imported, so that the VM starts fast. stdout
@@ -37,10 +52,12 @@ import math
 import os
 import queue
 import re
+import shlex
+import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeAlias
 
@@ -83,7 +100,24 @@ SCAN_MAX_DEPTH: Final = 3
 SKIP_DIRS: Final = frozenset({"node_modules", "__pycache__", "venv", "target", "build", "dist"})
 FALLBACK_PATH: Final = "README.md"  # what the tool call names when nothing was found
 
+# What the write_file and run_command tools do, when the prompt asks for them.
+NOTES_FILE: Final = "acp-bridge-notes.md"
+DEFAULT_COMMAND: Final = ("ls", "-la")
+COMMAND_OUTPUT_LIMIT: Final = 64 * 1024
+COMMAND_TIMEOUT: Final = 30.0  # running a command ourselves (no editor terminal)
+CALL_POLL: Final = 0.05  # how often a turn waiting on the editor checks for a cancel
+CALL_CANCEL_WAIT: Final = 2.0  # how long a cancelled turn waits for a pending call's answer
+PERMISSION_OPTIONS: Final = (
+    {"optionId": "allow_once", "name": "Allow once", "kind": "allow_once"},
+    {"optionId": "allow_always", "name": "Always allow", "kind": "allow_always"},
+    {"optionId": "reject_once", "name": "Reject", "kind": "reject_once"},
+    {"optionId": "reject_always", "name": "Always reject", "kind": "reject_always"},
+)
+
 _WORD = re.compile(r"\S+\s*")
+_WRITE_WORDS = re.compile(r"\b(write|save|notes?)\b", re.IGNORECASE)
+_RUN_WORDS = re.compile(r"\brun\b", re.IGNORECASE)
+_BACKTICKS = re.compile(r"`([^`\n]+)`")
 _ATX_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
 _UNDERLINE = re.compile(r"^\s{0,3}(=+|-+|~+|\^+|\*+)\s*$")
 
@@ -128,6 +162,7 @@ class Inbox:
     def __init__(self) -> None:
         self.queue: queue.Queue[Incoming | None] = queue.Queue()
         self.eof = threading.Event()
+        self.calls = Calls()
         self._lock = threading.Lock()
         self._open_prompts: list[threading.Event] = []
 
@@ -156,7 +191,57 @@ class Inbox:
         """Stdin ended: stop whatever runs, then let the main loop finish."""
         self.eof.set()
         self.cancel_prompts()
+        self.calls.abandon()
         self.queue.put(None)
+
+
+@dataclass(slots=True)
+class Call:
+    """A request this VM made of the bridge, until its answer arrives."""
+
+    method: str
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: JsonObject | None = None
+
+
+class Calls:
+    """The VM's own requests to the bridge (the editor's powers), matched to their answers.
+
+    The main thread sends a request and waits; the stdin reader thread hands the answer
+    over. Ids are this VM's own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._pending: dict[int, Call] = {}
+
+    def start(self, method: str, params: JsonObject) -> Call:
+        """Send a request; the returned call is done once it is answered (or abandoned)."""
+        call = Call(method)
+        with self._lock:
+            msg_id = next(self._ids)
+            self._pending[msg_id] = call
+        send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        return call
+
+    def resolve(self, message: JsonObject) -> bool:
+        """Hand an answer to its call; ``False`` if no request of ours has that id."""
+        with self._lock:
+            call = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
+        if call is None:
+            return False
+        call.answer = message
+        call.done.set()
+        return True
+
+    def abandon(self) -> None:
+        """Stdin ended: no answer will come; wake every waiting call."""
+        with self._lock:
+            calls = list(self._pending.values())
+            self._pending.clear()
+        for call in calls:
+            call.done.set()
 
 
 def parse_line(line: bytes) -> JsonObject | None:
@@ -187,6 +272,8 @@ def read_stdin(stream: BinaryIO, inbox: Inbox) -> None:
                 inbox.cancel_prompts()
                 if "id" not in message:  # a notification, as it should be
                     continue
+            if "method" not in message and "id" in message and inbox.calls.resolve(message):
+                continue  # the answer to one of our requests: the waiting turn takes it
             inbox.put(message)
     except (OSError, ValueError) as exc:  # ValueError: the stream was closed under us
         log.warning("stopped reading stdin: %s", exc)
@@ -330,7 +417,11 @@ def summarise_file(path: Path) -> FileSummary:
     with path.open("rb") as file:
         data = file.read(MAX_READ_BYTES + 1)
     complete = len(data) <= MAX_READ_BYTES
-    text = data[:MAX_READ_BYTES].decode("utf-8", errors="replace")
+    return summarise_text(data[:MAX_READ_BYTES].decode("utf-8", errors="replace"), complete)
+
+
+def summarise_text(text: str, complete: bool) -> FileSummary:
+    """Summarise a file's text (``complete``: all of it, so the line count is exact)."""
     lines = text.splitlines()
     preview = "".join(text.splitlines(keepends=True)[:PREVIEW_LINES])
     heading = _first_heading(lines)
@@ -396,10 +487,16 @@ def _block_name(block: JsonObject) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """What the user asked: the prompt's text and the names of what they attached."""
+    """What the user asked: the prompt's text, what they attached, and what to do.
+
+    ``write_notes`` is set when the text asks to write, save or take notes; ``command``
+    when it asks to run something: the first command in backticks, else ``ls -la``.
+    """
 
     text: str
     attachments: list[str]
+    write_notes: bool = False
+    command: list[str] | None = None
 
     @classmethod
     def from_prompt(cls, prompt: list[Any]) -> Request:
@@ -413,7 +510,48 @@ class Request:
                 texts.append(block["text"])
             elif (name := _block_name(block)) is not None:
                 attachments.append(name)
-        return cls(text=" ".join(" ".join(texts).split()), attachments=attachments)
+        raw = " ".join(texts)
+        return cls(
+            text=" ".join(raw.split()),
+            attachments=attachments,
+            write_notes=_WRITE_WORDS.search(raw) is not None,
+            command=_command_in(raw),
+        )
+
+
+def _command_in(text: str) -> list[str] | None:
+    """The command a prompt asks to run, if it asks to run one."""
+    for quoted in _BACKTICKS.findall(text):
+        try:
+            argv = shlex.split(quoted)
+        except ValueError as exc:  # unbalanced quotes: not a command
+            log.info("not a command: %r (%s)", quoted, exc)
+            continue
+        if argv:
+            return argv
+    return list(DEFAULT_COMMAND) if _RUN_WORDS.search(text) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Powers:
+    """What the editor offers the VM, from the ``clientCapabilities`` it advertised."""
+
+    read: bool = False
+    write: bool = False
+    terminal: bool = False
+
+    @classmethod
+    def from_capabilities(cls, caps: Any) -> Powers:
+        """Read ACP's ``clientCapabilities`` (missing or malformed parts mean "no")."""
+        if not isinstance(caps, dict):
+            return cls()
+        given = caps.get("fs")
+        fs: JsonObject = given if isinstance(given, dict) else {}
+        return cls(
+            read=fs.get("readTextFile") is True,
+            write=fs.get("writeTextFile") is True,
+            terminal=caps.get("terminal") is True,
+        )
 
 
 # --------------------------------------------------------------------------- a turn
@@ -427,6 +565,25 @@ class EndOfInput(Exception):
     """Stdin ended while a turn ran: the session is over."""
 
 
+class EditorError(Exception):
+    """The bridge (or the editor behind it) answered one of our requests with an error."""
+
+    def __init__(self, method: str, error: Any) -> None:
+        details = error if isinstance(error, dict) else {}
+        self.code = details.get("code")
+        self.reason = str(details.get("message") or error)
+        super().__init__(f"{method} failed: {self.reason} ({self.code})")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a tool call of the turn went, in words for the answer."""
+
+    tool_name: str
+    sentence: str
+    failed: bool = False
+
+
 @dataclass(slots=True)
 class Turn:
     """One scripted turn of the example agent."""
@@ -437,7 +594,11 @@ class Turn:
     pace: float
     cancelled: threading.Event
     eof: threading.Event
-    open_tool_call: str | None = None
+    calls: Calls = field(default_factory=Calls)
+    powers: Powers = field(default_factory=Powers)
+    steps: list[str] = field(default_factory=list)
+    open_tool_call: tuple[str, str] | None = None  # (id, tool name)
+    tool_calls: int = 0
 
     def emit(self, event_type: str, **fields: Any) -> None:
         """Send one AgentEvent as a ``session/event`` notification."""
@@ -460,16 +621,51 @@ class Turn:
             self.pause(CHUNK_DELAY)
             self.emit(event_type, content=piece)
 
-    def plan(self, target: str, statuses: tuple[str, str, str]) -> None:
-        """Send the three-step plan with the given step statuses."""
-        contents = ("Understand the request", f"Read {target}", "Answer with a short summary")
-        priorities = ("high", "high", "medium")
-        steps = [
-            {"content": content, "status": status, "priority": priority}
-            for content, status, priority in zip(contents, statuses, priorities, strict=True)
+    def plan(self, current: int) -> None:
+        """Send the plan: steps before ``current`` done, ``current`` in progress."""
+        entries = [
+            {
+                "content": content,
+                "status": "completed"
+                if index < current
+                else ("in_progress" if index == current else "pending"),
+                "priority": "medium" if index == len(self.steps) - 1 else "high",
+            }
+            for index, content in enumerate(self.steps)
         ]
         self.pause(EVENT_DELAY)
-        self.emit("plan", plan=steps)
+        self.emit("plan", plan=entries)
+
+    def call(self, method: str, params: JsonObject) -> JsonObject:
+        """Ask the editor, through the bridge, and wait for its answer.
+
+        Raises:
+            EditorError: The answer is an error.
+            Cancelled: The turn was cancelled (and the answer is an error, or none came
+                within a grace period), or stdin ended.
+        """
+        call = self.calls.start(method, {"sessionId": self.session_id, **params})
+        waited = 0.0
+        while not call.done.wait(CALL_POLL):
+            if self.cancelled.is_set():  # the bridge answers cancelled calls; be safe
+                waited += CALL_POLL
+                if waited >= CALL_CANCEL_WAIT:
+                    raise Cancelled
+        if call.answer is None:  # stdin ended
+            raise Cancelled
+        if "error" in call.answer:
+            if self.cancelled.is_set():  # refused or withdrawn because of the cancel
+                raise Cancelled
+            raise EditorError(method, call.answer["error"])
+        result = call.answer.get("result")
+        return result if isinstance(result, dict) else {}
+
+    def cleanup_call(self, method: str, params: JsonObject) -> None:
+        """A call that tidies up after a tool (kill or release a terminal); never raises."""
+        try:
+            self.call(method, params)
+        except (EditorError, Cancelled) as exc:
+            log.info("%s: %s", method, exc)
 
     def run(self, request: Request) -> str:
         """Play the turn; return the stop reason (``end_turn`` or ``cancelled``).
@@ -483,10 +679,11 @@ class Turn:
             if self.eof.is_set():  # nobody listens any more: write nothing, just stop
                 raise EndOfInput from None
             if self.open_tool_call is not None:
+                call_id, tool_name = self.open_tool_call
                 self.emit(
                     "tool_call_update",
-                    tool_call_id=self.open_tool_call,
-                    tool_name="read_file",
+                    tool_call_id=call_id,
+                    tool_name=tool_name,
                     status="failed",
                     error="cancelled",
                 )
@@ -499,52 +696,118 @@ class Turn:
         self.pause(FIRST_THOUGHT_DELAY)
         found = find_file(self.cwd)
         target = found or FALLBACK_PATH
+        self.steps = [
+            "Understand the request",
+            f"Read {target}",
+            *([f"Run `{shlex.join(request.command)}`"] if request.command else []),
+            *([f"Write {NOTES_FILE}"] if request.write_notes else []),
+            "Answer with a short summary",
+        ]
         self.stream(
             "agent_thought_chunk", _first_thought(request, self.cwd, found), THOUGHT_WORDS_PER_CHUNK
         )
         self.pause(THINKING_PAUSES[0])
-        self.plan(target, ("completed", "in_progress", "pending"))
-
+        step = 1
+        self.plan(step)
         summary, error = self._read_file(target, found is not None)
+        outcomes = [Outcome("read_file", "", failed=summary is None)]
+        if request.command:
+            step += 1
+            self.plan(step)
+            outcomes.append(self._run_command(request.command))
+        if request.write_notes:
+            step += 1
+            self.plan(step)
+            outcomes.append(self._write_notes(request, target, summary, error, outcomes[1:]))
 
         self.pause(EVENT_DELAY)
         self.stream(
             "agent_thought_chunk", _second_thought(target, summary, error), THOUGHT_WORDS_PER_CHUNK
         )
         self.pause(THINKING_PAUSES[1])
-        self.plan(target, ("completed", "completed", "in_progress"))
+        self.plan(step + 1)
         answer = _answer_text(request, self.cwd, target, summary, error)
+        extra = " ".join(o.sentence for o in outcomes if o.sentence)
+        if extra:
+            head, _, tail = answer.rpartition("\n\n")
+            answer = f"{head}\n\n{extra}\n\n{tail}"
         self.stream("agent_message_chunk", answer, MESSAGE_WORDS_PER_CHUNK)
-        self.plan(target, ("completed", "completed", "completed"))
+        self.plan(len(self.steps))
         self.pause(EVENT_DELAY)
         self.emit(
             "turn_end",
             iteration=self.iteration,
             turn_info={
-                "tool_names": ["read_file"],
-                "tool_count": 1,
+                "tool_names": [o.tool_name for o in outcomes],
+                "tool_count": len(outcomes),
                 "iteration": self.iteration,
                 "failed": False,
             },
         )
 
-    def _read_file(self, target: str, exists: bool) -> tuple[FileSummary | None, str | None]:
-        """The read_file tool call, from ``tool_call`` to its terminal update."""
-        call_id = f"call_{self.iteration}_1"
+    def _open(self, tool_name: str, kind: str, raw_input: JsonObject) -> str:
+        """Announce a tool call (``pending``); return its id."""
+        self.tool_calls += 1
+        call_id = f"call_{self.iteration}_{self.tool_calls}"
         self.pause(EVENT_DELAY)
-        self.open_tool_call = call_id
+        self.open_tool_call = (call_id, tool_name)
         self.emit(
             "tool_call",
             tool_call_id=call_id,
-            tool_name="read_file",
-            kind="read",
+            tool_name=tool_name,
+            kind=kind,
             status="pending",
-            raw_input={"path": target},
+            raw_input=raw_input,
         )
-        self.pause(EVENT_DELAY)
+        return call_id
+
+    def _close(self, status: str, **fields: Any) -> None:
+        """The open tool call's last update (``completed`` or ``failed``)."""
+        assert self.open_tool_call is not None
+        call_id, tool_name = self.open_tool_call
         self.emit(
-            "tool_call_update", tool_call_id=call_id, tool_name="read_file", status="in_progress"
+            "tool_call_update", tool_call_id=call_id, tool_name=tool_name, status=status, **fields
         )
+        self.open_tool_call = None
+
+    def _progress(self, **fields: Any) -> None:
+        assert self.open_tool_call is not None
+        call_id, tool_name = self.open_tool_call
+        self.emit(
+            "tool_call_update",
+            tool_call_id=call_id,
+            tool_name=tool_name,
+            status="in_progress",
+            **fields,
+        )
+
+    def _allowed(self, tool_call: JsonObject) -> tuple[bool, str]:
+        """Ask the user (``session/request_permission``); return (allowed, why not).
+
+        Raises:
+            Cancelled: The turn was cancelled while the question was open.
+        """
+        params = {"toolCall": tool_call, "options": [dict(o) for o in PERMISSION_OPTIONS]}
+        try:
+            answer = self.call("session/request_permission", params)
+        except EditorError as exc:
+            log.warning("%s", exc)
+            return False, f"the permission request failed: {exc.reason}"
+        outcome = answer.get("outcome")
+        if not isinstance(outcome, dict) or outcome.get("outcome") != "selected":
+            raise Cancelled  # ACP: "cancelled" is the only other outcome
+        kind = answer.get("kind")
+        if kind is None:  # a bridge that does not add the kind: our option ids are kinds
+            kind = outcome.get("optionId")
+        if kind in ("allow_once", "allow_always"):
+            return True, ""
+        return False, "the user declined"
+
+    def _read_file(self, target: str, exists: bool) -> tuple[FileSummary | None, str | None]:
+        """The read_file tool call, from ``tool_call`` to its terminal update."""
+        self._open("read_file", "read", {"path": target})
+        self.pause(EVENT_DELAY)
+        self._progress()
         started = time.monotonic()
         summary: FileSummary | None = None
         error: str | None = None
@@ -552,32 +815,227 @@ class Turn:
             error = f"no readable text file found in {self.cwd}"
         else:
             try:
-                summary = summarise_file(self.cwd / target)
+                summary = self._summarise(self.cwd / target)
             except OSError as exc:
                 error = f"{exc.strerror or exc}: {target}"
                 log.info("read_file %s failed: %s", target, exc)
         elapsed_ms = int((time.monotonic() - started) * 1000)
         self.pause(TOOL_DELAY)
         if summary is not None:
-            self.emit(
-                "tool_call_update",
-                tool_call_id=call_id,
-                tool_name="read_file",
-                status="completed",
-                raw_output={"text": summary.preview},
-                duration_ms=elapsed_ms,
-            )
+            self._close("completed", raw_output={"text": summary.preview}, duration_ms=elapsed_ms)
         else:
-            self.emit(
-                "tool_call_update",
-                tool_call_id=call_id,
-                tool_name="read_file",
-                status="failed",
-                error=error,
-                duration_ms=elapsed_ms,
-            )
-        self.open_tool_call = None
+            self._close("failed", error=error, duration_ms=elapsed_ms)
         return summary, error
+
+    def _summarise(self, path: Path) -> FileSummary:
+        """Summarise a file, read through the editor (its buffer) when it offers that.
+
+        Raises:
+            OSError: Reading it ourselves failed.
+        """
+        if self.powers.read:
+            try:
+                answer = self.call("fs/read_text_file", {"path": str(path)})
+            except EditorError as exc:
+                log.info("%s; reading it myself", exc)
+            else:
+                if isinstance(answer.get("content"), str):
+                    return summarise_text(answer["content"], complete=True)
+        return summarise_file(path)
+
+    def _current_text(self, path: Path) -> str | None:
+        """A file's text as the editor has it (else from disk); ``None`` if it is new."""
+        if self.powers.read:
+            try:
+                answer = self.call("fs/read_text_file", {"path": str(path)})
+            except EditorError as exc:  # most likely: no such file yet
+                log.info("%s; looking on disk", exc)
+            else:
+                if isinstance(answer.get("content"), str):
+                    return str(answer["content"])
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            log.info("cannot read %s: %s", path, exc)
+            return None
+
+    def _write_notes(
+        self,
+        request: Request,
+        target: str,
+        summary: FileSummary | None,
+        error: str | None,
+        done: list[Outcome],
+    ) -> Outcome:
+        """The write_file tool call: show the diff, ask, then write (editor or disk)."""
+        path = self.cwd / NOTES_FILE
+        old = self._current_text(path)
+        new = _notes_text(request, target, summary, error, done)
+        raw_input = {"path": str(path), "old_text": old, "new_text": new}
+        call_id = self._open("write_file", "edit", raw_input)
+        allowed, why = self._allowed(
+            {
+                "toolCallId": call_id,
+                "title": f"Write {NOTES_FILE}",
+                "kind": "edit",
+                "status": "pending",
+                "rawInput": raw_input,
+                "content": [{"type": "diff", "path": str(path), "oldText": old, "newText": new}],
+                "locations": [{"path": str(path)}],
+            }
+        )
+        if not allowed:
+            self._close("failed", error=f"not written: {why}")
+            return Outcome("write_file", f"I did not write {NOTES_FILE}: {why}.", failed=True)
+        self._progress()
+        try:
+            if self.powers.write:
+                self.call("fs/write_text_file", {"path": str(path), "content": new})
+                how = "through the editor"
+            else:
+                path.write_text(new, encoding="utf-8")
+                how = "myself, since the editor does not offer to write files"
+        except (EditorError, OSError) as exc:
+            log.warning("writing %s failed: %s", path, exc)
+            self._close("failed", error=f"writing {path} failed: {exc}")
+            return Outcome("write_file", f"Writing {NOTES_FILE} failed: {exc}.", failed=True)
+        self._close("completed", raw_output=raw_input)
+        verb = "created" if old is None else "updated"
+        return Outcome("write_file", f"With your permission I {verb} {NOTES_FILE} {how}.")
+
+    def _run_command(self, command: list[str]) -> Outcome:
+        """The run_command tool call: ask, then run in the editor's terminal (or here)."""
+        text = shlex.join(command)
+        raw_input = {"command": text, "cwd": str(self.cwd)}
+        call_id = self._open("run_command", "execute", raw_input)
+        allowed, why = self._allowed(
+            {
+                "toolCallId": call_id,
+                "title": f"Run `{text}`",
+                "kind": "execute",
+                "status": "pending",
+                "rawInput": raw_input,
+            }
+        )
+        if not allowed:
+            self._close("failed", error=f"not run: {why}")
+            return Outcome("run_command", f"I did not run `{text}`: {why}.", failed=True)
+        self._progress()
+        if self.powers.terminal:
+            return self._run_in_terminal(command, text)
+        return self._run_here(command, text)
+
+    def _run_in_terminal(self, command: list[str], text: str) -> Outcome:
+        """Run through ``terminal/*``: the editor shows the terminal as the tool's content."""
+        try:
+            created = self.call(
+                "terminal/create",
+                {
+                    "command": command[0],
+                    "args": command[1:],
+                    "cwd": str(self.cwd),
+                    "outputByteLimit": COMMAND_OUTPUT_LIMIT,
+                },
+            )
+        except EditorError as exc:
+            self._close("failed", error=str(exc))
+            return Outcome("run_command", f"The editor could not run `{text}`: {exc.reason}.", True)
+        terminal = str(created.get("terminalId"))
+        self._progress(raw_output={"terminal_id": terminal})
+        try:
+            exited = self.call("terminal/wait_for_exit", {"terminalId": terminal})
+            output = self.call("terminal/output", {"terminalId": terminal})
+        except Cancelled:
+            self.cleanup_call("terminal/kill", {"terminalId": terminal})
+            self.cleanup_call("terminal/release", {"terminalId": terminal})
+            raise
+        except EditorError as exc:
+            self.cleanup_call("terminal/release", {"terminalId": terminal})
+            self._close("failed", error=str(exc), raw_output={"terminal_id": terminal})
+            return Outcome("run_command", f"Running `{text}` failed: {exc.reason}.", failed=True)
+        code = exited.get("exitCode")
+        result = {
+            "terminal_id": terminal,
+            "exit_code": code,
+            "signal": exited.get("signal"),
+            "output": output.get("output"),
+            "truncated": output.get("truncated"),
+        }
+        if code == 0:
+            self._close("completed", raw_output=result)
+        else:
+            self._close("failed", raw_output=result, error=_exit_text(code, exited.get("signal")))
+        self.cleanup_call("terminal/release", {"terminalId": terminal})
+        status = _exit_text(code, exited.get("signal"))
+        return Outcome("run_command", f"I ran `{text}` in the editor's terminal: {status}.")
+
+    def _run_here(self, command: list[str], text: str) -> Outcome:
+        """Run the command ourselves (the editor offers no terminal); output as text."""
+        try:
+            proc = subprocess.Popen(
+                command,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        except OSError as exc:
+            self._close("failed", error=f"cannot run {text}: {exc}")
+            return Outcome("run_command", f"I could not run `{text}`: {exc}.", failed=True)
+        started = time.monotonic()
+        out: bytes | None = None
+        while out is None:
+            try:
+                out, _ = proc.communicate(timeout=CALL_POLL)
+            except subprocess.TimeoutExpired:
+                if self.cancelled.is_set() or time.monotonic() - started > COMMAND_TIMEOUT:
+                    proc.kill()
+                    proc.communicate()
+                    if self.cancelled.is_set():
+                        raise Cancelled from None
+                    self._close("failed", error=f"timed out after {COMMAND_TIMEOUT:.0f} s")
+                    return Outcome("run_command", f"`{text}` took too long; I stopped it.", True)
+        output = out[:COMMAND_OUTPUT_LIMIT].decode("utf-8", errors="replace")
+        result = {"stdout": output, "exit_code": proc.returncode}
+        status = _exit_text(proc.returncode, None)
+        if proc.returncode == 0:
+            self._close("completed", raw_output=result)
+        else:
+            self._close("failed", raw_output=result, error=status)
+        how = "myself, since the editor offers no terminal"
+        return Outcome("run_command", f"I ran `{text}` {how}: {status}.")
+
+
+def _exit_text(code: Any, signal: Any) -> str:
+    if signal:
+        return f"it was stopped by {signal}"
+    if code == 0:
+        return "it succeeded"
+    return f"it exited with status {code}"
+
+
+def _notes_text(
+    request: Request,
+    target: str,
+    summary: FileSummary | None,
+    error: str | None,
+    done: list[Outcome],
+) -> str:
+    """The notes file the example agent writes: what was asked and what it found."""
+    lines = ["# Notes from acp-bridge's example agent", ""]
+    if request.text:
+        lines += [f"Asked: {_shorten(request.text, 200)}", ""]
+    if summary is None:
+        lines.append(f"- {target}: could not be read ({error})")
+    else:
+        heading = f", headed “{summary.heading}”" if summary.heading else ""
+        lines.append(f"- {target}: {_lines(summary.line_count)}{heading}")
+        if summary.opening:
+            lines.append(f"  - begins: {summary.opening}")
+    lines.extend(f"- {outcome.sentence}" for outcome in done if outcome.sentence)
+    return "\n".join(lines) + "\n"
 
 
 def _place(cwd: Path) -> str:
@@ -651,6 +1109,7 @@ class ExampleVm:
             log.warning("no current directory: %s", exc)
             self.cwd = Path(".")
         self.turns = 0
+        self.powers = Powers()
 
     def serve(self) -> int:
         """Serve until stdin ends; return the exit status (0)."""
@@ -705,6 +1164,7 @@ class ExampleVm:
             self.session_id = params["sessionId"]
         if isinstance(params.get("cwd"), str):
             self.cwd = Path(params["cwd"])
+        self.powers = Powers.from_capabilities(params.get("clientCapabilities"))
         return {
             "protocolVersion": PROTOCOL_VERSION,
             "agentInfo": {
@@ -736,6 +1196,8 @@ class ExampleVm:
             pace=self.pace,
             cancelled=cancelled,
             eof=self.inbox.eof,
+            calls=self.inbox.calls,
+            powers=self.powers,
         )
         stop_reason = turn.run(Request.from_prompt(prompt))
         _answer(msg_id, {"stopReason": stop_reason})

@@ -246,13 +246,18 @@ def tool_locations(raw_input: Any, cwd: str | None) -> list[ToolCallLocation]:
 
 
 def edit_diff(raw_input: Any, cwd: str | None) -> list[ToolCallContent]:
-    """A diff content block for an edit whose arguments carry both old and new text."""
+    """A diff content block for an edit whose arguments carry both old and new text.
+
+    An old text given as ``null`` (the key present) means a new file: ACP's ``oldText:
+    null``. Without an old-text key there is no diff, since the old content is unknown.
+    """
     if not isinstance(raw_input, Mapping):
         return []
     path = _first_str(raw_input, _PATH_KEYS)
-    old = next((raw_input[k] for k in _OLD_TEXT_KEYS if isinstance(raw_input.get(k), str)), None)
+    old_key = next((k for k in _OLD_TEXT_KEYS if k in raw_input), None)
+    old = raw_input[old_key] if old_key is not None else None
     new = next((raw_input[k] for k in _NEW_TEXT_KEYS if isinstance(raw_input.get(k), str)), None)
-    if path is None or old is None or new is None:
+    if path is None or old_key is None or not isinstance(old, str | None) or new is None:
         return []
     diff: DiffToolCallContent = {
         "type": "diff",
@@ -261,6 +266,14 @@ def edit_diff(raw_input: Any, cwd: str | None) -> list[ToolCallContent]:
         "newText": new,
     }
     return [diff]
+
+
+def terminal_id(raw: Any) -> str | None:
+    """The editor terminal a tool's output names (``terminal_id`` or ``terminalId``)."""
+    if not isinstance(raw, Mapping):
+        return None
+    value = raw.get("terminal_id", raw.get("terminalId"))
+    return value if isinstance(value, str) and value else None
 
 
 def text_block(text: str) -> ContentToolCallContent:
@@ -302,11 +315,21 @@ def _output_text(raw_output: Any) -> str | None:
     return f"```json\n{dumped}\n```"
 
 
-def output_content(raw_output: Any, error: str | None) -> list[ToolCallContent]:
-    """Tool output (and error, if any) as content blocks for the editor to show."""
+def output_content(raw_output: Any, error: str | None, cwd: str | None) -> list[ToolCallContent]:
+    """Tool output (and error, if any) as content blocks for the editor to show.
+
+    Output that names an editor terminal is shown as that terminal (the editor renders
+    its output; ``rawOutput`` keeps the text); output shaped like an edit (path, old and
+    new text) as a diff; anything else as text.
+    """
     content: list[ToolCallContent] = []
-    text = _output_text(raw_output)
-    if text:
+    terminal = terminal_id(raw_output)
+    diff = edit_diff(raw_output, cwd)
+    if terminal is not None:
+        content.append({"type": "terminal", "terminalId": terminal})
+    elif diff:
+        content.extend(diff)
+    elif text := _output_text(raw_output):
         content.append(text_block(text))
     if error:
         content.append(text_block(f"Error: {error}"))

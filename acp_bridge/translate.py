@@ -419,7 +419,7 @@ class Translator:
 
     def _tool_call_update(self, event: ToolCallUpdate) -> ToolCallStart | ToolCallProgress:
         status = self._status(event.status)
-        content = tools.output_content(event.raw_output, event.error)
+        content = tools.output_content(event.raw_output, event.error, self.options.cwd)
         extras = self._harn_extras(
             {
                 "duration_ms": event.duration_ms,

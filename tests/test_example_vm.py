@@ -367,6 +367,260 @@ def test_the_cli_runs_the_example_vm(project: Path) -> None:
         pipe.stop()
 
 
+# --------------------------------------------------------------------------- the editor's powers
+
+ALL_POWERS = {"fs": {"readTextFile": True, "writeTextFile": True}, "terminal": True}
+NOTES = "acp-bridge-notes.md"
+
+
+def initialize_with(pipe: Pipe, cwd: Path, caps: dict[str, Any]) -> None:
+    msg_id = pipe.request(
+        "initialize",
+        {
+            "protocolVersion": 1,
+            "sessionId": SESSION,
+            "cwd": str(cwd),
+            "mcpServers": [],
+            "clientCapabilities": caps,
+        },
+    )
+    pipe.until_answer(msg_id)
+
+
+def play(
+    pipe: Pipe, msg_id: int, editor: Any, timeout: float = TIMEOUT
+) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """Act as the bridge until the prompt is answered: ``editor(method, params)`` answers
+    each VM request with ("result", value) or ("error", {...}). Returns the events' messages,
+    the requests in order, and the prompt's answer."""
+    deadline = time.monotonic() + timeout
+    events: list[dict[str, Any]] = []
+    requests: list[tuple[str, dict[str, Any]]] = []
+    while True:
+        message = pipe.read(max(deadline - time.monotonic(), 0.001))
+        if message.get("id") == msg_id and "method" not in message:
+            return events, requests, message
+        if message.get("method") == "session/event":
+            events.append(message)
+            continue
+        assert "id" in message, message
+        params = message["params"]
+        assert params["sessionId"] == SESSION
+        requests.append((message["method"], params))
+        kind, value = editor(message["method"], params)
+        pipe.send({"jsonrpc": "2.0", "id": message["id"], kind: value})
+
+
+def permission(option: str) -> tuple[str, Any]:
+    return ("result", {"outcome": {"outcome": "selected", "optionId": option}, "kind": option})
+
+
+def test_allowed_it_writes_through_the_editor_and_runs_in_its_terminal(project: Path) -> None:
+    pipe = example(project, pace=0)
+    asked: list[dict[str, Any]] = []
+
+    def editor(method: str, params: dict[str, Any]) -> tuple[str, Any]:
+        if method == "session/request_permission":
+            asked.append(params)
+            assert [o["kind"] for o in params["options"]] == [
+                "allow_once",
+                "allow_always",
+                "reject_once",
+                "reject_always",
+            ]
+            return permission("allow_once")
+        if method == "fs/read_text_file":
+            if params["path"].endswith("README.md"):
+                return ("result", {"content": "# From the buffer\n"})
+            return ("error", {"code": -32002, "message": "Resource not found"})
+        return {
+            "fs/write_text_file": ("result", None),
+            "terminal/create": ("result", {"terminalId": "t-1"}),
+            "terminal/wait_for_exit": ("result", {"exitCode": 0, "signal": None}),
+            "terminal/output": ("result", {"output": "ok\n", "truncated": False}),
+            "terminal/release": ("result", None),
+        }[method]
+
+    try:
+        initialize_with(pipe, project, ALL_POWERS)
+        messages, requests, answer = play(
+            pipe, prompt(pipe, "Run `make check` then save notes"), editor
+        )
+        assert answer["result"] == {"stopReason": "end_turn"}
+        assert [m for m, _ in requests] == [
+            "fs/read_text_file",
+            "session/request_permission",
+            "terminal/create",
+            "terminal/wait_for_exit",
+            "terminal/output",
+            "terminal/release",
+            "fs/read_text_file",
+            "session/request_permission",
+            "fs/write_text_file",
+        ]
+        create = requests[2][1]
+        assert (create["command"], create["args"], create["cwd"]) == (
+            "make",
+            ["check"],
+            str(project),
+        )
+        assert [a["toolCall"]["kind"] for a in asked] == ["execute", "edit"]
+        write = requests[-1][1]
+        assert write["path"] == str(project / NOTES)
+        assert "From the buffer" in write["content"]
+        assert asked[1]["toolCall"]["content"] == [
+            {
+                "type": "diff",
+                "path": str(project / NOTES),
+                "oldText": None,
+                "newText": write["content"],
+            }
+        ]
+        assert not (project / NOTES).exists()
+        events = events_of(messages)
+        finals = terminal_updates(events)
+        ran, wrote = finals["call_1_2"], finals["call_1_3"]
+        assert ran.status == wrote.status == "completed"
+        assert isinstance(ran.raw_output, dict)
+        assert ran.raw_output["terminal_id"] == "t-1"
+        assert any(
+            isinstance(e, ToolCallUpdate) and e.raw_output == {"terminal_id": "t-1"} for e in events
+        ), "the terminal is shown while the command runs"
+        assert wrote.raw_output == {
+            "path": str(project / NOTES),
+            "old_text": None,
+            "new_text": write["content"],
+        }
+        plans = [e for e in events if isinstance(e, Plan)]
+        assert isinstance(plans[-1].plan, list)
+        assert len(plans[-1].plan) == 5
+        said = text_of(events, AgentMessageChunk)
+        assert "in the editor's terminal" in said
+        assert "through the editor" in said
+    finally:
+        pipe.stop()
+
+
+def test_rejected_nothing_runs_and_nothing_is_written(project: Path) -> None:
+    pipe = example(project, pace=0)
+    try:
+        initialize_with(pipe, project, ALL_POWERS)
+
+        def editor(method: str, params: dict[str, Any]) -> tuple[str, Any]:
+            if method == "session/request_permission":
+                return permission("reject_once")
+            if method == "fs/read_text_file":
+                return ("error", {"code": -32002, "message": "Resource not found"})
+            raise AssertionError(f"{method} after a rejection")
+
+        messages, requests, answer = play(pipe, prompt(pipe, "run it and write notes"), editor)
+        assert answer["result"] == {"stopReason": "end_turn"}
+        assert [m for m, _ in requests].count("session/request_permission") == 2
+        finals = terminal_updates(events_of(messages))
+        assert finals["call_1_2"].status == finals["call_1_3"].status == "failed"
+        assert finals["call_1_3"].error == "not written: the user declined"
+        assert not (project / NOTES).exists()
+    finally:
+        pipe.stop()
+
+
+def test_without_fs_or_terminal_it_runs_and_writes_itself(project: Path) -> None:
+    pipe = example(project, pace=0)
+    try:
+        initialize_with(pipe, project, {})
+        (project / NOTES).write_text("old notes\n")
+
+        def editor(method: str, params: dict[str, Any]) -> tuple[str, Any]:
+            assert method == "session/request_permission", method
+            return permission("allow_always")
+
+        cmd = "Run `python3 -c 'print(6*7)'` and write notes"
+        messages, requests, answer = play(pipe, prompt(pipe, cmd), editor)
+        assert answer["result"] == {"stopReason": "end_turn"}
+        assert len(requests) == 2
+        events = events_of(messages)
+        finals = terminal_updates(events)
+        assert finals["call_1_2"].status == "completed"
+        assert finals["call_1_2"].raw_output == {"stdout": "42\n", "exit_code": 0}
+        notes = (project / NOTES).read_text()
+        assert "it succeeded" in notes
+        [write_call] = [
+            e for e in events if isinstance(e, ToolCall) and e.tool_name == "write_file"
+        ]
+        assert isinstance(write_call.raw_input, dict)
+        assert write_call.raw_input["old_text"] == "old notes\n"
+        assert "myself" in text_of(events, AgentMessageChunk)
+    finally:
+        pipe.stop()
+
+
+def test_cancel_while_asking_and_while_a_terminal_runs(project: Path) -> None:
+    pipe = example(project, pace=0)
+    try:
+        initialize_with(pipe, project, ALL_POWERS)
+        cancelled = {"done": False}
+
+        def asking(method: str, params: dict[str, Any]) -> tuple[str, Any]:
+            if method == "session/request_permission":
+                pipe.notify("session/cancel", {"sessionId": SESSION})
+                return ("result", {"outcome": {"outcome": "cancelled"}, "kind": None})
+            return ("error", {"code": -32002, "message": "Resource not found"})
+
+        messages, requests, answer = play(pipe, prompt(pipe, "run"), asking)
+        assert answer["result"] == {"stopReason": "cancelled"}
+        assert [m for m, _ in requests][-1] == "session/request_permission"
+        finals = terminal_updates(events_of(messages))
+        assert finals["call_1_2"].status == "failed"
+
+        def running(method: str, params: dict[str, Any]) -> tuple[str, Any]:
+            if method == "session/request_permission":
+                return permission("allow_once")
+            if method == "terminal/create":
+                return ("result", {"terminalId": "t-9"})
+            if method == "terminal/wait_for_exit":  # the user cancels; the bridge says so
+                pipe.notify("session/cancel", {"sessionId": SESSION})
+                cancelled["done"] = True
+                return ("error", {"code": -32800, "message": "the turn was cancelled"})
+            if method in ("terminal/kill", "terminal/release"):
+                return ("result", None)
+            return ("error", {"code": -32002, "message": "Resource not found"})
+
+        messages, requests, answer = play(pipe, prompt(pipe, "run `sleep 60`"), running)
+        assert answer["result"] == {"stopReason": "cancelled"}
+        assert cancelled["done"]
+        assert [m for m, _ in requests][-2:] == ["terminal/kill", "terminal/release"]
+        finals = terminal_updates(events_of(messages))
+        assert finals["call_2_2"].status == "failed"
+    finally:
+        pipe.stop()
+
+
+def test_eof_while_waiting_on_the_editor_exits_0(project: Path) -> None:
+    pipe = example(project, pace=0)
+    initialize_with(pipe, project, ALL_POWERS)
+    prompt(pipe, "hello")
+    while "method" not in (message := pipe.read()) or message["method"] == "session/event":
+        pass
+    assert message["method"] == "fs/read_text_file"
+    pipe.close_stdin()  # the bridge goes away while the VM waits for an answer
+    assert pipe.wait(2.0) == 0
+    pipe.stop()
+
+
+def test_requests_name_what_to_run_and_write() -> None:
+    request = example_vm.Request.from_prompt([{"type": "text", "text": "please `make  test` it"}])
+    assert (request.command, request.write_notes) == (["make", "test"], False)
+    assert example_vm.Request.from_prompt([{"type": "text", "text": "run"}]).command == [
+        "ls",
+        "-la",
+    ]
+    unbalanced = example_vm.Request.from_prompt([{"type": "text", "text": "run `a 'b`"}])
+    assert unbalanced.command == ["ls", "-la"]
+    assert example_vm.Request.from_prompt([{"type": "text", "text": "Save notes"}]).write_notes
+    plain = example_vm.Request.from_prompt([{"type": "text", "text": "What is running here?"}])
+    assert (plain.command, plain.write_notes) == (None, False)
+
+
 # --------------------------------------------------------------------------- its pieces
 
 

@@ -149,6 +149,52 @@ def test_tool_call_gets_title_kind_locations_and_output_content(acp: StrictAcp) 
     assert translator.open_tool_calls == []
 
 
+def test_a_new_file_diff_a_terminal_and_a_diff_in_the_output(acp: StrictAcp) -> None:
+    """``old_text: null`` is a new file; a terminal id shows the terminal; an edit-shaped
+    output shows its diff (so the last update keeps showing what was written)."""
+    translator = Translator(SESSION, TranslatorOptions(cwd="/repo"))
+    edit = {"path": "notes.md", "old_text": None, "new_text": "hi\n"}
+    out = translator.translate(
+        ev(type="tool_call", tool_call_id="w", tool_name="write_file", raw_input=edit)
+    )
+    out += translator.translate(
+        ev(type="tool_call_update", tool_call_id="w", status="completed", raw_output=edit)
+    )
+    out += translator.translate(
+        ev(type="tool_call", tool_call_id="r", tool_name="run_command", raw_input={"command": "ls"})
+    )
+    out += translator.translate(
+        ev(
+            type="tool_call_update",
+            tool_call_id="r",
+            status="failed",
+            raw_output={"terminal_id": "term-1", "exit_code": 2, "output": "boom"},
+            error="exit status 2",
+        )
+    )
+    assert_valid(acp, out)
+    start, done, _, ran = updates(out)
+    diff = {"type": "diff", "path": "/repo/notes.md", "oldText": None, "newText": "hi\n"}
+    assert start["content"] == [diff]
+    assert done["content"] == [diff]
+    assert ran["content"] == [
+        {"type": "terminal", "terminalId": "term-1"},
+        {"type": "content", "content": {"type": "text", "text": "Error: exit status 2"}},
+    ]
+    # Without an old-text key the old content is unknown: no diff is made up.
+    [plain] = updates(
+        translator.translate(
+            ev(
+                type="tool_call",
+                tool_call_id="x",
+                tool_name="write_file",
+                raw_input={"path": "a", "content": "b"},
+            )
+        )
+    )
+    assert "content" not in plain
+
+
 @pytest.mark.parametrize(
     ("name", "raw_input", "kind", "title"),
     [

@@ -11,8 +11,12 @@ the real ``~/.acpx``. Every acpx call is ``acpx --approve-all --format json --cw
 'CMD ARGS...' ...``; ``--format json`` makes acpx print the raw ACP traffic of both directions as
 NDJSON on stdout, which this driver parses.
 
-``--mode exec`` (default): one ``acpx ... exec hello`` (a fresh agent process, session/new,
-one prompt, no saved state).
+``--mode exec`` (default): one ``acpx ... exec PROMPT`` (a fresh agent process, session/new,
+one prompt, no saved state); ``--prompt`` (default ``hello``). ``--permissions deny-all``
+runs acpx with ``--deny-all`` instead of ``--approve-all``. The summary's ``agentRequests``
+counts the agent's requests to acpx by method, ``permissionAnswers`` lists acpx's answers to
+``session/request_permission``, and ``tools`` gives each tool call's last status and the
+content types it showed.
 
 ``--mode session``: the persistent-session scenario, one acpx process per step:
 ``sessions new`` -> ``prompt hello`` -> ``prompt "tell me more"`` with ``acpx cancel`` started as
@@ -178,6 +182,9 @@ class Acpx:
     common: list[str]
     deadline: float
     errors: list[str]
+    #: exit codes that are not failures: 0, and with --deny-all 5 (PERMISSION_DENIED: acpx's
+    #: documented exit when every permission request of the run was denied)
+    ok_exits: frozenset[int] = frozenset({0})
     calls: list[dict[str, Any]] = field(default_factory=list)
 
     def remaining(self, at_least: float = 0.1) -> float:
@@ -198,7 +205,7 @@ class Acpx:
                 self.errors.append(f"acpx {label}: {json.dumps(message['error'])}")
         lines = [line for line in stderr.splitlines() if line.strip()]
         noise = [line for line in lines if not line.startswith(BENIGN_STDERR_PREFIX)]
-        if code != 0:
+        if code not in self.ok_exits:
             tail = "\n".join(lines[-20:])
             self.errors.append(
                 f"acpx {label}: exit code {code}" + (f"; stderr:\n{tail}" * bool(tail))
@@ -330,15 +337,54 @@ def run_cancel_turn(acpx: Acpx, prompt: str) -> Turn:
 # --------------------------------------------------------------------------- scenarios
 
 
-def run_exec(acpx: Acpx, summary: dict[str, Any]) -> None:
-    stream = acpx.run("exec", "hello")
+AGENT_REQUESTS = (
+    "session/request_permission",
+    "fs/read_text_file",
+    "fs/write_text_file",
+    "terminal/create",
+    "terminal/output",
+    "terminal/wait_for_exit",
+    "terminal/kill",
+    "terminal/release",
+)
+
+
+def editor_side(stream: Stream, summary: dict[str, Any]) -> None:
+    """What the agent asked of acpx, how acpx answered permission, and each tool call."""
+    requests: dict[str, int] = {}
+    tools: dict[str, dict[str, Any]] = {}
+    for _, message in stream.messages:
+        method = message.get("method")
+        if method in AGENT_REQUESTS and "id" in message:
+            requests[method] = requests.get(method, 0) + 1
+        update = message.get("params", {}).get("update", {}) if method == "session/update" else {}
+        if update.get("sessionUpdate") in ("tool_call", "tool_call_update"):
+            tool = tools.setdefault(str(update.get("toolCallId")), {"content": []})
+            for key in ("title", "kind", "status"):
+                if update.get(key) is not None:
+                    tool[key] = update[key]
+            for block in update.get("content") or []:
+                if block.get("type") not in tool["content"]:
+                    tool["content"].append(block.get("type"))
+    summary["agentRequests"] = requests
+    summary["permissionAnswers"] = [
+        response.get("result", response.get("error"))
+        for method, _, response in stream.results()
+        if method == "session/request_permission"
+    ]
+    summary["tools"] = tools
+
+
+def run_exec(acpx: Acpx, summary: dict[str, Any], prompt: str) -> None:
+    stream = acpx.run("exec", prompt)
     summary["streams"] = [stream.methods()]
+    editor_side(stream, summary)
     init = stream.result_of("initialize")
     summary["initialize"] = None if init is None else init.get("result", init)
     new = stream.result_of("session/new")
     if new is not None:
         summary["sessionId"] = new.get("result", {}).get("sessionId")
-    summary["turns"].append(turn_from_stream("hello", stream, acpx.errors).summary())
+    summary["turns"].append(turn_from_stream(prompt, stream, acpx.errors).summary())
 
 
 def run_session(acpx: Acpx, summary: dict[str, Any], home: Path) -> None:
@@ -440,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="the session's cwd")
     parser.add_argument("--mode", choices=("exec", "session"), default="exec")
+    parser.add_argument("--prompt", default="hello", help="the prompt of --mode exec")
+    parser.add_argument("--permissions", choices=("approve-all", "deny-all"), default="approve-all")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds for everything")
     parser.add_argument("--home", type=Path, help="acpx's private HOME (kept afterwards)")
     parser.add_argument("--acpx", type=Path, default=DEFAULT_ACPX, help="the acpx executable")
@@ -466,16 +514,17 @@ def main(argv: list[str] | None = None) -> int:
         binary=args.acpx,
         env=private_env(home),
         common=[
-            *("--approve-all", "--format", "json", "--cwd", str(cwd)),
+            *(f"--{args.permissions}", "--format", "json", "--cwd", str(cwd)),
             *("--timeout", str(int(args.timeout)), "--ttl", str(int(args.timeout))),
             *("--agent", shlex.join(command)),
         ],
         deadline=time.monotonic() + args.timeout,
         errors=summary["errors"],
+        ok_exits=frozenset({0, 5} if args.permissions == "deny-all" else {0}),
     )
     try:
         if args.mode == "exec":
-            run_exec(acpx, summary)
+            run_exec(acpx, summary, args.prompt)
         else:
             run_session(acpx, summary, home)
     finally:

@@ -71,7 +71,19 @@ def workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def agent(tmp_path: Path) -> AgentUnderTest:
     """acp-bridge by default; the stand-in agent with ``ACP_BRIDGE_INTEROP_AGENT=standin``."""
-    choice = os.environ.get(AGENT_ENV, "bridge")
+    return agent_under_test(os.environ.get(AGENT_ENV, "bridge"), tmp_path)
+
+
+@pytest.fixture
+def bridge(tmp_path: Path) -> AgentUnderTest:
+    """acp-bridge with its example VM, whatever ``ACP_BRIDGE_INTEROP_AGENT`` says.
+
+    The editor-powers scenarios need an agent that asks for them; the stand-in does not.
+    """
+    return agent_under_test("bridge", tmp_path)
+
+
+def agent_under_test(choice: str, tmp_path: Path) -> AgentUnderTest:
     if choice == "bridge":
         inner = [sys.executable, "-m", "acp_bridge", "--log-dir", str(tmp_path / "logs")]
     elif choice == "standin":
@@ -326,3 +338,138 @@ def reconnect_method(agent_capabilities: dict[str, Any]) -> str:
     if agent_capabilities.get("loadSession"):
         return "session/load"
     return "session/new"
+
+
+# --------------------------------------------------------------------------- the editor's powers
+
+#: Asks the example VM to run a command and to write its notes file.
+POWERS_PROMPT = "Run `echo from-the-terminal` and write notes, please."
+NOTES = "acp-bridge-notes.md"
+ALL_KINDS = ["allow_once", "allow_always", "reject_once", "reject_always"]
+
+
+def ts_powers(
+    bridge: AgentUnderTest, workspace: Path, *args: str, prompts: int = 1
+) -> dict[str, Any]:
+    """The TypeScript SDK client's --powers scenario against the bridge, at a quick pace."""
+    require_node_modules()
+    node = shutil.which("node") or "node"
+    argv = [node, str(HERE / "ts_client.mjs"), "--cwd", str(workspace)]
+    argv += [arg for _ in range(prompts) for arg in ("--powers", POWERS_PROMPT)]
+    summary = run_driver([*argv, *args, "--", *bridge.command], {**bridge.env, PACE_ENV: "0.05"})
+    assert summary["errors"] == [], describe(summary)
+    assert summary["_exit"] == 0, describe(summary)
+    check_transcripts(bridge, expected=1)
+    return summary
+
+
+def tools_by_title(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {tool["title"].split()[0]: tool for tool in summary["tools"].values()}
+
+
+def test_typescript_sdk_allows_and_the_vm_edits_through_the_editor(
+    bridge: AgentUnderTest, workspace: Path
+) -> None:
+    summary = ts_powers(bridge, workspace, "--permission", "allow")
+    [turn] = summary["turns"]
+    assert turn["stopReason"] == "end_turn", describe(summary)
+    asked = summary["permissions"]
+    assert [(p["kind"], p["optionKinds"]) for p in asked] == [
+        ("execute", ALL_KINDS),
+        ("edit", ALL_KINDS),
+    ], describe(summary)
+    assert asked[1]["content"] == ["diff"], "the user sees the diff when asked"
+    requests = summary["agentRequests"]
+    assert requests["fs/write_text_file"] == 1, describe(summary)
+    assert requests["terminal/create"] == requests["terminal/release"] == 1, describe(summary)
+    assert summary["terminals"] == [
+        {"command": ["echo", "from-the-terminal"], "cwd": str(workspace)}
+    ], describe(summary)
+    tools = tools_by_title(summary)
+    assert (tools["Run"]["status"], tools["Run"]["content"]) == ("completed", ["terminal"])
+    assert (tools["Edit"]["status"], tools["Edit"]["content"]) == ("completed", ["diff"])
+    notes = (workspace / NOTES).read_text()
+    assert "from-the-terminal" in notes
+    assert "Interop workspace" in notes  # the README, read through fs/read_text_file
+
+
+def test_typescript_sdk_rejects_and_nothing_is_run_or_written(
+    bridge: AgentUnderTest, workspace: Path
+) -> None:
+    summary = ts_powers(bridge, workspace, "--permission", "reject")
+    [turn] = summary["turns"]
+    assert turn["stopReason"] == "end_turn", describe(summary)
+    assert len(summary["permissions"]) == 2, describe(summary)
+    requests = summary["agentRequests"]
+    assert "fs/write_text_file" not in requests, describe(summary)
+    assert "terminal/create" not in requests, describe(summary)
+    tools = tools_by_title(summary)
+    assert tools["Run"]["status"] == tools["Edit"]["status"] == "failed", describe(summary)
+    assert not (workspace / NOTES).exists()
+
+
+def test_typescript_sdk_cancels_while_the_permission_prompt_is_open(
+    bridge: AgentUnderTest, workspace: Path
+) -> None:
+    summary = ts_powers(bridge, workspace, "--permission", "cancel")
+    [turn] = summary["turns"]
+    assert turn["stopReason"] == "cancelled", describe(summary)
+    assert len(summary["permissions"]) == 1, describe(summary)
+    assert set(summary["agentRequests"]) <= {"fs/read_text_file", "session/request_permission"}
+    assert tools_by_title(summary)["Run"]["status"] == "failed", describe(summary)
+    assert not (workspace / NOTES).exists()
+
+
+def test_typescript_sdk_always_allow_is_remembered_for_the_session(
+    bridge: AgentUnderTest, workspace: Path
+) -> None:
+    summary = ts_powers(bridge, workspace, "--permission", "always", prompts=2)
+    assert [t["stopReason"] for t in summary["turns"]] == ["end_turn"] * 2, describe(summary)
+    # Two tools asked about once each; the second turn's questions the bridge answered itself.
+    assert len(summary["permissions"]) == 2, describe(summary)
+    assert summary["agentRequests"]["terminal/create"] == 2, describe(summary)
+    assert summary["agentRequests"]["fs/write_text_file"] == 2, describe(summary)
+
+
+def test_typescript_sdk_without_fs_or_terminal_the_vm_does_it_itself(
+    bridge: AgentUnderTest, workspace: Path
+) -> None:
+    summary = ts_powers(bridge, workspace, "--permission", "allow", "--caps", "none")
+    [turn] = summary["turns"]
+    assert turn["stopReason"] == "end_turn", describe(summary)
+    assert set(summary["agentRequests"]) == {"session/request_permission"}, describe(summary)
+    tools = tools_by_title(summary)
+    assert (tools["Run"]["status"], tools["Run"]["content"]) == ("completed", ["content"])
+    assert (tools["Edit"]["status"], tools["Edit"]["content"]) == ("completed", ["diff"])
+    assert "from-the-terminal" in (workspace / NOTES).read_text()
+
+
+@pytest.mark.parametrize("permissions", ["approve-all", "deny-all"])
+def test_acpx_approve_all_and_deny_all(
+    bridge: AgentUnderTest, workspace: Path, permissions: str
+) -> None:
+    require_node_modules()
+    argv = acpx_driver("exec", workspace, bridge)
+    argv[argv.index("--") : argv.index("--")] = ["--prompt", POWERS_PROMPT]
+    argv[argv.index("--") : argv.index("--")] = ["--permissions", permissions]
+    summary = run_driver(argv, {**bridge.env, PACE_ENV: "0.05"})
+    assert summary["errors"] == [], describe(summary)
+    assert summary["_exit"] == 0, describe(summary)
+    [turn] = summary["turns"]
+    assert turn["stopReason"] == "end_turn", describe(summary)
+    chosen = [a["outcome"].get("optionId") for a in summary["permissionAnswers"]]
+    tools = tools_by_title(summary)
+    requests = summary["agentRequests"]
+    if permissions == "approve-all":
+        assert chosen == ["allow_once", "allow_once"], describe(summary)
+        assert requests["terminal/create"] == requests["fs/write_text_file"] == 1
+        assert (tools["Run"]["status"], tools["Run"]["content"]) == ("completed", ["terminal"])
+        assert (tools["Edit"]["status"], tools["Edit"]["content"]) == ("completed", ["diff"])
+        assert "from-the-terminal" in (workspace / NOTES).read_text()
+    else:
+        assert chosen == ["reject_once", "reject_once"], describe(summary)
+        assert "terminal/create" not in requests, describe(summary)
+        assert "fs/write_text_file" not in requests, describe(summary)
+        assert tools["Run"]["status"] == tools["Edit"]["status"] == "failed"
+        assert not (workspace / NOTES).exists()
+    check_transcripts(bridge, expected=1)

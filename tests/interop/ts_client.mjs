@@ -9,6 +9,14 @@
 // first session/update of that turn arrives -> prompt "again" to completion. Then it closes
 // the agent's stdin and waits for it to exit.
 //
+// --powers PROMPT (repeatable): the editor's powers instead. initialize offering fs read/write
+// and terminals (--caps none: neither), session/new, then each PROMPT to completion, answering the
+// agent's requests: permission by --permission allow (allow_once, the default) | always
+// (allow_always) | reject (reject_once) | cancel (session/cancel, then the "cancelled"
+// outcome), fs/* on the real file system, terminal/* by running the command here. The summary
+// then has `permissions` (what each request showed), `terminals` (the commands run) and
+// `tools` (each tool call's title, kind, last status and content types).
+//
 // Prints ONE JSON object on stdout at the end (see README.md); everything else goes to stderr.
 // Exit code 0 when the scenario ran without client-side errors, 1 otherwise, 2 on bad usage.
 //
@@ -38,7 +46,15 @@ function usage(message) {
 }
 
 function parseArgs(argv) {
-  const options = { cwd: process.cwd(), timeoutMs: 30000, command: [], load: null };
+  const options = {
+    cwd: process.cwd(),
+    timeoutMs: 30000,
+    command: [],
+    load: null,
+    powers: null, // the prompts of the --powers scenario
+    caps: "all",
+    permission: "allow",
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
@@ -48,6 +64,12 @@ function parseArgs(argv) {
       options.cwd = argv[++i];
     } else if (arg === "--load") {
       options.load = argv[++i];
+    } else if (arg === "--powers") {
+      (options.powers ??= []).push(argv[++i]);
+    } else if (arg === "--caps") {
+      options.caps = argv[++i];
+    } else if (arg === "--permission") {
+      options.permission = argv[++i];
     } else if (arg === "--timeout-ms") {
       options.timeoutMs = Number(argv[++i]);
     } else {
@@ -56,6 +78,10 @@ function parseArgs(argv) {
   }
   if (options.command.length === 0) usage("no agent command after --");
   if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) usage("bad --timeout-ms");
+  if (!["all", "none"].includes(options.caps)) usage("--caps is all or none");
+  if (!["allow", "always", "reject", "cancel"].includes(options.permission)) {
+    usage("--permission is allow, always, reject or cancel");
+  }
   return options;
 }
 
@@ -71,6 +97,9 @@ const summary = {
   turns: [],
   agentRequests: {},
   strayUpdates: 0, // session/update for a session id other than ours
+  permissions: [],
+  terminals: [],
+  tools: {},
   errors: [],
   agentExit: null,
 };
@@ -134,6 +163,64 @@ const deadline = setTimeout(() => {
 
 const stream = acp.ndJsonStream(Writable.toWeb(child.stdin), Readable.toWeb(child.stdout));
 
+// The editor's terminals (terminal/*): each runs its command here, output kept up to its limit.
+const terminals = new Map();
+let nextTerminal = 0;
+
+function createTerminal(params) {
+  const id = `term-${++nextTerminal}`;
+  const limit = params.outputByteLimit ?? null;
+  const term = { output: Buffer.alloc(0), truncated: false, exitStatus: null };
+  const proc = spawn(params.command, params.args ?? [], {
+    cwd: params.cwd ?? options.cwd,
+    env: { ...process.env, ...Object.fromEntries((params.env ?? []).map((v) => [v.name, v.value])) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const append = (chunk) => {
+    term.output = Buffer.concat([term.output, chunk]);
+    if (limit !== null && term.output.length > limit) {
+      term.output = term.output.subarray(term.output.length - limit);
+      term.truncated = true;
+    }
+  };
+  proc.stdout.on("data", append);
+  proc.stderr.on("data", append);
+  term.exited = new Promise((resolve) => {
+    proc.on("close", (code, signal) => {
+      term.exitStatus = { exitCode: code, signal };
+      resolve(term.exitStatus);
+    });
+    proc.on("error", (error) => {
+      append(Buffer.from(`${describe(error)}\n`));
+      term.exitStatus = { exitCode: 127, signal: null };
+      resolve(term.exitStatus);
+    });
+  });
+  term.proc = proc;
+  terminals.set(id, term);
+  summary.terminals.push({ command: [params.command, ...(params.args ?? [])], cwd: params.cwd });
+  return id;
+}
+
+function terminalOf(params) {
+  const term = terminals.get(params.terminalId);
+  if (!term) throw acp.RequestError.invalidParams({ terminalId: params.terminalId });
+  return term;
+}
+
+// Each tool call as the user would see it at the end: title, kind, last status, content types.
+function trackTool(update) {
+  if (update.sessionUpdate !== "tool_call" && update.sessionUpdate !== "tool_call_update") return;
+  const tool = (summary.tools[update.toolCallId] ??= { content: [] });
+  for (const key of ["title", "kind", "status"]) {
+    if (update[key] != null) tool[key] = update[key];
+  }
+  for (const block of update.content ?? []) {
+    if (!tool.content.includes(block.type)) tool.content.push(block.type);
+  }
+}
+
+let connection = null; // the connection context, for requests made from inside handlers
 const updateSessionIds = [];
 // --load mode: every update of the loaded session, counted by kind, as it arrives.
 const loadedUpdates = {};
@@ -144,6 +231,7 @@ const app = acp
   // validation) and counts the ones for a session id that is not ours.
   .onNotification(acp.methods.client.session.update, ({ params }) => {
     updateSessionIds.push(params.sessionId);
+    trackTool(params.update);
     if (options.load !== null && params.sessionId === options.load) {
       const bucket = afterLoadPhase ? "afterLoad" : "replayed";
       loadedUpdates[bucket] ??= {};
@@ -151,10 +239,21 @@ const app = acp
       loadedUpdates[bucket][kind] = (loadedUpdates[bucket][kind] ?? 0) + 1;
     }
   })
-  .onRequest(acp.methods.client.session.requestPermission, ({ params }) => {
+  .onRequest(acp.methods.client.session.requestPermission, async ({ params }) => {
     countRequest("session/request_permission");
-    const allow = params.options.find((o) => o.kind === "allow_once" || o.kind === "allow_always");
-    const option = allow ?? params.options[0];
+    summary.permissions.push({
+      title: params.toolCall.title ?? null,
+      kind: params.toolCall.kind ?? null,
+      optionKinds: params.options.map((o) => o.kind),
+      content: (params.toolCall.content ?? []).map((c) => c.type),
+    });
+    if (options.permission === "cancel") {
+      // The user stops the turn while the question is open: cancel, then answer "cancelled".
+      await connection.notify(acp.methods.agent.session.cancel, { sessionId: params.sessionId });
+      return { outcome: { outcome: "cancelled" } };
+    }
+    const wanted = { allow: "allow_once", always: "allow_always", reject: "reject_once" };
+    const option = params.options.find((o) => o.kind === wanted[options.permission]);
     if (!option) return { outcome: { outcome: "cancelled" } };
     return { outcome: { outcome: "selected", optionId: option.optionId } };
   })
@@ -170,6 +269,34 @@ const app = acp
   .onRequest(acp.methods.client.fs.writeTextFile, async ({ params }) => {
     countRequest("fs/write_text_file");
     await writeFile(params.path, params.content, "utf8");
+    return {};
+  })
+  .onRequest(acp.methods.client.terminal.create, ({ params }) => {
+    countRequest("terminal/create");
+    return { terminalId: createTerminal(params) };
+  })
+  .onRequest(acp.methods.client.terminal.output, ({ params }) => {
+    countRequest("terminal/output");
+    const term = terminalOf(params);
+    const answer = { output: term.output.toString("utf8"), truncated: term.truncated };
+    if (term.exitStatus !== null) answer.exitStatus = term.exitStatus;
+    return answer;
+  })
+  .onRequest(acp.methods.client.terminal.waitForExit, async ({ params }) => {
+    countRequest("terminal/wait_for_exit");
+    return await terminalOf(params).exited;
+  })
+  .onRequest(acp.methods.client.terminal.kill, ({ params }) => {
+    countRequest("terminal/kill");
+    const term = terminalOf(params);
+    if (term.exitStatus === null) term.proc.kill("SIGTERM");
+    return {};
+  })
+  .onRequest(acp.methods.client.terminal.release, ({ params }) => {
+    countRequest("terminal/release");
+    const term = terminalOf(params);
+    if (term.exitStatus === null) term.proc.kill("SIGKILL");
+    terminals.delete(params.terminalId);
     return {};
   });
 
@@ -219,9 +346,14 @@ async function runTurn(ctx, session, { text, cancel }) {
 let failed = false;
 try {
   await app.connectWith(stream, async (ctx) => {
+    connection = ctx;
+    const offered = options.powers === null || options.caps === "all";
     summary.initialize = await ctx.request(acp.methods.agent.initialize, {
       protocolVersion: 1,
-      clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: false },
+      clientCapabilities: {
+        fs: { readTextFile: offered, writeTextFile: offered },
+        terminal: options.powers !== null && offered,
+      },
       clientInfo: { name: "acp-bridge-interop-ts", version: SDK_VERSION },
     });
     if (options.load !== null) {
@@ -245,7 +377,9 @@ try {
     const session = await ctx.buildSession({ cwd: options.cwd, mcpServers: [] }).start();
     summary.sessionId = session.sessionId;
     try {
-      for (const prompt of PROMPTS) {
+      const prompts =
+        options.powers === null ? PROMPTS : options.powers.map((text) => ({ text, cancel: false }));
+      for (const prompt of prompts) {
         await runTurn(ctx, session, prompt);
       }
     } finally {
