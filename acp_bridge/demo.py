@@ -97,13 +97,19 @@ class Screen:
             where = self.style(f"  ({locations[0].get('path')})", "2")
         self.line(f"  {mark} {title} {self.style(status, colour)}{where}")
         for block in update.get("content") or []:
-            inner = block.get("content") if isinstance(block, dict) else None
+            if not isinstance(block, dict):
+                continue
+            inner = block.get("content")
             if isinstance(inner, dict) and isinstance(inner.get("text"), str):
-                lines = inner["text"].splitlines()
-                for text in lines[:4]:
-                    self.line(self.style(f"    │ {text}", "2"))
-                if len(lines) > 4:
-                    self.line(self.style(f"    │ … {len(lines) - 4} more lines", "2"))
+                self._excerpt(inner["text"].splitlines(), "")
+            elif block.get("type") == "diff" and isinstance(block.get("newText"), str):
+                self._excerpt(block["newText"].splitlines(), "+ ")
+
+    def _excerpt(self, lines: list[str], prefix: str) -> None:
+        for text in lines[:4]:
+            self.line(self.style(f"    │ {prefix}{text}", "2"))
+        if len(lines) > 4:
+            self.line(self.style(f"    │ … {len(lines) - 4} more lines", "2"))
 
 
 class DemoClient:
@@ -116,6 +122,8 @@ class DemoClient:
         self._next_id = 0
         self._waiting: dict[int, anyio.Event] = {}
         self._answers: dict[int, dict[str, Any]] = {}
+        self.replies: list[bytes] = []
+        self.reply_ready = anyio.Event()
 
     async def read(self) -> None:
         """Route every line the bridge writes: answers to callers, updates to the screen."""
@@ -130,13 +138,47 @@ class DemoClient:
             event.set()
 
     def _route(self, message: dict[str, Any]) -> None:
-        if "method" not in message and isinstance(message.get("id"), int):
+        if "method" in message and "id" in message:
+            self._answer_request(message)
+        elif "method" not in message and isinstance(message.get("id"), int):
             self._answers[message["id"]] = message
             waiter = self._waiting.pop(message["id"], None)
             if waiter is not None:
                 waiter.set()
         elif message.get("method") == "session/update":
             self.screen.update(message["params"]["update"])
+
+    def _answer_request(self, message: dict[str, Any]) -> None:
+        """The agent asks the client: the demo allows once (and says so); it offers no more."""
+        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"]}
+        if message["method"] == "session/request_permission":
+            params = message.get("params") or {}
+            title = (params.get("toolCall") or {}).get("title") or "a tool call"
+            option = next(
+                (o for o in params.get("options", []) if o.get("kind") == "allow_once"), None
+            )
+            if option is None:
+                reply["result"] = {"outcome": {"outcome": "cancelled"}}
+            else:
+                reply["result"] = {
+                    "outcome": {"outcome": "selected", "optionId": option["optionId"]}
+                }
+            verdict = "allowed once by the demo" if option else "no allow option: cancelled"
+            self.screen.line(self.screen.style(f"  ? permission for {title}: {verdict}", "1;33"))
+        else:
+            reply["error"] = {"code": -32601, "message": f"Method not found: {message['method']}"}
+        self.replies.append(orjson.dumps(reply) + b"\n")
+        self.reply_ready.set()
+
+    async def send_replies(self) -> None:
+        """Write the answers to the agent's requests, in order, as they are made."""
+        stdin = self.process.stdin
+        assert stdin is not None
+        while True:
+            await self.reply_ready.wait()
+            self.reply_ready = anyio.Event()
+            while self.replies:
+                await stdin.send(self.replies.pop(0))
 
     async def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Send a request and wait for its answer.
@@ -170,6 +212,7 @@ async def run_demo(prompt: str, bridge_args: list[str], cwd: Path) -> int:
         client = DemoClient(process, screen)
         async with anyio.create_task_group() as group:
             group.start_soon(client.read)
+            group.start_soon(client.send_replies)
             init = await client.call(
                 "initialize",
                 {

@@ -42,3 +42,28 @@ def test_demo_shows_a_whole_turn_plainly_when_piped_and_says_where_the_log_is(
         check=True,
     )
     assert b"Sample project" in replay.stdout
+
+
+def test_demo_answers_permission_requests_and_shows_what_was_run_and_written(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "README.md").write_text("# Sample project\n\nHello.\n")
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "acp_bridge", "--log-dir", str(tmp_path / "logs")),
+            *("demo", "Run `echo from-the-demo` and write notes"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "ACP_BRIDGE_EXAMPLE_PACE": "0"},
+    )
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    assert "? permission for Run `echo from-the-demo`: allowed once by the demo" in out
+    assert "│ from-the-demo" in out
+    assert "? permission for Write acp-bridge-notes.md: allowed once by the demo" in out
+    assert "│ + # Notes from acp-bridge's example agent" in out
+    assert "[turn ended: end_turn]" in out
+    assert "from-the-demo" in (tmp_path / "acp-bridge-notes.md").read_text()
