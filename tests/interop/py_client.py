@@ -12,6 +12,13 @@ session/new (cwd, no MCP servers) -> prompt "hello" to completion -> prompt "tel
 Prints ONE JSON object on stdout at the end (see README.md); logs go to stderr. Exit code 0
 when the scenario ran without client-side errors, 1 otherwise, 2 on bad usage.
 
+``--powers PROMPT``: the editor's powers instead: initialize offering fs read/write and
+terminals, session/new, then PROMPT to completion, answering permission requests by
+``--permission allow`` (allow_once) or ``reject`` (reject_once), fs requests on the real file
+system and terminal requests by running the command here. The summary then has
+``permissions`` (each request's tool kind and option kinds), ``terminals`` (the commands) and
+``tools`` (each tool call's last status and content types).
+
 Two things ``acp.spawn_agent_process`` does by default that this driver overrides: it starts
 the agent with a *trimmed* environment (HOME, LOGNAME, PATH, SHELL, TERM, USER only), so we
 pass ``os.environ`` through; and it pipes the agent's stderr without ever reading it (an agent
@@ -37,13 +44,20 @@ from acp.connection import StreamDirection, StreamEvent
 from acp.schema import (
     AllowedOutcome,
     ClientCapabilities,
+    CreateTerminalResponse,
     DeniedOutcome,
+    EnvVariable,
     FileSystemCapabilities,
     Implementation,
+    KillTerminalResponse,
     PermissionOption,
     ReadTextFileResponse,
+    ReleaseTerminalResponse,
     RequestPermissionResponse,
+    TerminalExitStatus,
+    TerminalOutputResponse,
     ToolCallUpdate,
+    WaitForTerminalExitResponse,
     WriteTextFileResponse,
 )
 
@@ -112,8 +126,13 @@ class InteropClient:
     (terminal methods...) with -32601 Method not found.
     """
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], permission: str = "allow") -> None:
         self.errors = errors
+        self.permission = permission
+        self.permissions: list[dict[str, Any]] = []
+        self.terminals: dict[str, Terminal] = {}
+        self.commands: list[list[str]] = []
+        self.tools: dict[str, dict[str, Any]] = {}
         self.conn: Any = None
         self.session_id: str | None = None
         self.update_session_ids: list[str] = []  # of every session/update, to find strays
@@ -144,6 +163,14 @@ class InteropClient:
         turn = self.turn
         kind = str(getattr(update, "session_update", type(update).__name__))
         self.update_session_ids.append(session_id)
+        if kind in ("tool_call", "tool_call_update"):
+            tool = self.tools.setdefault(update.tool_call_id, {"content": []})
+            for name in ("title", "kind", "status"):
+                if getattr(update, name, None) is not None:
+                    tool[name] = getattr(update, name)
+            for block in update.content or []:
+                if block.type not in tool["content"]:
+                    tool["content"].append(block.type)
         if turn is None or session_id != self.session_id:
             log.info("update %s outside a turn", kind)
             return
@@ -160,8 +187,9 @@ class InteropClient:
         **kwargs: Any,
     ) -> RequestPermissionResponse:
         self._count("session/request_permission")
-        allow = [o for o in options if o.kind in ("allow_once", "allow_always")]
-        chosen = (allow or options)[:1]
+        self.permissions.append({"kind": tool_call.kind, "optionKinds": [o.kind for o in options]})
+        wanted = ("reject_once",) if self.permission == "reject" else ("allow_once", "allow_always")
+        chosen = [o for o in options if o.kind in wanted][:1]
         if not chosen:
             return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
         return RequestPermissionResponse(
@@ -196,8 +224,104 @@ class InteropClient:
         await asyncio.to_thread(Path(path).write_text, content, encoding="utf-8")
         return WriteTextFileResponse()
 
+    async def create_terminal(
+        self,
+        session_id: str,
+        command: str,
+        args: list[str] | None = None,
+        env: list[EnvVariable] | None = None,
+        cwd: str | None = None,
+        output_byte_limit: int | None = None,
+        **kwargs: Any,
+    ) -> CreateTerminalResponse:
+        self._count("terminal/create")
+        self.commands.append([command, *(args or [])])
+        extra = {v.name: v.value for v in env or []}
+        process = await asyncio.create_subprocess_exec(
+            command,
+            *(args or []),
+            cwd=cwd,
+            env={**os.environ, **extra},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        terminal_id = f"py-term-{len(self.commands)}"
+        self.terminals[terminal_id] = Terminal(process, output_byte_limit)
+        return CreateTerminalResponse(terminal_id=terminal_id)
+
+    def _terminal(self, terminal_id: str) -> Terminal:
+        if terminal_id not in self.terminals:
+            raise RequestError.invalid_params({"terminalId": terminal_id})
+        return self.terminals[terminal_id]
+
+    async def terminal_output(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> TerminalOutputResponse:
+        self._count("terminal/output")
+        term = self._terminal(terminal_id)
+        return TerminalOutputResponse(
+            output=term.output.decode("utf-8", "replace"),
+            truncated=term.truncated,
+            exit_status=term.status(),
+        )
+
+    async def wait_for_terminal_exit(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> WaitForTerminalExitResponse:
+        self._count("terminal/wait_for_exit")
+        term = self._terminal(terminal_id)
+        await term.drain()
+        code = term.process.returncode
+        return WaitForTerminalExitResponse(
+            exit_code=code if code is not None and code >= 0 else None
+        )
+
+    async def kill_terminal(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> KillTerminalResponse | None:
+        self._count("terminal/kill")
+        self._terminal(terminal_id).kill()
+        return KillTerminalResponse()
+
+    async def release_terminal(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> ReleaseTerminalResponse | None:
+        self._count("terminal/release")
+        self._terminal(terminal_id).kill()
+        del self.terminals[terminal_id]
+        return ReleaseTerminalResponse()
+
     def on_connect(self, conn: Any) -> None:
         self.conn = conn
+
+
+@dataclass
+class Terminal:
+    """A command the client runs for the agent, its output kept within the byte limit."""
+
+    process: asyncio.subprocess.Process
+    limit: int | None
+    output: bytes = b""
+    truncated: bool = False
+
+    async def drain(self) -> None:
+        assert self.process.stdout is not None
+        while chunk := await self.process.stdout.read(65536):
+            self.output += chunk
+            if self.limit is not None and len(self.output) > self.limit:
+                self.output, self.truncated = self.output[-self.limit :], True
+        await self.process.wait()
+
+    def status(self) -> TerminalExitStatus | None:
+        code = self.process.returncode
+        if code is None:
+            return None
+        return TerminalExitStatus(exit_code=code if code >= 0 else None)
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
 
 
 async def reload(
@@ -220,6 +344,7 @@ async def scenario(
     summary: dict[str, Any],
     client: InteropClient,
     load: str | None = None,
+    powers: str | None = None,
 ) -> int | None:
     """Run the three turns; return the agent's exit code."""
     async with spawn_agent_process(
@@ -235,7 +360,7 @@ async def scenario(
             protocol_version=PROTOCOL_VERSION,
             client_capabilities=ClientCapabilities(
                 fs=FileSystemCapabilities(read_text_file=True, write_text_file=True),
-                terminal=False,
+                terminal=powers is not None,
             ),
             client_info=Implementation(name=CLIENT_NAME, version=SDK_VERSION),
         )
@@ -245,7 +370,7 @@ async def scenario(
             return None
         session = await conn.new_session(cwd=str(cwd), mcp_servers=[])
         summary["sessionId"] = client.session_id = session.session_id
-        for text, cancel in PROMPTS:
+        for text, cancel in PROMPTS if powers is None else ((powers, False),):
             turn = Turn(prompt=text, cancel=cancel)
             client.turn = turn
             try:
@@ -266,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="the session's cwd")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for everything")
     parser.add_argument("--load", metavar="SESSION_ID", help="reopen a recorded session instead")
+    parser.add_argument("--powers", metavar="PROMPT", help="the editor-powers scenario")
+    parser.add_argument("--permission", choices=("allow", "reject"), default="allow")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -293,12 +420,13 @@ def main(argv: list[str] | None = None) -> int:
         format="py_client %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger().addHandler(ErrorLog(summary["errors"]))
-    client = InteropClient(summary["errors"])
+    client = InteropClient(summary["errors"], args.permission)
     started = now_ms()
     try:
         code = asyncio.run(
             asyncio.wait_for(
-                scenario(command, args.cwd.resolve(), summary, client, args.load), args.timeout
+                scenario(command, args.cwd.resolve(), summary, client, args.load, args.powers),
+                args.timeout,
             )
         )
         summary["agentExit"] = {"code": code, "atMs": round(now_ms() - started, 1)}
@@ -307,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - reported in the summary, not as a traceback
         summary["errors"].append(f"connection: {type(exc).__name__}: {exc}")
     summary["agentRequests"] = client.agent_requests
+    summary["permissions"] = client.permissions
+    summary["terminals"] = client.commands
+    summary["tools"] = client.tools
     ours = summary["sessionId"]
     summary["strayUpdates"] = sum(sid != ours for sid in client.update_session_ids)
     sys.stdout.write(json.dumps(summary) + "\n")

@@ -473,3 +473,34 @@ def test_acpx_approve_all_and_deny_all(
         assert tools["Run"]["status"] == tools["Edit"]["status"] == "failed"
         assert not (workspace / NOTES).exists()
     check_transcripts(bridge, expected=1)
+
+
+@pytest.mark.parametrize("permission", ["allow", "reject"])
+def test_python_sdk_answers_the_editor_powers(
+    bridge: AgentUnderTest, workspace: Path, permission: str
+) -> None:
+    argv = [sys.executable, str(HERE / "py_client.py"), "--cwd", str(workspace)]
+    argv += ["--powers", POWERS_PROMPT, "--permission", permission, "--", *bridge.command]
+    summary = run_driver(argv, {**bridge.env, PACE_ENV: "0.05"})
+    assert summary["errors"] == [], describe(summary)
+    assert summary["_exit"] == 0, describe(summary)
+    [turn] = summary["turns"]
+    assert turn["stopReason"] == "end_turn", describe(summary)
+    assert [(p["kind"], p["optionKinds"]) for p in summary["permissions"]] == [
+        ("execute", ALL_KINDS),
+        ("edit", ALL_KINDS),
+    ], describe(summary)
+    tools = tools_by_title(summary)
+    requests = summary["agentRequests"]
+    if permission == "allow":
+        assert summary["terminals"] == [["echo", "from-the-terminal"]], describe(summary)
+        assert requests["fs/write_text_file"] == 1, describe(summary)
+        assert (tools["Run"]["status"], tools["Run"]["content"]) == ("completed", ["terminal"])
+        assert (tools["Edit"]["status"], tools["Edit"]["content"]) == ("completed", ["diff"])
+        assert "from-the-terminal" in (workspace / NOTES).read_text()
+    else:
+        assert summary["terminals"] == [], describe(summary)
+        assert "fs/write_text_file" not in requests, describe(summary)
+        assert tools["Run"]["status"] == tools["Edit"]["status"] == "failed"
+        assert not (workspace / NOTES).exists()
+    check_transcripts(bridge, expected=1)
