@@ -96,6 +96,22 @@ def _parser() -> argparse.ArgumentParser:
         help="let VMs read, write and run commands outside the session's cwd",
     )
     parser.add_argument(
+        "--vm-env-allow",
+        action="append",
+        metavar="NAME[,NAME...]",
+        help=(
+            "give the VM only these variables of the bridge's environment (names or "
+            "patterns such as 'LC_*'; repeatable); default: all of them"
+        ),
+    )
+    parser.add_argument(
+        "--max-vm-line-mib",
+        type=float,
+        default=4.0,
+        help="longest line accepted from a VM, in MiB (default: 4); longer ones are counted "
+        "and skipped",
+    )
+    parser.add_argument(
         "--max-segment-mib",
         type=int,
         default=100,
@@ -149,6 +165,8 @@ def _bridge_args(args: argparse.Namespace) -> list[str]:
         out.append("--harn-extensions")
     if args.fsync != "interval":
         out += ["--fsync", args.fsync]
+    for value in args.vm_env_allow or []:
+        out += ["--vm-env-allow", value]
     return out
 
 
@@ -266,11 +284,20 @@ def serve_command(args: argparse.Namespace) -> int:
         fsync=FsyncPolicy(mode=args.fsync),
         editor_timeout_s=args.editor_timeout,
         allow_outside_cwd=args.allow_outside_cwd,
+        vm_env_allow=_env_allow(args.vm_env_allow),
+        max_vm_line_bytes=max(int(args.max_vm_line_mib * 1024 * 1024), 1024),
     )
     log.debug("serving with %s", settings)
     status: int = anyio.run(run, settings, backend="asyncio")
     _exit_if_stuck(status)
     return status
+
+
+def _env_allow(values: list[str] | None) -> tuple[str, ...] | None:
+    """``--vm-env-allow A,B --vm-env-allow C`` -> ``("A", "B", "C")``; absent: ``None``."""
+    if values is None:
+        return None
+    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
 
 
 def _exit_if_stuck(status: int) -> None:

@@ -669,6 +669,10 @@ class AcpServer:
                     "cwd": runtime.cwd,
                     "phase": runtime.core.phase.value,
                     "logPath": str(getattr(runtime.log, "path", "")),
+                    # The last write failure of this session's log, until a write works again.
+                    "logError": None
+                    if runtime.log.last_error is None
+                    else str(runtime.log.last_error),
                 }
                 for runtime in self.sessions.values()
             ],

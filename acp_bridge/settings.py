@@ -42,6 +42,9 @@ class Settings:
         allow_outside_cwd: Let VMs read, write and run outside the session's cwd.
         outbox_high_water_bytes: Bytes queued for the editor beyond which VM reading
             pauses (back-pressure instead of unbounded memory).
+        vm_env_allow: When set, the only variables of the bridge's environment a VM gets
+            (names or ``fnmatch`` patterns such as ``LC_*``), besides the ``ACP_BRIDGE_*``
+            ones the bridge sets; ``None``: the VM gets the bridge's whole environment.
     """
 
     vm_mode: VmMode
@@ -59,3 +62,4 @@ class Settings:
     outbox_high_water_bytes: int = 4 * MIB
     editor_timeout_s: float = 300.0
     allow_outside_cwd: bool = False
+    vm_env_allow: tuple[str, ...] | None = None

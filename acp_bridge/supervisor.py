@@ -10,6 +10,7 @@ in the background.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import shlex
@@ -26,7 +27,7 @@ from acp_bridge.errors import RpcError
 from acp_bridge.vm_process import VmProcess, VmStartError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     from anyio.abc import TaskGroup
 
@@ -147,6 +148,17 @@ class Supervisor(Protocol):
         ...
 
 
+def vm_environment(environ: Mapping[str, str], allow: tuple[str, ...] | None) -> dict[str, str]:
+    """The part of the bridge's environment a VM inherits: all of it, or the allowed names."""
+    if allow is None:
+        return dict(environ)
+    return {
+        name: value
+        for name, value in environ.items()
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in allow)
+    }
+
+
 @dataclass(slots=True)
 class _Base:
     settings: Settings
@@ -156,7 +168,7 @@ class _Base:
     spawn: Callable[[str, Callable[[], Awaitable[None]]], None]
 
     def env(self, mode: str) -> dict[str, str]:
-        env = dict(os.environ)
+        env = vm_environment(os.environ, self.settings.vm_env_allow)
         env.update(
             ACP_BRIDGE_PROTOCOL=str(VM_PROTOCOL_VERSION),
             ACP_BRIDGE_MODE=mode,
@@ -173,6 +185,7 @@ class _Base:
                 label=self.host.label,
                 max_line_bytes=self.settings.max_vm_line_bytes,
                 task_group=self.task_group,
+                counters=self.counters,
             )
         except VmStartError as exc:
             self.counters.vm_failures += 1
@@ -225,6 +238,31 @@ class ExecSupervisor(_Base):
         self.spawn(f"{self.host.label} stdin", feed_stdin)
         self.spawn(f"{self.host.label} stdout", pump)
         await wait_any(drained, turn.cancelled)
+        if not turn.cancelled.is_set():
+            # Stdout is at its end: the VM should be exiting. One that closed stdout and
+            # keeps running would hold the turn forever; it gets a grace period.
+            exited = anyio.Event()
+
+            async def reap() -> None:
+                await vm.wait()
+                exited.set()
+
+            self.spawn(f"{self.host.label} wait", reap)
+            await wait_any(exited, turn.cancelled, timeout=self.settings.vm_stop_grace_s)
+            if not exited.is_set() and not turn.cancelled.is_set():
+                self.counters.vm_stdout_closed_early += 1
+                self.counters.vm_failures += 1
+                log.warning(
+                    "%s closed its stdout but still runs %.1f s later: stopping it",
+                    self.host.label,
+                    self.settings.vm_stop_grace_s,
+                )
+                await self._stop(vm)
+                raise vm_failed(
+                    "agent VM closed its stdout but did not exit; it was stopped",
+                    vm,
+                    exitStatus=vm.returncode,
+                )
         if turn.cancelled.is_set():
             self.spawn(f"{self.host.label} stop", lambda: self._stop(vm))
             await wait_any(drained, timeout=self.settings.cancel_grace_s)
@@ -366,7 +404,12 @@ class SessionSupervisor(_Base):
                     await self._on_rpc(vm, rpc, pending_calls)
         finally:
             with anyio.CancelScope(shield=True):
-                await vm.wait()
+                with anyio.move_on_after(self.settings.vm_stop_grace_s):
+                    await vm.wait()
+                if vm.returncode is None:  # closed stdout, still running: it cannot talk
+                    self.counters.vm_stdout_closed_early += 1
+                    log.warning("%s closed its stdout but did not exit: stopping it", vm.label)
+                    await vm.stop(self.settings.vm_stop_grace_s)
             self.host.vm_exited()
             if vm is self.vm:
                 self.exited.set()

@@ -3,7 +3,9 @@
 The VM runs in its own process group (``start_new_session``) so that stopping it also stops
 whatever it started. Stopping is graceful first: close its stdin, wait; ``SIGTERM`` the
 group, wait; ``SIGKILL`` the group. Its stderr is copied to the bridge's stderr line by
-line, prefixed with the session, and the last lines are kept for error reports.
+line, prefixed with the session, and the last lines are kept for error reports. A flood of
+stderr is always read (the VM never blocks on it) but copied only up to a rate
+(:class:`StderrBudget`); the lines not copied are counted and said to be missing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections import deque
+from dataclasses import dataclass
 from subprocess import PIPE
 from typing import TYPE_CHECKING, Final
 
@@ -25,10 +29,41 @@ if TYPE_CHECKING:
 
     from anyio.abc import Process, TaskGroup
 
+    from acp_bridge.counters import Counters
+
 log = logging.getLogger("acp_bridge.vm")
 
 STDERR_TAIL_LINES: Final = 20
 _READ_CHUNK: Final = 1 << 16
+#: Lines of a VM's stderr copied at once, and per second after that.
+STDERR_BURST_LINES: Final = 500.0
+STDERR_LINES_PER_S: Final = 200.0
+
+
+@dataclass(slots=True)
+class StderrBudget:
+    """A token bucket for copying a VM's stderr: bursts pass, floods are thinned out.
+
+    The bridge's own stderr may be a pipe nobody reads quickly; copying a VM's flood in
+    full would stall the bridge on it (and every session with it).
+    """
+
+    burst: float = STDERR_BURST_LINES
+    rate: float = STDERR_LINES_PER_S
+    tokens: float = STDERR_BURST_LINES
+    stamp: float | None = None
+    suppressed: int = 0  # lines not copied since the last one that was
+
+    def allow(self, now: float) -> bool:
+        """Whether to copy a line arriving at ``now`` (seconds, monotonic)."""
+        if self.stamp is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.suppressed += 1
+        return False
 
 
 class VmStartError(OSError):
@@ -38,9 +73,13 @@ class VmStartError(OSError):
 class VmProcess:
     """A running VM and its pipes."""
 
-    def __init__(self, process: Process, label: str, max_line_bytes: int) -> None:
+    def __init__(
+        self, process: Process, label: str, max_line_bytes: int, counters: Counters | None = None
+    ) -> None:
         """Wrap a started process; use :meth:`start` instead."""
         self.process = process
+        self.counters = counters
+        self.stderr_budget = StderrBudget()
         self.label = label
         self.max_line_bytes = max_line_bytes
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
@@ -58,6 +97,7 @@ class VmProcess:
         label: str,
         max_line_bytes: int,
         task_group: TaskGroup,
+        counters: Counters | None = None,
     ) -> VmProcess:
         """Start the VM and the task that copies its stderr.
 
@@ -76,7 +116,7 @@ class VmProcess:
             )
         except OSError as exc:
             raise VmStartError(exc.errno or 0, f"cannot start VM {argv[0]!r}: {exc}") from exc
-        vm = cls(process, label, max_line_bytes)
+        vm = cls(process, label, max_line_bytes, counters)
         task_group.start_soon(vm._copy_stderr)
         return vm
 
@@ -176,6 +216,7 @@ class VmProcess:
         tail = decoder.eof()
         if tail is not None:
             self._stderr_line(prefix, tail)
+        self._report_suppressed(prefix)
 
     def _stderr_line(self, prefix: str, item: bytes | LineTooLong) -> None:
         if isinstance(item, LineTooLong):
@@ -183,4 +224,14 @@ class VmProcess:
         else:
             text = item.decode("utf-8", "replace")
         self.stderr_tail.append(text)
+        if not self.stderr_budget.allow(time.monotonic()):
+            if self.counters is not None:
+                self.counters.vm_stderr_lines_suppressed += 1
+            return
+        self._report_suppressed(prefix)
         sys.stderr.write(prefix + text + "\n")
+
+    def _report_suppressed(self, prefix: str) -> None:
+        if self.stderr_budget.suppressed:
+            count, self.stderr_budget.suppressed = self.stderr_budget.suppressed, 0
+            sys.stderr.write(f"{prefix}… {count} line(s) of a stderr flood not shown\n")

@@ -31,12 +31,16 @@ class FakeEditor:
         env: dict[str, str] | None = None,
         strict: bool = True,
         answer: Any = None,
+        launcher: list[str] | None = None,
     ) -> None:
         full_env = dict(os.environ)
         full_env.setdefault("ACP_BRIDGE_EXAMPLE_PACE", "0.2")
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "acp_bridge", "--log-dir", str(log_dir), *args],
+            [
+                *(launcher or []),
+                *(sys.executable, "-m", "acp_bridge", "--log-dir", str(log_dir), *args),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -23,6 +23,10 @@ Usage: ``python tests/vms/exec_vm.py [OPTIONS]``. Output comes in this order:
 * ``--budget-exhausted``: a ``budget_exhausted`` event (the turn ends ``max_turn_requests``);
 * ``--forever``: a chunk every ``--sleep-per-event`` seconds (0.05 if unset) until killed;
   with ``--ignore-term`` SIGTERM is ignored, so that only SIGKILL stops it;
+* ``--stderr-flood N``: N lines on stderr, as fast as possible (before any event);
+* ``--flood N``: N ``agent_message_chunk`` events ``"n<i> "`` (i from 0), as fast as possible;
+* ``--env``: one chunk with the JSON of its environment's variable names, sorted;
+* ``--close-stdout``: after everything above, close stdout and keep running until killed;
 * ``--stderr TEXT``: TEXT on stderr, then ``--exit CODE`` (default 0).
 
 ``--sleep-per-event S`` sleeps S seconds before every line written.
@@ -115,6 +119,47 @@ def fork_child() -> None:
     print(f"child-pid {child.pid}", file=sys.stderr, flush=True)
 
 
+def stress(args: argparse.Namespace, out: Output) -> None:
+    """--stderr-flood, --env and --flood, in that order."""
+    if args.stderr_flood:
+        flood_line = b"stderr flood " + b"x" * 100 + b"\n"
+        for _ in range(args.stderr_flood):
+            sys.stderr.buffer.write(flood_line)
+        sys.stderr.buffer.flush()
+    if args.env:
+        out.chunk(json.dumps(sorted(os.environ)))
+    if args.flood:
+        write = sys.stdout.buffer.write
+        for i in range(args.flood):
+            write(
+                json.dumps(
+                    {
+                        "type": "agent_message_chunk",
+                        "session_id": out.session_id,
+                        "content": f"n{i} ",
+                    }
+                ).encode()
+                + b"\n"
+            )
+        sys.stdout.buffer.flush()
+
+
+def never_end(args: argparse.Namespace, out: Output) -> None:
+    """--forever (chunks until killed) and --close-stdout (silent until killed)."""
+    if args.forever:
+        interval = args.sleep_per_event or 0.05
+        out.sleep_per_event = 0.0
+        count = 0
+        while True:
+            count += 1
+            out.chunk(f"tick {count} ")
+            time.sleep(interval)
+    if args.close_stdout:
+        sys.stdout.flush()
+        os.close(1)
+        time.sleep(600)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=Path, metavar="FILE", help="replay a JSONL file")
@@ -129,6 +174,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fork-child", action="store_true", help="spawn a sleeping child")
     parser.add_argument("--tool-call-open", action="store_true", help="a never-ended tool call")
     parser.add_argument("--budget-exhausted", action="store_true", help="emit budget_exhausted")
+    parser.add_argument("--stderr-flood", type=int, default=0, metavar="N")
+    parser.add_argument("--flood", type=int, default=0, metavar="N")
+    parser.add_argument("--env", action="store_true", help="a chunk naming its env variables")
+    parser.add_argument("--close-stdout", action="store_true", help="close stdout, keep running")
     return parser.parse_args(argv)
 
 
@@ -147,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.fork_child:
         fork_child()
+    stress(args, out)
     if args.events is not None:
         replay(out, args.events)
     if args.echo:
@@ -164,14 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.budget_exhausted:
         out.event("budget_exhausted", max_iterations=3)
-    if args.forever:
-        interval = args.sleep_per_event or 0.05
-        out.sleep_per_event = 0.0
-        count = 0
-        while True:
-            count += 1
-            out.chunk(f"tick {count} ")
-            time.sleep(interval)
+    never_end(args, out)
     if args.stderr is not None:
         print(args.stderr, file=sys.stderr, flush=True)
     exit_code: int = args.exit

@@ -30,6 +30,8 @@ Misbehaviour, for the bridge's sake:
 * ``--call METHOD JSON``: at each prompt, first send the bridge the request METHOD (params
   JSON, ``sessionId`` added), wait for its answer and stream it back as a chunk;
 * ``--exit-after-call CODE``: exit with CODE right after sending a ``--call``;
+* ``--close-stdout-at-prompt``: at the first prompt, emit one chunk, close stdout and keep
+  running (sleeping) until killed;
 * ``--ignore-eof``: keep running after stdin closes; ``--ignore-term``: ignore SIGTERM.
 """
 
@@ -160,6 +162,11 @@ class SessionVm:
         text = " ".join(
             b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)
         )
+        if self.args.close_stdout_at_prompt:
+            self.emit("agent_message_chunk", content="closing my stdout now")
+            sys.stdout.flush()
+            os.close(1)
+            time.sleep(600)
         for method, raw in self.args.call or []:
             answer = self.call(method, json.loads(raw), cancelled)
             self.emit("agent_message_chunk", content=json.dumps({"call": method, **answer}))
@@ -242,6 +249,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--frame-depth", type=int, metavar="N")
     parser.add_argument("--no-initialize-answer", action="store_true")
     parser.add_argument("--ignore-eof", action="store_true", help="keep running after EOF")
+    parser.add_argument("--close-stdout-at-prompt", action="store_true")
     parser.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
     return parser.parse_args(argv)
 
