@@ -25,6 +25,8 @@ log = logging.getLogger("acp_bridge")
 
 #: How long the last answers may take to reach the editor at shutdown.
 DRAIN_TIMEOUT_S = 2.0
+#: How long requests still being handled at shutdown may take to answer.
+SETTLE_TIMEOUT_S = 2.0
 
 
 async def run(settings: Settings, *, verbose: bool = False) -> int:
@@ -68,6 +70,7 @@ async def run(settings: Settings, *, verbose: bool = False) -> int:
         group.start_soon(read, name="editor reader")
         group.start_soon(signals, name="signals")
         await editor_gone.wait()
+        await server.settle(SETTLE_TIMEOUT_S)
         await server.shutdown()
         outbox.close()
         with anyio.move_on_after(DRAIN_TIMEOUT_S):

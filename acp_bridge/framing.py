@@ -78,6 +78,8 @@ class LineDecoder:
         rest, self._buffer = self._buffer, b""
         if rest.endswith(b"\r"):
             rest = rest[:-1]
+        if len(rest) > self.max_line_bytes:  # held back only for a CR that never came
+            return LineTooLong(len(rest), rest[:HEAD_BYTES])
         return rest or None
 
     @property

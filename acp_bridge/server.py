@@ -680,6 +680,19 @@ class AcpServer:
 
     # ------------------------------------------------------------------ shutdown
 
+    async def settle(self, timeout_s: float) -> None:
+        """The editor is going: cancel running turns, let in-flight requests answer.
+
+        Every request the editor sent before it closed stdin gets its answer (a prompt:
+        ``cancelled``) unless handling it takes longer than ``timeout_s``.
+        """
+        for runtime in self.sessions.values():
+            if runtime.turn is not None and runtime.core.cancel():
+                runtime.turn.cancelled.set()
+        with anyio.move_on_after(timeout_s):
+            while self.rpc.in_flight():
+                await anyio.sleep(0.005)
+
     async def shutdown(self) -> None:
         """Cancel every turn, stop every VM, close every log."""
         for runtime in list(self.sessions.values()):

@@ -190,7 +190,7 @@ class SessionCore:
         if isinstance(parsed, NotAnEvent):
             return self._undecodable(line, parsed.reason)
         frame_depth: int | None = None
-        if parsed.get("jsonrpc") is not None:
+        if "jsonrpc" in parsed and not isinstance(parsed.get("type"), str):
             if parsed.get("method") != VM_EVENT_METHOD:
                 return Ingested(None, rpc=parsed)
             params = parsed.get("params")

@@ -231,7 +231,15 @@ class ExecSupervisor(_Base):
         async def pump() -> None:
             try:
                 async for line in vm.lines():
-                    await self.host.ingest(line)
+                    rpc = await self.host.ingest(line)
+                    if rpc is not None:  # exec mode has no JSON-RPC but session/event
+                        self.counters.vm_bad_answers += 1
+                        log.warning(
+                            "%s: ignoring a JSON-RPC message in exec mode (line %d): %.200s",
+                            self.host.label,
+                            vm.stdout_lines,
+                            jsonrpc.encode(rpc).decode("utf-8", "replace"),
+                        )
             finally:
                 drained.set()
 

@@ -67,3 +67,10 @@ def test_line_exactly_at_the_limit_with_crlf_is_accepted() -> None:
     decoder = LineDecoder(max_line_bytes=4)
     assert decoder.feed(b"abcd\r") == []
     assert decoder.feed(b"\n") == [b"abcd"]
+
+
+def test_an_unterminated_tail_one_byte_over_the_limit_is_too_long_at_eof() -> None:
+    """Found by tests/fuzz: one byte over is held for a CR that may follow, then never came."""
+    decoder = LineDecoder(max_line_bytes=1)
+    assert decoder.feed(b"\x00\x00") == []
+    assert decoder.eof() == LineTooLong(2, b"\x00\x00")

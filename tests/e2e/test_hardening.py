@@ -11,6 +11,7 @@ import os
 import random
 import shlex
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -306,3 +307,41 @@ def test_a_50_mb_line_and_an_endless_line_are_refused_and_the_bridge_serves_on(
         # An endless line: 40 MB with no newline, then the editor goes away.
         editor.send_raw(b"z" * 40_000_000)
         assert editor.close(timeout=30) == 0
+
+
+def test_requests_in_flight_when_the_editor_closes_stdin_are_still_answered(
+    tmp_path: Path,
+) -> None:
+    """Found by tests/fuzz: a session/new right before EOF used to go unanswered."""
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1}},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "session/new",
+            "params": {"cwd": str(tmp_path), "mcpServers": []},
+        },
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "acp_bridge", "--log-dir", str(tmp_path / "logs")],
+        input=b"".join(json.dumps(line).encode() + b"\n" for line in lines),
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a["id"] for a in answers] == [1, 2]
+    assert "sessionId" in answers[1]["result"]
+
+
+def test_a_prompt_in_flight_when_the_editor_closes_stdin_is_answered_cancelled(
+    tmp_path: Path,
+) -> None:
+    with FakeEditor("--vm-exec", vm("--forever"), log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        msg_id = editor.prompt(sid, "never ends")
+        editor.wait_for(lambda m: m.get("method") == "session/update")
+        assert editor.close() == 0
+        assert editor.wait_response(msg_id, timeout=1)["result"] == {"stopReason": "cancelled"}
+        assert editor.problems() == []

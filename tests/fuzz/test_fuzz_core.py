@@ -1,0 +1,141 @@
+"""Fuzzing the pure core: editor framing and JSON-RPC parsing, the VM decoder, the session.
+
+Properties: nothing raises on any input; framing does not depend on how bytes are split;
+every notification the session makes of any VM line is strictly valid ACP.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from acp_schema import StrictAcp
+from fuzz_budget import fuzz_settings
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import JSON_VALUES, from_schema
+
+from acp_bridge import jsonrpc
+from acp_bridge.framing import LineDecoder, LineTooLong
+from acp_bridge.session import SessionCore
+from acp_bridge.translate import TranslatorOptions
+from acp_bridge.vm_events import UnknownEvent, decode_line, event_json_schema
+
+SCHEMA = event_json_schema()
+SESSION = "fuzz-session"
+EVENTS = from_schema(SCHEMA, SCHEMA)
+#: Lines that look like what the editor or a VM might send, and some that do not.
+JSONISH = st.one_of(
+    st.binary(max_size=200),
+    JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+    st.dictionaries(
+        st.sampled_from(["jsonrpc", "id", "method", "params", "result", "error"]),
+        JSON_VALUES,
+        max_size=6,
+    ).map(lambda v: json.dumps(v).encode()),
+)
+
+
+def _decode_all(chunks: list[bytes], limit: int) -> list[bytes | LineTooLong]:
+    decoder = LineDecoder(max_line_bytes=limit)
+    out: list[bytes | LineTooLong] = []
+    for chunk in chunks:
+        out.extend(decoder.feed(chunk))
+    tail = decoder.eof()
+    if tail is not None:
+        out.append(tail)
+    return out
+
+
+@fuzz_settings(300)
+@given(st.binary(max_size=2000), st.lists(st.integers(0, 2000), max_size=20), st.integers(1, 300))
+def test_framing_does_not_depend_on_how_the_bytes_arrive(
+    data: bytes, cuts: list[int], limit: int
+) -> None:
+    points = sorted({min(c, len(data)) for c in cuts})
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    whole = _decode_all([data], limit)
+    assert _decode_all(pieces, limit) == whole
+    for item in whole:
+        if isinstance(item, LineTooLong):
+            assert item.length > limit
+        else:
+            assert len(item) <= limit
+            assert b"\n" not in item
+
+
+@fuzz_settings(500)
+@given(JSONISH)
+def test_jsonrpc_parsing_classifies_every_line_and_answers_invalid_ones(line: bytes) -> None:
+    message = jsonrpc.parse_line(line)
+    assert isinstance(
+        message, jsonrpc.Request | jsonrpc.Notification | jsonrpc.Response | jsonrpc.Invalid
+    )
+    if isinstance(message, jsonrpc.Invalid):
+        assert message.code in (jsonrpc.PARSE_ERROR, jsonrpc.INVALID_REQUEST)
+        if message.answerable:
+            answer = jsonrpc.error_response(message.id, message.code, message.message)
+            assert json.loads(jsonrpc.encode(answer))["jsonrpc"] == "2.0"
+
+
+@fuzz_settings(500)
+@given(st.one_of(JSONISH, EVENTS.map(lambda e: json.dumps(e).encode())))
+def test_the_vm_decoder_never_raises(line: bytes) -> None:
+    decode_line(line)
+
+
+def _session_in_turn() -> SessionCore:
+    core = SessionCore(SESSION, "/fuzz", TranslatorOptions(cwd="/fuzz"))
+    core.begin_turn([{"type": "text", "text": "go"}])
+    core.vm_has_prompt()
+    return core
+
+
+def _wrapped(event: dict[str, Any]) -> bytes:
+    params = {"event": event}
+    return json.dumps({"jsonrpc": "2.0", "method": "session/event", "params": params}).encode()
+
+
+@fuzz_settings(150)
+@given(
+    st.lists(
+        st.one_of(
+            JSONISH,
+            EVENTS.map(lambda e: json.dumps(e).encode()),
+            EVENTS.map(_wrapped),
+            st.integers(1, 2000).map(lambda n: LineTooLong(head=b"x" * 10, length=n)),
+        ),
+        max_size=12,
+    ),
+    st.sampled_from(["end_turn", "cancelled", "max_tokens", None]),
+)
+def test_any_vm_output_becomes_records_and_strictly_valid_acp(
+    acp: StrictAcp, lines: list[bytes | LineTooLong], stop: Any
+) -> None:
+    core = _session_in_turn()
+    sent: list[Any] = []
+    for line in lines:
+        ingested = core.vm_line(line)
+        if ingested.record is None:
+            assert ingested.rpc is not None  # a JSON-RPC message for the supervisor
+            continue
+        assert isinstance(ingested.record, dict)
+        assert isinstance(ingested.record.get("type"), str)
+        if ingested.counter is not None:
+            assert ingested.notifications == []
+        sent += ingested.notifications
+    core.vm_answered()
+    closing, record = core.end_turn(stop)
+    sent += closing
+    assert record["type"] == "acp_bridge.turn_ended"
+    for notification in sent:
+        problems = acp.agent_outbound(dict(notification))
+        assert not problems, (notification, problems)
+        assert notification["params"]["sessionId"] == SESSION
+
+
+@fuzz_settings(200)
+@given(EVENTS)
+def test_every_valid_shaped_event_is_known(event: dict[str, Any]) -> None:
+    decoded = decode_line(json.dumps(event).encode())
+    assert not isinstance(decoded, UnknownEvent)
