@@ -153,9 +153,9 @@ class RpcAdapter:
         """Stop waiting for the answer to ``msg_id`` (it was cancelled or timed out)."""
         self._protocol._request_futures.pop(msg_id, None)
 
-    def in_flight(self) -> int:
-        """How many editor requests are still being handled (or awaiting the editor)."""
-        return sum(not future.done() for future in self._protocol._request_futures.values())
+    def in_flight(self) -> list[Future[Any]]:
+        """The editor requests still being handled (or awaiting the editor)."""
+        return [f for f in self._protocol._request_futures.values() if not f.done()]
 
     def cancel_all(self) -> None:
         """Cancel every handler and outgoing request still in flight (shutdown)."""

@@ -689,9 +689,19 @@ class AcpServer:
         for runtime in self.sessions.values():
             if runtime.turn is not None and runtime.core.cancel():
                 runtime.turn.cancelled.set()
+        pending = self.rpc.in_flight()
+        if not pending:
+            return
+        all_done = anyio.Event()
+
+        def one_done(_: object) -> None:
+            if all(future.done() for future in pending):
+                all_done.set()
+
+        for future in pending:
+            future.add_done_callback(one_done)
         with anyio.move_on_after(timeout_s):
-            while self.rpc.in_flight():
-                await anyio.sleep(0.005)
+            await all_done.wait()
 
     async def shutdown(self) -> None:
         """Cancel every turn, stop every VM, close every log."""
