@@ -345,3 +345,20 @@ def test_a_prompt_in_flight_when_the_editor_closes_stdin_is_answered_cancelled(
         assert editor.close() == 0
         assert editor.wait_response(msg_id, timeout=1)["result"] == {"stopReason": "cancelled"}
         assert editor.problems() == []
+
+
+def test_an_exec_vm_that_never_reads_its_stdin_does_not_wedge_the_turn(tmp_path: Path) -> None:
+    """The request (with a 1 MB prompt) is more than a pipe holds: writing it must not block."""
+    big = "x" * 1_000_000
+    with FakeEditor(
+        "--vm-exec", vm("--no-read-stdin", "--echo"), log_dir=tmp_path / "logs"
+    ) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        for _ in range(2):  # and the session stays usable
+            answer = editor.wait_response(editor.prompt(sid, big), timeout=30)
+            assert answer["result"] == {"stopReason": "end_turn"}
+        texts = [u["content"]["text"] for u in editor.updates(sid)]
+        assert texts == ["(the prompt was not read)"] * 2
+        editor.close()
+        assert editor.problems() == []
