@@ -34,7 +34,7 @@ AbsolutePaths = Annotated[
 class Inbound(BaseModel):
     """Base of inbound params: camelCase on the wire, unknown keys ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class InitializeParams(Inbound):

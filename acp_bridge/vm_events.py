@@ -34,6 +34,8 @@ class EventModel(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         serialize_by_alias=True,
+        # Build validators on first use, not at import: the bridge's cold start.
+        defer_build=True,
     )
 
 
@@ -388,7 +390,9 @@ AgentEvent: TypeAlias = Annotated[
     Field(discriminator="type"),
 ]
 
-EVENT_ADAPTER: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)
+EVENT_ADAPTER: TypeAdapter[AgentEvent] = TypeAdapter(
+    AgentEvent, config=ConfigDict(defer_build=True)
+)
 
 #: Every AgentEvent ``type`` tag this version understands.
 EVENT_TYPES: frozenset[str] = frozenset(
