@@ -31,6 +31,7 @@ from acp_bridge.acp_inbound import (
     parse_params,
 )
 from acp_bridge.acp_models import PROTOCOL_VERSION
+from acp_bridge.coalesce import mergeable
 from acp_bridge.editor_calls import (
     CLEANUP_METHODS,
     PERMISSION,
@@ -151,7 +152,7 @@ class SessionRuntime:
                 where = f" line {vm.stdout_lines}" if vm is not None else ""
                 log.warning("%s stdout%s: %s", self.label, where, ingested.problem)
         for notification in ingested.notifications:
-            self.outbox.put_nowait(jsonrpc.encode(notification))
+            self.outbox.put_nowait(jsonrpc.encode(notification), mergeable(notification))
         return None
 
     def vm_turn_begins(self) -> None:
@@ -415,7 +416,7 @@ class AcpServer:
 
     async def _send(self, notifications: list[Any]) -> None:
         for notification in notifications:
-            await self.outbox.put(jsonrpc.encode(notification))
+            await self.outbox.put(jsonrpc.encode(notification), mergeable(notification))
 
     async def _retire(self, session_id: str) -> None:
         """Take a live session out of service: cancel its turn, stop its VM, close its log."""
@@ -663,6 +664,8 @@ class AcpServer:
         return {
             "version": __version__,
             "counters": self.counters.snapshot(),
+            # Text chunks merged into their neighbours for an editor that fell behind.
+            "coalescedUpdates": self.outbox.coalesced,
             "sessions": [
                 {
                     "sessionId": runtime.session_id,

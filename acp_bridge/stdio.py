@@ -19,25 +19,38 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
+from acp_bridge.coalesce import coalesce
 from acp_bridge.framing import LineDecoder, LineTooLong
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from acp_bridge.coalesce import Chunk
+
 log = logging.getLogger("acp_bridge.stdio")
 
 READ_CHUNK: Final = 1 << 16
+#: Queued bytes from which text chunks are merged at flush time (the editor is behind).
+COALESCE_FROM_BYTES: Final = 256 * 1024
 STDIN_FD: Final = 0
 STDOUT_FD: Final = 1
 
 
 class Outbox:
-    """An ordered queue of wire lines with a byte-size high-water mark."""
+    """An ordered queue of wire lines with a byte-size high-water mark.
 
-    def __init__(self, high_water_bytes: int) -> None:
+    When the editor falls behind (``coalesce_from_bytes`` or more queued when the writer
+    comes back for more), consecutive plain text chunks are merged (``coalesce.py``).
+    """
+
+    def __init__(
+        self, high_water_bytes: int, coalesce_from_bytes: int = COALESCE_FROM_BYTES
+    ) -> None:
         """Create an empty outbox that asks producers to wait past ``high_water_bytes``."""
         self.high_water_bytes = high_water_bytes
-        self._lines: deque[bytes] = deque()
+        self.coalesce_from_bytes = coalesce_from_bytes
+        self.coalesced = 0  # notifications merged into others, in all
+        self._lines: deque[tuple[bytes, Chunk | None]] = deque()
         self._bytes = 0
         self._ready = anyio.Event()
         self._room = anyio.Event()
@@ -45,11 +58,11 @@ class Outbox:
         self.closed = False
         self.lines_written = 0
 
-    def put_nowait(self, line: bytes) -> None:
-        """Enqueue a line now, whatever the queue's size."""
+    def put_nowait(self, line: bytes, chunk: Chunk | None = None) -> None:
+        """Enqueue a line now, whatever the queue's size (``chunk``: it may be merged)."""
         if self.closed:
             return
-        self._lines.append(line)
+        self._lines.append((line, chunk))
         self._bytes += len(line)
         self._ready.set()
         if self._bytes >= self.high_water_bytes and self._room.is_set():
@@ -60,15 +73,20 @@ class Outbox:
         while not self._room.is_set() and not self.closed:
             await self._room.wait()
 
-    async def put(self, line: bytes) -> None:
+    async def put(self, line: bytes, chunk: Chunk | None = None) -> None:
         """Wait for room, then enqueue."""
         await self.wait_for_room()
-        self.put_nowait(line)
+        self.put_nowait(line, chunk)
 
     def take_all(self) -> bytes:
-        """Remove and return everything queued, as one buffer."""
-        data = b"".join(self._lines)
-        self.lines_written += len(self._lines)
+        """Remove and return everything queued, as one buffer (merged if backed up)."""
+        if self._bytes >= self.coalesce_from_bytes:
+            lines, merged = coalesce(list(self._lines))
+            self.coalesced += merged
+        else:
+            lines = [line for line, _ in self._lines]
+        data = b"".join(lines)
+        self.lines_written += len(lines)
         self._lines.clear()
         self._bytes = 0
         self._ready = anyio.Event()

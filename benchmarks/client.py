@@ -8,6 +8,7 @@ latency probes), and reads the agent's peak RSS from /proc before it lets it go.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -29,10 +30,16 @@ class Measured:
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     peak_rss_mib: float | None = None
+    coalesced: int = 0  # events whose text arrived merged into another update (ours only)
+
+    @property
+    def events(self) -> int:
+        """Events whose content reached the client."""
+        return self.updates + self.coalesced
 
     @property
     def rate(self) -> float:
-        return self.updates / self.seconds if self.seconds > 0 else 0.0
+        return self.events / self.seconds if self.seconds > 0 else 0.0
 
     def percentile(self, q: int) -> float | None:
         if not self.latencies_ms:
@@ -98,6 +105,16 @@ def _until(stdout: IO[bytes], msg_id: int) -> dict[str, object]:
     raise RuntimeError(f"the agent closed stdout before answering request {msg_id}")
 
 
+def _coalesced(proc: subprocess.Popen[bytes]) -> int:
+    """acp-bridge's count of merged updates (``_acp_bridge/status``); 0 for other agents."""
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    _send(proc.stdin, 9, "_acp_bridge/status", {})
+    answer = _until(proc.stdout, 9)
+    result = answer.get("result")
+    return int(result.get("coalescedUpdates", 0)) if isinstance(result, dict) else 0
+
+
 def drive(argv: list[str], *, latency: bool = False) -> Measured:
     """initialize, session/new, one prompt to its answer; count (and time) the updates."""
     got = Measured()
@@ -125,6 +142,48 @@ def drive(argv: list[str], *, latency: bool = False) -> Measured:
                     got.latencies_ms.append((now - sent) / 1e6)
             elif _answer_of(line, 2) is not None:
                 break
+        got.seconds = time.perf_counter() - started
+        got.peak_rss_mib = peak_rss_mib(proc.pid)
+        if "acp_bridge" in argv:
+            got.coalesced = _coalesced(proc)
+        _finish(proc)
+    return got
+
+
+def drive_slowly(argv: list[str], pause_s: float) -> Measured:
+    """Like :func:`drive`, but reading 64 KiB at a time with a pause in between.
+
+    That is an editor slower than the VM; ``updates`` counts the notifications it got.
+    """
+    got = Measured()
+    with tempfile.TemporaryDirectory() as cwd:
+        proc = _start(argv, cwd)
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        _send(proc.stdin, 0, "initialize", {"protocolVersion": 1, "clientCapabilities": {}})
+        _send(proc.stdin, 1, "session/new", {"cwd": cwd, "mcpServers": []})
+        _until(proc.stdout, 0)
+        session = _until(proc.stdout, 1)["result"]
+        assert isinstance(session, dict)
+        prompt = [{"type": "text", "text": "go"}]
+        started = time.perf_counter()
+        _send(
+            proc.stdin, 2, "session/prompt", {"sessionId": session["sessionId"], "prompt": prompt}
+        )
+        fd = proc.stdout.fileno()
+        pending = b""  # _until read whole lines through the buffer, which is empty now
+        done = False
+        while not done:
+            time.sleep(pause_s)
+            data = os.read(fd, 1 << 16)
+            if not data:
+                break
+            *lines, pending = (pending + data).split(b"\n")
+            for line in lines:
+                if UPDATE in line:
+                    got.updates += 1
+                elif _answer_of(line, 2) is not None:
+                    done = True
         got.seconds = time.perf_counter() - started
         got.peak_rss_mib = peak_rss_mib(proc.pid)
         _finish(proc)
@@ -170,5 +229,6 @@ def load_session(argv: list[str], session_id: str) -> Measured:
                 break
         got.seconds = time.perf_counter() - started
         got.peak_rss_mib = peak_rss_mib(proc.pid)
+        got.coalesced = _coalesced(proc)
         _finish(proc)
     return got

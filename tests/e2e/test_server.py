@@ -312,6 +312,12 @@ def test_a_slow_editor_applies_back_pressure_to_the_vm(logs: Path, tmp_path: Pat
             assert rss_kib < 200_000, rss_kib
         editor.wait_response(2, timeout=120)
         assert marker.exists()
+        # Behind, the editor got merged chunks: fewer updates, exactly the same text.
+        updates = editor.updates(sid)
+        assert "".join(u["content"]["text"] for u in updates) == "token " * 8 * 300_000
+        coalesced = editor.call("_acp_bridge/status", {})["coalescedUpdates"]
+        assert coalesced > 0
+        assert len(updates) + coalesced == 300_000
         editor.close()
 
 
