@@ -103,7 +103,8 @@ def test_sigkill_at_random_points_of_a_flood_leaves_a_gapless_prefix_that_reload
                 for u in editor.updates(sid)
                 if u["sessionUpdate"] == "agent_message_chunk"
             ]
-            assert replayed == texts[: len(replayed)]
+            # (Text chunks may arrive merged when the editor falls behind: compare the text.)
+            assert "".join(texts).startswith("".join(replayed))
             assert editor.call(
                 "session/prompt",
                 {"sessionId": sid, "prompt": [{"type": "text", "text": "after the crash"}]},
@@ -126,8 +127,12 @@ def test_a_write_failure_is_counted_reported_once_and_forwarding_goes_on(tmp_pat
         assert editor.call(
             "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "go"}]}
         ) == {"stopReason": "end_turn"}
-        assert len(editor.updates(sid)) == events, "every event still reached the editor"
         status = editor.call("_acp_bridge/status", {})
+        updates = editor.updates(sid)
+        assert len(updates) + status["coalescedUpdates"] == events
+        assert "".join(u["content"]["text"] for u in updates) == "".join(
+            f"n{i} " for i in range(events)
+        ), "every event still reached the editor"
         assert status["counters"]["eventlog_write_failures"] > 0
         [session] = status["sessions"]
         assert "File too large" in session["logError"]
@@ -152,8 +157,8 @@ def test_twenty_concurrent_sessions_never_cross_talk(tmp_path: Path) -> None:
         for msg_id in prompts:
             assert editor.wait_response(msg_id, timeout=60)["result"] == {"stopReason": "end_turn"}
         for k, sid in enumerate(sids):
-            texts = [u["content"]["text"] for u in editor.updates(sid)]
-            assert texts == [f"n{i} " for i in range(per_session)] + [f"I am session {k}"]
+            texts = "".join(u["content"]["text"] for u in editor.updates(sid))
+            assert texts == "".join(f"n{i} " for i in range(per_session)) + f"I am session {k}"
         status = editor.call("_acp_bridge/status", {})
         assert len(status["sessions"]) == CONCURRENT_SESSIONS
         editor.close()
