@@ -115,23 +115,28 @@ def _coalesced(proc: subprocess.Popen[bytes]) -> int:
     return int(result.get("coalescedUpdates", 0)) if isinstance(result, dict) else 0
 
 
+def _start_prompt(proc: subprocess.Popen[bytes], cwd: str) -> float:
+    """initialize, session/new, then send the prompt (id 2); return when it was sent."""
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    _send(proc.stdin, 0, "initialize", {"protocolVersion": 1, "clientCapabilities": {}})
+    _send(proc.stdin, 1, "session/new", {"cwd": cwd, "mcpServers": []})
+    _until(proc.stdout, 0)
+    session = _until(proc.stdout, 1)["result"]
+    assert isinstance(session, dict)
+    prompt = [{"type": "text", "text": "go"}]
+    started = time.perf_counter()
+    _send(proc.stdin, 2, "session/prompt", {"sessionId": session["sessionId"], "prompt": prompt})
+    return started
+
+
 def drive(argv: list[str], *, latency: bool = False) -> Measured:
     """initialize, session/new, one prompt to its answer; count (and time) the updates."""
     got = Measured()
     with tempfile.TemporaryDirectory() as cwd:
         proc = _start(argv, cwd)
-        assert proc.stdin is not None
+        started = _start_prompt(proc, cwd)
         assert proc.stdout is not None
-        _send(proc.stdin, 0, "initialize", {"protocolVersion": 1, "clientCapabilities": {}})
-        _send(proc.stdin, 1, "session/new", {"cwd": cwd, "mcpServers": []})
-        _until(proc.stdout, 0)
-        session = _until(proc.stdout, 1)["result"]
-        assert isinstance(session, dict)
-        prompt = [{"type": "text", "text": "go"}]
-        started = time.perf_counter()
-        _send(
-            proc.stdin, 2, "session/prompt", {"sessionId": session["sessionId"], "prompt": prompt}
-        )
         for line in proc.stdout:
             if UPDATE in line:
                 got.updates += 1
@@ -158,18 +163,8 @@ def drive_slowly(argv: list[str], pause_s: float) -> Measured:
     got = Measured()
     with tempfile.TemporaryDirectory() as cwd:
         proc = _start(argv, cwd)
-        assert proc.stdin is not None
+        started = _start_prompt(proc, cwd)
         assert proc.stdout is not None
-        _send(proc.stdin, 0, "initialize", {"protocolVersion": 1, "clientCapabilities": {}})
-        _send(proc.stdin, 1, "session/new", {"cwd": cwd, "mcpServers": []})
-        _until(proc.stdout, 0)
-        session = _until(proc.stdout, 1)["result"]
-        assert isinstance(session, dict)
-        prompt = [{"type": "text", "text": "go"}]
-        started = time.perf_counter()
-        _send(
-            proc.stdin, 2, "session/prompt", {"sessionId": session["sessionId"], "prompt": prompt}
-        )
         fd = proc.stdout.fileno()
         pending = b""  # _until read whole lines through the buffer, which is empty now
         done = False
