@@ -31,7 +31,7 @@ class LineTooLong:
 class LineDecoder:
     """Splits a byte stream into lines without their line ends."""
 
-    __slots__ = ("_buffer", "_dropped", "_head", "max_line_bytes")
+    __slots__ = ("_buffer", "_cr", "_dropped", "_head", "max_line_bytes")
 
     def __init__(self, *, max_line_bytes: int) -> None:
         """Create a decoder.
@@ -40,42 +40,75 @@ class LineDecoder:
             max_line_bytes: The longest line accepted, without its line end.
         """
         self.max_line_bytes = max_line_bytes
-        self._buffer = b""
+        self._buffer = bytearray()  # an unfinished line; grows in place (linear, not quadratic)
         self._dropped = -1  # bytes of an over-long line skipped so far; -1: not skipping
-        self._head = b""
+        self._head = b""  # its first bytes (one more than shown, in case it is the \r)
+        self._cr = False  # whether the last byte skipped was a \r
 
     def feed(self, data: bytes) -> list[bytes | LineTooLong]:
         """Add bytes; return every line they complete, in order."""
         out: list[bytes | LineTooLong] = []
         if self._dropped >= 0:
             at = data.find(b"\n")
+            self._skip(data if at < 0 else data[:at])
             if at < 0:
-                self._dropped += len(data)
                 return out
-            out.append(LineTooLong(self._dropped + at, self._head))
-            self._dropped = -1
+            out.append(self._skipped())
             data = data[at + 1 :]
         if self._buffer:
-            data = self._buffer + data
+            # Only the new bytes are searched and the unfinished line is extended in place:
+            # a long line costs time in proportion to its length, not to its length squared.
+            at = data.find(b"\n")
+            self._buffer += data if at < 0 else data[:at]
+            if at < 0:
+                self._hold_or_drop()
+                return out
+            self._emit(out, bytes(self._buffer))
+            self._buffer.clear()
+            data = data[at + 1 :]
         *lines, rest = data.split(b"\n")
         limit = self.max_line_bytes
-        for line in lines:
+        for line in lines:  # the hot path: many short lines per read, inlined
             if line.endswith(b"\r"):
                 line = line[:-1]
             out.append(line if len(line) <= limit else LineTooLong(len(line), line[:HEAD_BYTES]))
-        if len(rest) > limit + 1:  # +1: a trailing \r of a CRLF still to come
-            self._dropped = len(rest)
-            self._head = rest[:HEAD_BYTES]
-            rest = b""
-        self._buffer = rest
+        self._buffer += rest
+        self._hold_or_drop()
         return out
+
+    def _emit(self, out: list[bytes | LineTooLong], line: bytes) -> None:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        too_long = len(line) > self.max_line_bytes
+        out.append(LineTooLong(len(line), line[:HEAD_BYTES]) if too_long else line)
+
+    def _hold_or_drop(self) -> None:
+        """Keep the unfinished line, or start skipping it once it is over the limit."""
+        if len(self._buffer) > self.max_line_bytes + 1:  # +1: the \r of a CRLF to come
+            self._dropped = 0
+            self._skip(self._buffer)
+            self._buffer = bytearray()
+
+    def _skip(self, part: bytes | bytearray) -> None:
+        """Count ``part`` of an over-long line, keeping only its head."""
+        if len(self._head) <= HEAD_BYTES:
+            self._head += bytes(part[: HEAD_BYTES + 1 - len(self._head)])
+        if part:
+            self._dropped += len(part)
+            self._cr = part[-1] == ord("\r")
+
+    def _skipped(self) -> LineTooLong:
+        """The over-long line is over: report it as if it had arrived whole."""
+        length = self._dropped - self._cr  # without the \r of a CRLF, like every line
+        item = LineTooLong(length, self._head[: min(HEAD_BYTES, length)])
+        self._dropped, self._head, self._cr = -1, b"", False
+        return item
 
     def eof(self) -> bytes | LineTooLong | None:
         """The stream ended: return an unterminated last line, if there is one."""
         if self._dropped >= 0:
-            dropped, self._dropped = self._dropped, -1
-            return LineTooLong(dropped, self._head)
-        rest, self._buffer = self._buffer, b""
+            return self._skipped()
+        rest, self._buffer = bytes(self._buffer), bytearray()
         if rest.endswith(b"\r"):
             rest = rest[:-1]
         if len(rest) > self.max_line_bytes:  # held back only for a CR that never came

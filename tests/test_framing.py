@@ -49,7 +49,14 @@ def test_overlong_line_is_reported_and_skipped_not_held() -> None:
     assert out == []
     assert decoder.pending == 0
     out = decoder.feed(b"zz\nok\n")
-    assert out == [LineTooLong(length=102, head=b"x" * 50), b"ok"]
+    assert out == [LineTooLong(length=102, head=b"x" * 50 + b"y" * 50 + b"zz"), b"ok"]
+
+
+def test_a_skipped_line_is_reported_the_same_however_it_arrived() -> None:
+    """Found by tests/fuzz: the head (and a CRLF's length) depended on the chunking."""
+    assert decode_in_chunks(b"\x00" * 4, [3], limit=1) == [LineTooLong(4, b"\x00" * 4)]
+    for cuts in ([], [3], [4], [1, 2, 3, 4]):
+        assert decode_in_chunks(b"abc\r\nok\n", cuts, limit=2) == [LineTooLong(3, b"abc"), b"ok"]
 
 
 def test_overlong_line_inside_one_chunk() -> None:
