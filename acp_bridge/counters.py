@@ -30,6 +30,7 @@ class Counters:
     vm_bad_answers: int = 0
     vm_stderr_lines_suppressed: int = 0  # copied to our stderr only up to a rate
     vm_stdout_closed_early: int = 0  # closed stdout, kept running: stopped
+    vm_leftover_processes: int = 0  # exited leaving processes in its group: stopped
     vm_failures: int = 0
     updates_after_cancel: int = 0
     # Translation.

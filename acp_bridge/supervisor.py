@@ -186,6 +186,7 @@ class _Base:
                 max_line_bytes=self.settings.max_vm_line_bytes,
                 task_group=self.task_group,
                 counters=self.counters,
+                stop_grace_s=self.settings.vm_stop_grace_s,
             )
         except VmStartError as exc:
             self.counters.vm_failures += 1
@@ -283,8 +284,7 @@ class ExecSupervisor(_Base):
         raise vm_failed(f"agent VM failed ({describe_status(status)})", vm, exitStatus=status)
 
     async def _stop(self, vm: VmProcess) -> None:
-        vm.signal_group(signal.SIGTERM)
-        await vm.stop(self.settings.vm_stop_grace_s)
+        await vm.stop(self.settings.vm_stop_grace_s, terminate=True)
         self.running.discard(vm)
 
     async def cancel(self, turn: Turn) -> None:
@@ -293,7 +293,7 @@ class ExecSupervisor(_Base):
     async def stop(self) -> None:
         """Stop every VM process still running."""
         for vm in list(self.running):
-            await vm.stop(self.settings.vm_stop_grace_s)
+            await vm.stop(self.settings.vm_stop_grace_s, terminate=True)
         self.running.clear()
 
 
@@ -318,6 +318,7 @@ class SessionSupervisor(_Base):
     pending: dict[int, _Pending] = field(default_factory=dict)  # of the current VM
     outstanding: _Pending | None = None
     current_prompt: _Pending | None = None
+    retiring: set[VmProcess] = field(default_factory=set)  # being stopped in the background
     _ids: count[int] = field(default_factory=count)
 
     def warm_up(self) -> anyio.Event:
@@ -412,13 +413,17 @@ class SessionSupervisor(_Base):
                     await self._on_rpc(vm, rpc, pending_calls)
         finally:
             with anyio.CancelScope(shield=True):
+                # A VM without a stdout cannot answer anything: the session with it is over.
+                # Its stdin is closed now, so the grace period is also the one for stdin EOF.
+                await vm.close_stdin()
                 with anyio.move_on_after(self.settings.vm_stop_grace_s):
                     await vm.wait()
                 if vm.returncode is None:  # closed stdout, still running: it cannot talk
                     self.counters.vm_stdout_closed_early += 1
                     log.warning("%s closed its stdout but did not exit: stopping it", vm.label)
-                    await vm.stop(self.settings.vm_stop_grace_s)
-            self.host.vm_exited()
+                    await vm.stop(self.settings.vm_stop_grace_s, terminate=True)
+            if vm is self.vm or self.vm is None:  # not once a newer VM may ask the editor
+                self.host.vm_exited()
             if vm is self.vm:
                 self.exited.set()
             for pending in pending_calls.values():
@@ -470,9 +475,18 @@ class SessionSupervisor(_Base):
         params = {"sessionId": self.host.session_id, "prompt": turn.prompt}
         request = jsonrpc.encode(jsonrpc.request(msg_id, "session/prompt", params))
         self.host.vm_turn_begins()
-        if not await vm.send(request):
+        delivered = await self._deliver(vm, request, turn)
+        if delivered is False:
             self.pending.pop(msg_id, None)
             raise self._exit_error("agent VM no longer reads its stdin")
+        if delivered is None and turn.cancelled.is_set():
+            # A VM that has not taken its prompt off stdin cannot see the cancel behind it
+            # either: answer for it and restart it for the next prompt.
+            self.pending.pop(msg_id, None)
+            self.counters.vm_failures += 1
+            log.warning("%s: VM did not read its prompt; restarting it", self.host.label)
+            self._retire_vm()
+            return "cancelled"
         await wait_any(pending.done, self.exited, turn.cancelled)
         if turn.cancelled.is_set() and not pending.done.is_set():
             await wait_any(pending.done, self.exited, timeout=self.settings.cancel_grace_s)
@@ -482,6 +496,43 @@ class SessionSupervisor(_Base):
         if not pending.done.is_set() or pending.vm_exited:
             raise self._exit_error("agent VM exited during the turn")
         return self._stop_reason(pending)
+
+    async def _deliver(self, vm: VmProcess, line: bytes, turn: Turn) -> bool | None:
+        """Write ``line`` to the VM without letting a VM that does not read it hold the turn.
+
+        Returns:
+            True once written; False if the VM's stdin is closed; None if the VM exited, or
+            the turn was cancelled and the line was still unread a grace period later.
+        """
+        written = anyio.Event()
+        outcome: list[bool] = []
+
+        async def write() -> None:
+            outcome.append(await vm.send(line))
+            written.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(write)
+            await wait_any(written, turn.cancelled, self.exited)
+            if not written.is_set() and turn.cancelled.is_set():
+                await wait_any(written, self.exited, timeout=self.settings.cancel_grace_s)
+            group.cancel_scope.cancel()
+        return outcome[0] if outcome else None
+
+    def _retire_vm(self) -> None:
+        """Stop the current VM in the background; the next prompt starts a new one."""
+        vm, self.vm, self.ready = self.vm, None, None
+        if vm is None:
+            return
+        self.retiring.add(vm)
+
+        async def stop_it() -> None:
+            try:
+                await vm.stop(self.settings.vm_stop_grace_s)
+            finally:
+                self.retiring.discard(vm)
+
+        self.spawn(f"stop {self.host.label}", stop_it)
 
     def _stop_reason(self, pending: _Pending) -> StopReason:
         if pending.error is not None:
@@ -516,8 +567,9 @@ class SessionSupervisor(_Base):
             await vm.send(jsonrpc.encode(jsonrpc.notification("session/cancel", params)))
 
     async def stop(self) -> None:
-        """Close the VM's stdin and stop it."""
+        """Close the VM's stdin and stop it (and any still being stopped)."""
         vm, self.vm = self.vm, None
         self.ready = None
-        if vm is not None:
-            await vm.stop(self.settings.vm_stop_grace_s)
+        for old in [vm, *self.retiring]:
+            if old is not None:
+                await old.stop(self.settings.vm_stop_grace_s)

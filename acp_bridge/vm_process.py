@@ -2,10 +2,12 @@
 
 The VM runs in its own process group (``start_new_session``) so that stopping it also stops
 whatever it started. Stopping is graceful first: close its stdin, wait; ``SIGTERM`` the
-group, wait; ``SIGKILL`` the group. Its stderr is copied to the bridge's stderr line by
-line, prefixed with the session, and the last lines are kept for error reports. A flood of
-stderr is always read (the VM never blocks on it) but copied only up to a rate
-(:class:`StderrBudget`); the lines not copied are counted and said to be missing.
+group, wait; ``SIGKILL`` the group. Whatever a VM leaves running in its group when it exits
+dies with it the same way (``SIGTERM``, then ``SIGKILL``): a child still holding the VM's
+stdout would otherwise hold its turn open forever. Its stderr is copied to the bridge's
+stderr line by line, prefixed with the session, and the last lines are kept for error
+reports. A flood of stderr is always read (the VM never blocks on it) but copied only up to
+a rate (:class:`StderrBudget`); the lines not copied are counted and said to be missing.
 """
 
 from __future__ import annotations
@@ -74,7 +76,12 @@ class VmProcess:
     """A running VM and its pipes."""
 
     def __init__(
-        self, process: Process, label: str, max_line_bytes: int, counters: Counters | None = None
+        self,
+        process: Process,
+        label: str,
+        max_line_bytes: int,
+        counters: Counters | None = None,
+        stop_grace_s: float = 2.0,
     ) -> None:
         """Wrap a started process; use :meth:`start` instead."""
         self.process = process
@@ -82,9 +89,11 @@ class VmProcess:
         self.stderr_budget = StderrBudget()
         self.label = label
         self.max_line_bytes = max_line_bytes
+        self.stop_grace_s = stop_grace_s
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.stdout_lines = 0
         self._stdin_closed = False
+        self._stopping = False
         self._write_lock = anyio.Lock()
 
     @classmethod
@@ -98,8 +107,9 @@ class VmProcess:
         max_line_bytes: int,
         task_group: TaskGroup,
         counters: Counters | None = None,
+        stop_grace_s: float = 2.0,
     ) -> VmProcess:
-        """Start the VM and the task that copies its stderr.
+        """Start the VM, the task that copies its stderr and the one that reaps its group.
 
         Raises:
             VmStartError: The command could not be started.
@@ -116,8 +126,9 @@ class VmProcess:
             )
         except OSError as exc:
             raise VmStartError(exc.errno or 0, f"cannot start VM {argv[0]!r}: {exc}") from exc
-        vm = cls(process, label, max_line_bytes, counters)
+        vm = cls(process, label, max_line_bytes, counters, stop_grace_s)
         task_group.start_soon(vm._copy_stderr)
+        task_group.start_soon(vm._stop_leftovers)
         return vm
 
     @property
@@ -168,31 +179,37 @@ class VmProcess:
         except (anyio.BrokenResourceError, OSError) as exc:
             log.debug("%s: closing stdin: %s", self.label, exc)
 
-    def signal_group(self, sig: signal.Signals) -> None:
-        """Send ``sig`` to the VM's whole process group."""
+    def signal_group(self, sig: signal.Signals) -> bool:
+        """Send ``sig`` to the VM's whole process group; False if nobody was left in it."""
         try:
             os.killpg(self.process.pid, sig)
         except ProcessLookupError:
             log.debug("%s: process group already gone", self.label)
+            return False
         except PermissionError as exc:
             log.warning("%s: cannot signal process group: %s", self.label, exc)
+            return False
+        return True
 
     async def wait(self) -> int:
         """Wait for the VM to exit; return its status."""
         return await self.process.wait()
 
-    async def stop(self, grace_s: float) -> int:
+    async def stop(self, grace_s: float, *, terminate: bool = False) -> int:
         """Stop the VM: stdin EOF, then SIGTERM, then SIGKILL, ``grace_s`` apart.
 
-        The group is signalled even when the leader already exited, so children it left
-        behind die with it.
+        With ``terminate`` SIGTERM comes at once (for a VM whose stdin means nothing once
+        it has its request). The group is signalled even when the leader already exited,
+        so children it left behind die with it.
         """
+        self._stopping = True  # before any await: the leftovers are this method's to stop
         await self.close_stdin()
-        if self.returncode is None:
+        if self.returncode is None and not terminate:
             with anyio.move_on_after(grace_s):
                 await self.wait()
         if self.returncode is None:
-            log.info("%s: did not exit after stdin closed; sending SIGTERM", self.label)
+            why = "stopping it" if terminate else "did not exit after stdin closed"
+            log.info("%s: %s; sending SIGTERM", self.label, why)
             self.signal_group(signal.SIGTERM)
             with anyio.move_on_after(grace_s):
                 await self.wait()
@@ -203,6 +220,25 @@ class VmProcess:
         with anyio.CancelScope(shield=True):
             status = await self.wait()
         return status
+
+    async def _stop_leftovers(self) -> None:
+        """Once the VM exits by itself, stop what it left running in its process group.
+
+        The leader has been reaped by then, so a group that can still be signalled holds
+        nothing but leftovers (a child that inherited stdout would hold the turn open).
+        """
+        await self.wait()
+        if self._stopping or not self.signal_group(signal.SIGTERM):
+            return
+        if self.counters is not None:
+            self.counters.vm_leftover_processes += 1
+        log.warning(
+            "%s exited leaving processes in its group: SIGTERM now, SIGKILL in %.1f s",
+            self.label,
+            self.stop_grace_s,
+        )
+        await anyio.sleep(self.stop_grace_s)
+        self.signal_group(signal.SIGKILL)
 
     async def _copy_stderr(self) -> None:
         stream = self.process.stderr

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shlex
+import signal
 import stat
 import subprocess
 import sys
@@ -64,6 +65,35 @@ def assert_gapless_prefix(items: list[LogRecord | CorruptLine]) -> list[LogRecor
     return good
 
 
+def wait_stderr(editor: FakeEditor, needle: str, timeout: float = 10) -> list[str]:
+    """The bridge's stderr lines containing ``needle``, once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [line for line in editor.stderr_lines if needle in line]
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"{needle!r} never appeared on stderr: {editor.stderr_lines[-20:]}")
+
+
+def vm_pids(editor: FakeEditor) -> list[int]:
+    """The pids the test VMs announced on stderr (``vm-pid N``), in order."""
+    return [int(line.rsplit(" ", 1)[-1]) for line in editor.stderr_lines if "vm-pid" in line]
+
+
+def wait_until_gone(pid: int, timeout: float = 15) -> None:
+    """Wait for ``pid`` to be dead (a zombie left for init to reap counts as dead)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if "State:\tZ" in Path(f"/proc/{pid}/status").read_text():
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} is still running")
+
+
 # --------------------------------------------------------------------------- crash safety
 
 
@@ -84,10 +114,20 @@ def test_sigkill_at_random_points_of_a_flood_leaves_a_gapless_prefix_that_reload
             time.sleep(rng.uniform(0.0, 0.4))
             editor.proc.kill()
             editor.proc.wait(10)
-        good = assert_gapless_prefix(records(logs, sid))
+        items = records(logs, sid)
+        good = assert_gapless_prefix(items)
         assert good[0].event["type"] == "acp_bridge.session"
         texts = chunks_in(good)
         assert texts == [f"n{i} " for i in range(len(texts))], "chunks are a prefix, in order"
+        assert 0 < len(texts) < FLOOD_EVENTS, "killed in the middle of the flood"
+        # A SIGKILL cannot tear a single write(2); a power cut can. Make the tail torn the
+        # way that would (half a record, no newline) so that every round exercises recovery.
+        last = segment_paths(logs, sid)[-1]
+        if not isinstance(items[-1], CorruptLine):
+            whole = last.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+            with last.open("ab") as segment:
+                segment.write(whole[: len(whole) // 2])
+        torn = last.read_bytes().rsplit(b"\n", 1)[-1]
         # The next bridge recovers the torn tail, replays what is there, and appends cleanly.
         # (Not strict: validating every replayed update would only make this slow; the
         # strict transcript checks of loads are in test_sessions.py.)
@@ -104,7 +144,11 @@ def test_sigkill_at_random_points_of_a_flood_leaves_a_gapless_prefix_that_reload
                 if u["sessionUpdate"] == "agent_message_chunk"
             ]
             # (Text chunks may arrive merged when the editor falls behind: compare the text.)
-            assert "".join(texts).startswith("".join(replayed))
+            assert "".join(replayed) == "".join(texts)
+            counters = editor.call("_acp_bridge/status", {})["counters"]
+            assert counters["eventlog_torn_tails"] == 1
+            assert counters["eventlog_corrupt_lines"] == 0
+            assert last.with_name(last.name + ".torn").read_bytes() == torn + b"\n"
             assert editor.call(
                 "session/prompt",
                 {"sessionId": sid, "prompt": [{"type": "text", "text": "after the crash"}]},
@@ -147,18 +191,32 @@ def test_a_write_failure_is_counted_reported_once_and_forwarding_goes_on(tmp_pat
 # --------------------------------------------------------------------------- isolation
 
 
-def test_twenty_concurrent_sessions_never_cross_talk(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["exec", "session"])
+def test_twenty_concurrent_sessions_never_cross_talk(tmp_path: Path, mode: str) -> None:
     logs = tmp_path / "logs"
     per_session = 200
-    with FakeEditor("--vm-exec", vm("--flood", str(per_session), "--echo"), log_dir=logs) as editor:
+    if mode == "exec":
+        args = ("--vm-exec", vm("--flood", str(per_session), "--echo"))
+    else:
+        args = ("--vm", vm("--chunks", str(per_session), base=SESSION_VM))
+
+    def expected(k: int) -> str:
+        if mode == "exec":
+            return "".join(f"n{i} " for i in range(per_session)) + f"I am session {k}"
+        said = f"You said: I am session {k}\n"
+        return "".join(f"[{i}/{per_session}] {said}" for i in range(1, per_session + 1))
+
+    with FakeEditor(*args, log_dir=logs) as editor:
         editor.initialize()
         sids = [editor.new_session(tmp_path) for _ in range(CONCURRENT_SESSIONS)]
         prompts = [editor.prompt(sid, f"I am session {k}") for k, sid in enumerate(sids)]
         for msg_id in prompts:
             assert editor.wait_response(msg_id, timeout=60)["result"] == {"stopReason": "end_turn"}
+        updates = [m["params"] for m in editor.messages if m.get("method") == "session/update"]
+        assert {u["sessionId"] for u in updates} == set(sids)
         for k, sid in enumerate(sids):
             texts = "".join(u["content"]["text"] for u in editor.updates(sid))
-            assert texts == "".join(f"n{i} " for i in range(per_session)) + f"I am session {k}"
+            assert texts == expected(k)
         status = editor.call("_acp_bridge/status", {})
         assert len(status["sessions"]) == CONCURRENT_SESSIONS
         editor.close()
@@ -166,7 +224,7 @@ def test_twenty_concurrent_sessions_never_cross_talk(tmp_path: Path) -> None:
     for k, sid in enumerate(sids):
         good = assert_gapless_prefix(records(logs, sid))
         assert {r.event.get("session_id") for r in good} == {sid}
-        assert chunks_in(good)[-1] == f"I am session {k}"
+        assert "".join(chunks_in(good)) == expected(k)
 
 
 def test_log_files_are_0600_in_a_0700_directory(tmp_path: Path) -> None:
@@ -292,7 +350,272 @@ def test_a_vm_line_over_the_configured_limit_is_skipped_and_counted(tmp_path: Pa
         assert editor.problems() == []
 
 
+@pytest.mark.parametrize("mode", ["exec", "session"])
+def test_a_vm_that_exits_mid_turn_fails_the_prompt_with_every_event_before_it_logged(
+    tmp_path: Path, mode: str
+) -> None:
+    logs = tmp_path / "logs"
+    if mode == "exec":
+        args = ("--vm-exec", vm("--flood", "100", "--stderr", "dying", "--exit", "3"))
+        before = [f"n{i} " for i in range(100)]
+    else:
+        args = ("--vm", vm("--chunks", "3", "--exit-mid-turn", "4", base=SESSION_VM))
+        before = ["[1/3] You said: go\n"]
+    with FakeEditor(*args, log_dir=logs) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        answer = editor.wait_response(editor.prompt(sid, "go"))
+        assert answer["error"]["code"] == -32603
+        assert f"exit status {3 if mode == 'exec' else 4}" in answer["error"]["message"]
+        assert "".join(u["content"]["text"] for u in editor.updates(sid)) == "".join(before)
+        again = editor.wait_response(editor.prompt(sid, "go"))  # a new VM, which fails again
+        assert again["error"]["code"] == -32603
+        editor.close()
+        assert editor.problems() == []
+    good = assert_gapless_prefix(records(logs, sid))
+    assert chunks_in(good) == before * 2
+    ended = [r.event for r in good if r.event["type"] == "acp_bridge.turn_ended"]
+    assert len(ended) == 2
+
+
+@pytest.mark.parametrize("holds_stdout", [True, False])
+def test_what_an_exec_vm_leaves_running_dies_with_it(tmp_path: Path, holds_stdout: bool) -> None:
+    """A background child that inherited stdout would otherwise hold the turn open forever."""
+    chunk = '{"type":"agent_message_chunk","session_id":"x","content":"done"}'
+    # The child sleeps in the VM's process group; with holds_stdout it keeps the VM's stdout.
+    redirect = "" if holds_stdout else " >/dev/null 2>&1"
+    script = f"sleep 600{redirect} & echo \"child-pid $!\" >&2; echo '{chunk}'; exit 0"
+    with FakeEditor("--vm-exec", shlex.join(["sh", "-c", script]), log_dir=tmp_path) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        answer = editor.wait_response(editor.prompt(sid, "go"), timeout=30)
+        assert answer["result"] == {"stopReason": "end_turn"}
+        assert [u["content"]["text"] for u in editor.updates(sid)] == ["done"]
+        [child] = [int(line.rsplit(" ", 1)[-1]) for line in wait_stderr(editor, "child-pid")]
+        wait_until_gone(child)
+        counters = editor.call("_acp_bridge/status", {})["counters"]
+        assert counters["vm_leftover_processes"] == 1
+        assert any("exited leaving processes" in line for line in editor.stderr_lines)
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_an_exec_vm_that_ignores_sigterm_is_killed_after_cancel_and_at_shutdown(
+    tmp_path: Path,
+) -> None:
+    tick = '{"type":"agent_message_chunk","session_id":"x","content":"tick "}'
+    script = (
+        'echo "vm-pid $$" >&2; read -r request; '
+        'case "$request" in *stubborn*) '
+        f"trap '' TERM; while :; do echo '{tick}'; sleep 0.05; done;; "
+        'esac; echo \'{"type":"agent_message_chunk","session_id":"x","content":"ok"}\''
+    )
+    with FakeEditor("--vm-exec", shlex.join(["sh", "-c", script]), log_dir=tmp_path) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        first = editor.prompt(sid, "be stubborn")
+        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.notify("session/cancel", {"sessionId": sid})
+        assert editor.wait_response(first)["result"] == {"stopReason": "cancelled"}
+        [stubborn] = [int(line.rsplit(" ", 1)[-1]) for line in wait_stderr(editor, "vm-pid")]
+        wait_until_gone(stubborn)  # SIGTERM ignored: SIGKILL after the grace periods
+        assert editor.call(
+            "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "hi"}]}
+        ) == {"stopReason": "end_turn"}
+        third = editor.prompt(sid, "stubborn again")
+        editor.wait_for(lambda m: "tick" in json.dumps(m) and len(vm_pids(editor)) == 3)
+        editor.proc.send_signal(signal.SIGTERM)
+        assert editor.proc.wait(30) == 0
+        assert editor.wait_response(third, timeout=5)["result"] == {"stopReason": "cancelled"}
+        wait_until_gone(vm_pids(editor)[-1])
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_a_session_vm_that_ignores_eof_and_sigterm_is_killed_at_shutdown(tmp_path: Path) -> None:
+    stubborn = vm("--ignore-eof", "--ignore-term", "--print-pid", base=SESSION_VM)
+    with FakeEditor("--vm", stubborn, log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        assert editor.call(
+            "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "hi"}]}
+        ) == {"stopReason": "end_turn"}
+        [pid] = [int(line.rsplit(" ", 1)[-1]) for line in wait_stderr(editor, "session-vm-pid")]
+        assert editor.close(timeout=30) == 0  # stdin EOF, then SIGTERM, then SIGKILL
+        wait_until_gone(pid)
+        assert editor.problems() == []
+    good = assert_gapless_prefix(records(tmp_path / "logs", sid))
+    assert good[-1].event["type"] == "acp_bridge.turn_ended"
+
+
+def test_a_session_vm_that_stops_reading_stdin_is_cancelled_and_restarted(
+    tmp_path: Path,
+) -> None:
+    """A 1 MB prompt fills the pipe of a VM that reads nothing: the cancel must not wait."""
+    marker = tmp_path / "stopped-reading-once"
+    busy = vm("--stop-reading-once", str(marker), "--print-pid", base=SESSION_VM)
+    with FakeEditor("--vm", busy, log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        first = editor.prompt(sid, "x" * 1_000_000)
+        [stuck] = [int(line.rsplit(" ", 1)[-1]) for line in wait_stderr(editor, "session-vm-pid")]
+        # Cancel once the prompt is being written (the bridge logs that just before).
+        deadline = time.monotonic() + 20
+        while not any(
+            isinstance(r, LogRecord) and r.event["type"] == "acp_bridge.vm_turn_started"
+            for r in records(tmp_path / "logs", sid)
+        ):
+            assert time.monotonic() < deadline, "the prompt never went to the VM"
+            time.sleep(0.02)
+        assert marker.exists()
+        editor.notify("session/cancel", {"sessionId": sid})
+        assert editor.wait_response(first)["result"] == {"stopReason": "cancelled"}
+        assert editor.call(
+            "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "again"}]}
+        ) == {"stopReason": "end_turn"}
+        assert [u["content"]["text"] for u in editor.updates(sid)][-2:] == [
+            "[1/2] You said: again\n",
+            "[2/2] You said: again\n",
+        ]
+        wait_until_gone(stuck)
+        assert editor.call("_acp_bridge/status", {})["counters"]["vm_failures"] == 1
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_nothing_a_vm_prints_reaches_the_editor_untranslated(tmp_path: Path) -> None:
+    """Forged JSON-RPC from a VM (updates for another session, requests) goes nowhere."""
+    forged_update = {
+        "jsonrpc": "2.0",
+        "method": "session/update",
+        "params": {
+            "sessionId": "someone-else",
+            "update": {
+                "sessionUpdate": "agent_message_chunk",
+                "content": {"type": "text", "text": "forged"},
+            },
+        },
+    }
+    forged_request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "fs/read_text_file",
+        "params": {"sessionId": "someone-else", "path": "/etc/passwd"},
+    }
+    mine = {"type": "agent_message_chunk", "session_id": "someone-else", "content": "mine"}
+    events = tmp_path / "forged.jsonl"
+    events.write_text("".join(json.dumps(m) + "\n" for m in (forged_update, forged_request, mine)))
+    calls = ["--call", "session/update", json.dumps(forged_update["params"])]
+    calls += ["--call", "fs/read_text_file", json.dumps({"path": "/etc/passwd"})]
+    for args in (
+        ("--vm-exec", shlex.join(["cat", str(events)])),
+        ("--vm", vm(*calls, "--chunks", "1", base=SESSION_VM)),
+    ):
+        with FakeEditor(*args, log_dir=tmp_path / "logs") as editor:
+            editor.initialize()  # no fs capability: reads are refused too
+            sid = editor.new_session(tmp_path)
+            assert editor.call(
+                "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "x"}]}
+            ) == {"stopReason": "end_turn"}
+            updates = [m["params"] for m in editor.messages if m.get("method") == "session/update"]
+            assert {u["sessionId"] for u in updates} == {sid}
+            assert "forged" not in json.dumps(editor.messages)
+            assert editor.requests == []
+            if args[0] == "--vm-exec":
+                assert [u["update"]["content"]["text"] for u in updates] == ["mine"]
+                counters = editor.call("_acp_bridge/status", {})["counters"]
+                assert counters["vm_bad_answers"] == 2
+            else:
+                answers = [json.loads(u["update"]["content"]["text"]) for u in updates[:2]]
+                assert [a["error"]["code"] for a in answers] == [-32601, -32601]
+            editor.close()
+            assert editor.problems() == []
+
+
 # --------------------------------------------------------------------------- a misbehaving editor
+
+
+#: Malformed editor lines and the answer JSON-RPC prescribes: (id, code), or None for none.
+MALFORMED: list[tuple[bytes, tuple[str | None, int] | None]] = [
+    (b'{"jsonrpc":"2.0","id":"u8","method":"initialize","params":{"x":"\xff"}}', (None, -32700)),
+    (b'{"jsonrpc":"2.0","id":{"a":1},"method":"initialize"}', (None, -32600)),
+    (b'{"jsonrpc":"2.0","id":"m5","method":5}', ("m5", -32600)),
+    (b'{"jsonrpc":"2.0","id":"p1","method":"session/new","params":"x"}', ("p1", -32602)),
+    (b'{"jsonrpc":"2.0","id":"p2","method":"session/new","params":[1]}', ("p2", -32602)),
+    (b'{"jsonrpc":"2.0","id":"p3","method":"session/new","params":{"cwd":5}}', ("p3", -32602)),
+    (b'{"jsonrpc":"2.0","id":"noop"}', ("noop", -32600)),
+    (b'{"jsonrpc":"2.0","method":"session/cancel","params":"x"}', None),
+    (b'{"jsonrpc":"2.0","id":"never-sent","result":{}}', None),
+    (b'{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"x"}}', None),
+    (b'{"jsonrpc":"2.0","id":7,"result":1,"error":{"code":1,"message":"x"}}', None),
+    (b'{"jsonrpc":"2.0","method":"session/cancel","params":{"sessionId":"ghost"}}', None),
+    (
+        b'{"jsonrpc":"2.0","id":"q1","method":"session/prompt","params":{"prompt":[]}}',
+        ("q1", -32602),
+    ),
+]
+
+
+def test_every_malformed_editor_message_gets_its_prescribed_answer_and_is_counted(
+    tmp_path: Path,
+) -> None:
+    with FakeEditor("--vm-exec", vm("--echo"), log_dir=tmp_path / "logs", strict=False) as editor:
+        editor.initialize()
+        for line, _ in MALFORMED:
+            editor.send_raw(line + b"\n")
+        closed = editor.new_session(tmp_path)
+        editor.call("session/close", {"sessionId": closed})
+        late = editor.wait_response(editor.prompt(closed, "too late"))
+        assert late["error"]["code"] == -32002
+        # ... and the bridge serves on.
+        sid = editor.new_session(tmp_path)
+        assert editor.call(
+            "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "ok"}]}
+        ) == {"stopReason": "end_turn"}
+        counters = editor.call("_acp_bridge/status", {})["counters"]
+        editor.close()
+    for expected in (e for _, e in MALFORMED if e is not None and e[0] is not None):
+        assert editor.wait_response(expected[0])["error"]["code"] == expected[1], expected
+    null_answers = [m["error"]["code"] for m in editor.messages if m.get("id", 0) is None]
+    assert null_answers == [e[1] for _, e in MALFORMED if e is not None and e[0] is None]
+    for raw in editor.raw_lines:
+        message = json.loads(raw)
+        assert message["jsonrpc"] == "2.0"
+        assert ("result" in message) != ("error" in message) or "method" in message
+    assert counters["editor_parse_errors"] == 1
+    assert counters["editor_invalid_requests"] == 7
+    assert counters["editor_unexpected_responses"] == 2
+    assert counters["editor_notification_errors"] == 1
+    assert any("response to no request id" in line for line in editor.stderr_lines)
+
+
+def test_session_ids_never_reach_outside_the_log_directory(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    victim = tmp_path / "event_log-victim.jsonl"
+    victim.write_text('{"keep": "me"}\n')
+    before = {p.name for p in tmp_path.iterdir()}
+    with FakeEditor("--vm-exec", vm("--echo"), log_dir=logs) as editor:
+        editor.initialize()
+        for bad in (
+            "../event_log-victim",
+            "../../victim",
+            "/abs/victim",
+            "a/../../b",
+            "..",
+            "x\x00",
+        ):
+            for method in ("session/load", "session/resume", "session/close"):
+                params: dict[str, object] = {"sessionId": bad}
+                if method != "session/close":
+                    params |= {"cwd": str(tmp_path), "mcpServers": []}
+                answer = editor.wait_response(editor.request(method, params))
+                assert answer["error"]["code"] == -32602, (method, bad, answer)
+            assert editor.call("session/delete", {"sessionId": bad}) == {}
+        editor.close()
+        assert editor.problems() == []
+    assert victim.read_text() == '{"keep": "me"}\n'
+    assert {p.name for p in tmp_path.iterdir()} <= before | {"logs"}
+    assert not logs.exists() or list(logs.iterdir()) == []
 
 
 def test_a_50_mb_line_and_an_endless_line_are_refused_and_the_bridge_serves_on(

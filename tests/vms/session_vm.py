@@ -32,7 +32,10 @@ Misbehaviour, for the bridge's sake:
 * ``--exit-after-call CODE``: exit with CODE right after sending a ``--call``;
 * ``--close-stdout-at-prompt``: at the first prompt, emit one chunk, close stdout and keep
   running (sleeping) until killed;
-* ``--ignore-eof``: keep running after stdin closes; ``--ignore-term``: ignore SIGTERM.
+* ``--ignore-eof``: keep running after stdin closes; ``--ignore-term``: ignore SIGTERM;
+* ``--stop-reading-once MARKER``: unless the file MARKER exists, create it and stop reading
+  stdin right after ``initialize`` (a VM busy elsewhere; later VMs behave);
+* ``--print-pid``: print ``session-vm-pid N`` on stderr at start.
 """
 
 from __future__ import annotations
@@ -92,6 +95,12 @@ class SessionVm:
 
     def read_stdin(self) -> None:
         """Reader thread: cancels act at once; everything else is queued in order."""
+        stop_reading = False
+        marker = self.args.stop_reading_once
+        if marker is not None and not os.path.exists(marker):
+            with open(marker, "w"):
+                pass  # later VMs of the test find it and behave
+            stop_reading = True
         for line in sys.stdin.buffer:
             try:
                 message = json.loads(line)
@@ -116,6 +125,8 @@ class SessionVm:
                 with self.lock:
                     self.open_prompts.append(cancelled)
             self.inbox.put((message, cancelled))
+            if stop_reading and message.get("method") == "initialize":
+                time.sleep(600)  # read nothing more: the bridge's writes back up
         self.eof.set()
         with self.lock:
             for cancelled in self.open_prompts:
@@ -251,6 +262,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ignore-eof", action="store_true", help="keep running after EOF")
     parser.add_argument("--close-stdout-at-prompt", action="store_true")
     parser.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
+    parser.add_argument("--stop-reading-once", metavar="MARKER", help="stop reading stdin")
+    parser.add_argument("--print-pid", action="store_true", help="print the pid on stderr")
     return parser.parse_args(argv)
 
 
@@ -258,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.print_pid:
+        print(f"session-vm-pid {os.getpid()}", file=sys.stderr, flush=True)
     return SessionVm(args).serve()
 
 
