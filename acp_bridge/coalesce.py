@@ -13,21 +13,34 @@ Rule: pure functions only; no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-from acp_bridge import jsonrpc
+import orjson
 
 MERGEABLE_KINDS: Final = frozenset({"agent_message_chunk", "agent_thought_chunk"})
 
+# The wire form of a plain chunk, cut around its three variable parts: what
+# ``jsonrpc.encode`` makes of the same notification, without building the dicts.
+_HEAD: Final = b'{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":'
+_KIND: Final = {
+    kind: b',"update":{"sessionUpdate":"' + kind.encode() + b'","content":{"type":"text","text":'
+    for kind in MERGEABLE_KINDS
+}
+_TAIL: Final = b"}}}}\n"
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
+
+class Chunk(NamedTuple):
     """A notification that may merge with its neighbours: whose, what kind, its text."""
 
     session_id: str
     kind: str
     text: str
+
+
+def chunk_line(chunk: Chunk) -> bytes:
+    """The wire line of a plain text chunk (byte for byte what ``jsonrpc.encode`` gives)."""
+    dumps = orjson.dumps
+    return b"".join((_HEAD, dumps(chunk.session_id), _KIND[chunk.kind], dumps(chunk.text), _TAIL))
 
 
 def mergeable(notification: Any) -> Chunk | None:
@@ -54,10 +67,7 @@ def mergeable(notification: Any) -> Chunk | None:
 
 
 def _merged_line(first: Chunk, texts: list[str]) -> bytes:
-    update = {"sessionUpdate": first.kind, "content": {"type": "text", "text": "".join(texts)}}
-    return jsonrpc.encode(
-        jsonrpc.notification("session/update", {"sessionId": first.session_id, "update": update})
-    )
+    return chunk_line(Chunk(first.session_id, first.kind, "".join(texts)))
 
 
 def coalesce(entries: list[tuple[bytes, Chunk | None]]) -> tuple[list[bytes], int]:

@@ -62,7 +62,7 @@ from acp_bridge.translate import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from anyio.abc import TaskGroup
 
@@ -133,27 +133,27 @@ class SessionRuntime:
         """Append to the session's log; a failure is counted by the log, never raised."""
         self.log.append(record, frame_depth=frame_depth)
 
-    async def ingest(self, line: bytes | LineTooLong) -> JsonObject | None:
-        """Persist one VM line, then translate and forward it; return JSON-RPC messages.
+    async def ingest(
+        self, lines: Sequence[bytes | LineTooLong], start: int, first_line: int
+    ) -> tuple[int, JsonObject | None]:
+        """Persist VM lines, then translate and forward them (see :class:`TurnHost`).
 
         Waiting for room in the outbox comes first, so that deciding whether the turn is
         still open and queueing its notifications happen with no await in between: no
-        update can slip in behind the prompt's answer.
+        update can slip in behind the prompt's answer. The records of the batch reach the
+        log (one ``write``) before any of its notifications is queued.
         """
         await self.outbox.wait_for_room()
-        ingested = self.core.vm_line(line)
-        if ingested.record is None:
-            return ingested.rpc
-        self.persist(ingested.record, ingested.frame_depth)
-        if ingested.counter is not None:
-            setattr(self.counters, ingested.counter, getattr(self.counters, ingested.counter) + 1)
-            if ingested.problem is not None:
-                vm = getattr(self.supervisor, "vm", None)
-                where = f" line {vm.stdout_lines}" if vm is not None else ""
-                log.warning("%s stdout%s: %s", self.label, where, ingested.problem)
-        for notification in ingested.notifications:
-            self.outbox.put_nowait(jsonrpc.encode(notification), mergeable(notification))
-        return None
+        batch = self.core.vm_lines(lines, start)
+        if batch.records:
+            self.log.append_many(batch.records)
+        counters = self.counters
+        for name, count in batch.counts.items():
+            setattr(counters, name, getattr(counters, name) + count)
+        for position, problem in batch.problems:
+            log.warning("%s stdout line %d: %s", self.label, first_line + position, problem)
+        self.outbox.put_many(batch.outgoing)
+        return batch.end, batch.rpc
 
     def vm_turn_begins(self) -> None:
         """The prompt is being handed to the VM."""

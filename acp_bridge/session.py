@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
+
+from acp_bridge import jsonrpc
+from acp_bridge.coalesce import Chunk, chunk_line, mergeable
 from acp_bridge.errors import LocalProtocolError
 from acp_bridge.framing import LineTooLong
 from acp_bridge.replay import (
@@ -33,15 +37,23 @@ from acp_bridge.vm_events import (
     InvalidEvent,
     NotAnEvent,
     UnknownEvent,
+    checked_object,
     decode_event,
     parse_object,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from acp_bridge.acp_models import JsonObject, Notification, StopReason
+    from acp_bridge.eventlog.records import PendingRecord
 
 #: The session-mode notification that carries one AgentEvent.
 VM_EVENT_METHOD: Final = "session/event"
+#: The fast lane: events of these types with exactly these keys, all strings, are plain
+#: text chunks, valid as they are; anything else takes the full (pydantic) decoder.
+_TEXT_KINDS: Final = frozenset({"agent_message_chunk", "agent_thought_chunk"})
+_TEXT_KEYS: Final = frozenset({"type", "session_id", "content"})
 
 
 class Phase(Enum):
@@ -80,6 +92,30 @@ class Ingested:
     notifications: list[Notification] = field(default_factory=list)
     counter: str | None = None
     problem: str | None = None
+    rpc: JsonObject | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """What a run of VM lines becomes: persist ``records`` first, then send ``outgoing``.
+
+    Attributes:
+        records: What to persist, in order.
+        outgoing: Wire lines for the editor, in order, each with its :class:`Chunk` when it
+            may be merged with its neighbours.
+        counts: Counters to bump, by name.
+        problems: ``(position in the lines, description)`` of each bad line, for stderr.
+        end: The lines up to here (exclusive) are done.
+        rpc: The JSON-RPC message that ended the batch early (the line just before
+            ``end``): the supervisor handles it before the next batch is made, since it may
+            end the turn.
+    """
+
+    records: list[PendingRecord] = field(default_factory=list)
+    outgoing: list[tuple[bytes, Chunk | None]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    end: int = 0
     rpc: JsonObject | None = None
 
 
@@ -177,8 +213,62 @@ class SessionCore:
         closing = self.translator.end_turn(stop_reason or "end_turn")
         return closing, turn_ended_record(self.session_id, stop_reason)
 
+    def vm_lines(self, lines: Sequence[bytes | LineTooLong], start: int = 0) -> Batch:
+        """Decide what the VM's stdout lines from ``start`` on become.
+
+        A batch ends at the end of ``lines`` or just after the first JSON-RPC message that
+        is not an event (see :attr:`Batch.rpc`).
+        The bulk of a stream, plain text chunks, takes a fast lane that skips the full
+        decoder and the notification dicts; it makes exactly what :meth:`vm_line` makes.
+        """
+        batch = Batch()
+        records, outgoing, counts = batch.records, batch.outgoing, batch.counts
+        in_turn = self.in_turn
+        text_chunks = self.translator.text_chunks
+        loads = orjson.loads
+        for position in range(start, len(lines)):
+            line = lines[position]
+            data: Any = None
+            if type(line) is bytes:
+                try:
+                    data = loads(line)
+                except orjson.JSONDecodeError:
+                    data = None
+            if (
+                type(data) is dict
+                and data.keys() == _TEXT_KEYS
+                and data["type"] in _TEXT_KINDS
+                and type(data["content"]) is str
+                and type(data["session_id"]) is str
+            ):
+                records.append((data, None))
+                if in_turn:
+                    for chunk in text_chunks(data["type"], data["content"]):
+                        outgoing.append((chunk_line(chunk), chunk))
+                else:
+                    counts["vm_events_outside_turn"] = counts.get("vm_events_outside_turn", 0) + 1
+                continue
+            ingested = self._ingest(line, data)
+            if ingested.record is None:
+                batch.rpc = ingested.rpc
+                batch.end = position + 1
+                return batch
+            records.append((ingested.record, ingested.frame_depth))
+            if ingested.counter is not None:
+                counts[ingested.counter] = counts.get(ingested.counter, 0) + 1
+            if ingested.problem is not None:
+                batch.problems.append((position, ingested.problem))
+            for notification in ingested.notifications:
+                outgoing.append((jsonrpc.encode(notification), mergeable(notification)))
+        batch.end = len(lines)
+        return batch
+
     def vm_line(self, line: bytes | LineTooLong) -> Ingested:
         """Decide what one line of the VM's stdout becomes."""
+        return self._ingest(line, None)
+
+    def _ingest(self, line: bytes | LineTooLong, data: Any) -> Ingested:
+        """:meth:`vm_line`, given what ``line`` parsed to, if it was parsed already."""
         if isinstance(line, LineTooLong):
             reason = f"line of {line.length} bytes is over the limit"
             return Ingested(
@@ -186,7 +276,7 @@ class SessionCore:
                 counter="vm_overlong_lines",
                 problem=reason,
             )
-        parsed = parse_object(line)
+        parsed = parse_object(line) if data is None else checked_object(line, data)
         if isinstance(parsed, NotAnEvent):
             return self._undecodable(line, parsed.reason)
         frame_depth: int | None = None
@@ -199,8 +289,8 @@ class SessionCore:
                 return self._undecodable(line, "session/event without an event object")
             depth = params.get("frame_depth") if isinstance(params, dict) else None
             frame_depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else None
-            parsed = event
-        return self.vm_event(parsed, frame_depth)
+            return self.vm_event(event, frame_depth)
+        return self.vm_event(parsed)
 
     def vm_event(self, data: JsonObject, frame_depth: int | None = None) -> Ingested:
         """Decide what one event object from the VM becomes."""

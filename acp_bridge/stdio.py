@@ -68,6 +68,16 @@ class Outbox:
         if self._bytes >= self.high_water_bytes and self._room.is_set():
             self._room = anyio.Event()
 
+    def put_many(self, entries: list[tuple[bytes, Chunk | None]]) -> None:
+        """Enqueue lines (each with its :class:`Chunk` or None) now, in order."""
+        if self.closed or not entries:
+            return
+        self._lines.extend(entries)
+        self._bytes += sum(len(line) for line, _ in entries)
+        self._ready.set()
+        if self._bytes >= self.high_water_bytes and self._room.is_set():
+            self._room = anyio.Event()
+
     async def wait_for_room(self) -> None:
         """Wait until the queue is below its high-water mark."""
         while not self._room.is_set() and not self.closed:

@@ -27,7 +27,7 @@ from acp_bridge.errors import RpcError
 from acp_bridge.vm_process import VmProcess, VmStartError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from anyio.abc import TaskGroup
 
@@ -50,8 +50,14 @@ class TurnHost(Protocol):
     label: str
     mcp_servers: list[JsonObject]
 
-    async def ingest(self, line: bytes | LineTooLong) -> JsonObject | None:
-        """Persist, translate and forward one VM line; return it if it is JSON-RPC."""
+    async def ingest(
+        self, lines: Sequence[bytes | LineTooLong], start: int, first_line: int
+    ) -> tuple[int, JsonObject | None]:
+        """Persist, translate and forward ``lines[start:]`` up to the first JSON-RPC message.
+
+        ``first_line`` is the number of ``lines[0]`` on the VM's stdout (from 1). Returns
+        where it stopped and that JSON-RPC message (None at the end of the lines).
+        """
         ...
 
     def vm_turn_begins(self) -> None:
@@ -97,6 +103,23 @@ async def wait_any(*events: anyio.Event, timeout: float | None = None) -> None: 
 
             for event in events:
                 group.start_soon(waiter, event)
+
+
+async def pump(
+    vm: VmProcess, host: TurnHost, on_rpc: Callable[[JsonObject, int], Awaitable[None]]
+) -> None:
+    """Feed the VM's stdout to ``host`` until EOF, a read's worth of lines at a time.
+
+    A JSON-RPC message that is not an event goes to ``on_rpc`` (with its line number)
+    before any line after it is looked at: it may end the turn.
+    """
+    async for lines in vm.batches():
+        first_line = vm.stdout_lines - len(lines) + 1
+        start = 0
+        while start < len(lines):
+            start, rpc = await host.ingest(lines, start, first_line)
+            if rpc is not None:
+                await on_rpc(rpc, first_line + start - 1)
 
 
 def vm_failed(message: str, vm: VmProcess | None, **data: Any) -> RpcError:
@@ -229,23 +252,23 @@ class ExecSupervisor(_Base):
             await vm.send(jsonrpc.encode(payload))
             await vm.close_stdin()
 
-        async def pump() -> None:
+        async def bad_answer(rpc: JsonObject, line: int) -> None:
+            self.counters.vm_bad_answers += 1  # exec mode has no JSON-RPC but session/event
+            log.warning(
+                "%s: ignoring a JSON-RPC message in exec mode (line %d): %.200s",
+                self.host.label,
+                line,
+                jsonrpc.encode(rpc).decode("utf-8", "replace"),
+            )
+
+        async def read_stdout() -> None:
             try:
-                async for line in vm.lines():
-                    rpc = await self.host.ingest(line)
-                    if rpc is not None:  # exec mode has no JSON-RPC but session/event
-                        self.counters.vm_bad_answers += 1
-                        log.warning(
-                            "%s: ignoring a JSON-RPC message in exec mode (line %d): %.200s",
-                            self.host.label,
-                            vm.stdout_lines,
-                            jsonrpc.encode(rpc).decode("utf-8", "replace"),
-                        )
+                await pump(vm, self.host, bad_answer)
             finally:
                 drained.set()
 
         self.spawn(f"{self.host.label} stdin", feed_stdin)
-        self.spawn(f"{self.host.label} stdout", pump)
+        self.spawn(f"{self.host.label} stdout", read_stdout)
         await wait_any(drained, turn.cancelled)
         if not turn.cancelled.is_set():
             # Stdout is at its end: the VM should be exiting. One that closed stdout and
@@ -406,11 +429,12 @@ class SessionSupervisor(_Base):
         return vm_failed(message + detail, vm, exitStatus=status)
 
     async def _read(self, vm: VmProcess, pending_calls: dict[int, _Pending]) -> None:
+
+        async def on_rpc(rpc: JsonObject, line: int) -> None:
+            await self._on_rpc(vm, rpc, pending_calls)
+
         try:
-            async for line in vm.lines():
-                rpc = await self.host.ingest(line)
-                if rpc is not None:
-                    await self._on_rpc(vm, rpc, pending_calls)
+            await pump(vm, self.host, on_rpc)
         finally:
             with anyio.CancelScope(shield=True):
                 # A VM without a stdout cannot answer anything: the session with it is over.

@@ -54,6 +54,7 @@ from acp_bridge.acp_models import (
     ToolCallStatus,
     ToolKind,
 )
+from acp_bridge.coalesce import Chunk
 from acp_bridge.vm_events import (
     AgentEvent,
     AgentMessageChunk,
@@ -248,7 +249,9 @@ class Translator:
             case AgentMessageChunk():
                 return self._message(event.content)
             case AgentThoughtChunk():
-                return [self._update(_chunk("agent_thought_chunk", event.content))]
+                return [
+                    self._update(_chunk("agent_thought_chunk", event.content))
+                ]  # as text_chunks
             case ToolCall():
                 return [self._update(self._tool_call(event))]
             case ToolCallUpdate():
@@ -335,12 +338,25 @@ class Translator:
     def _kind(thought: bool) -> str:
         return "agent_thought_chunk" if thought else "agent_message_chunk"
 
-    def _message(self, text: str) -> list[Notification]:
+    def text_chunks(self, kind: str, text: str) -> list[Chunk]:
+        """The plain chunks one ``agent_message_chunk`` / ``agent_thought_chunk`` becomes.
+
+        The fast lane for the bulk of a stream: what :meth:`translate` sends for the same
+        event, as :class:`~acp_bridge.coalesce.Chunk` values ready to be encoded or merged.
+        """
+        session_id = self.session_id
+        if kind != "agent_message_chunk":
+            return [Chunk(session_id, kind, text)]
         if _THINK_OPEN[0] not in text and not self._think.held and not self._think.inside:
-            return [self._update(_chunk("agent_message_chunk", text))] if text else []
+            return [Chunk(session_id, kind, text)] if text else []
         return [
-            self._update(_chunk(self._kind(thought), part))
-            for thought, part in self._think.feed(text)
+            Chunk(session_id, self._kind(thought), part) for thought, part in self._think.feed(text)
+        ]
+
+    def _message(self, text: str) -> list[Notification]:
+        return [
+            self._update(_chunk(chunk.kind, chunk.text))
+            for chunk in self.text_chunks("agent_message_chunk", text)
         ]
 
     def _harn_extras(self, fields: dict[str, Any]) -> JsonObject:

@@ -487,6 +487,11 @@ def parse_object(line: bytes) -> JsonObject | NotAnEvent:
         value = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         return NotAnEvent(raw=line, reason=f"not JSON: {exc}")
+    return checked_object(line, value)
+
+
+def checked_object(line: bytes, value: Any) -> JsonObject | NotAnEvent:
+    """What :func:`parse_object` makes of ``line``, which parsed to ``value``."""
     if not isinstance(value, dict):
         return NotAnEvent(raw=line, reason=f"not a JSON object but {type(value).__name__}")
     if not isinstance(value.get("type"), str) and "jsonrpc" not in value:

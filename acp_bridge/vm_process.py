@@ -141,19 +141,23 @@ class VmProcess:
         """The exit status, once the VM has exited (negative: killed by that signal)."""
         return self.process.returncode
 
-    async def lines(self) -> AsyncIterator[bytes | LineTooLong]:
-        """Yield the VM's stdout lines until EOF."""
+    async def batches(self) -> AsyncIterator[list[bytes | LineTooLong]]:
+        """Yield the VM's stdout lines until EOF: every line one read completes, at once.
+
+        ``stdout_lines`` counts the lines yielded so far, the batch just yielded included.
+        """
         stream = self.process.stdout
         assert stream is not None
         decoder = LineDecoder(max_line_bytes=self.max_line_bytes)
         async for chunk in stream:
-            for item in decoder.feed(chunk):
-                self.stdout_lines += 1
-                yield item
+            items = decoder.feed(chunk)
+            if items:
+                self.stdout_lines += len(items)
+                yield items
         tail = decoder.eof()
         if tail is not None:
             self.stdout_lines += 1
-            yield tail
+            yield [tail]
 
     async def send(self, line: bytes) -> bool:
         """Write one line to the VM's stdin; False if the VM no longer reads it."""

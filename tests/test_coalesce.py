@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acp_bridge import jsonrpc
-from acp_bridge.coalesce import Chunk, coalesce, mergeable
+from acp_bridge.coalesce import Chunk, chunk_line, coalesce, mergeable
 from acp_bridge.stdio import Outbox
 
 
@@ -118,3 +118,19 @@ def test_the_outbox_merges_only_when_the_editor_is_behind() -> None:
     ]
     assert behind.coalesced == 2
     assert behind.lines_written == 1
+
+
+@given(
+    st.text(),
+    st.sampled_from(["agent_message_chunk", "agent_thought_chunk"]),
+    st.text(),
+)
+def test_a_chunk_line_is_byte_for_byte_what_the_encoder_makes(
+    session_id: str, kind: str, text: str
+) -> None:
+    update = {"sessionUpdate": kind, "content": {"type": "text", "text": text}}
+    notification = jsonrpc.notification(
+        "session/update", {"sessionId": session_id, "update": update}
+    )
+    assert chunk_line(Chunk(session_id, kind, text)) == jsonrpc.encode(notification)
+    assert mergeable(notification) == Chunk(session_id, kind, text)

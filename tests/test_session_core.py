@@ -151,3 +151,21 @@ def test_the_vm_answer_closes_forwarding_before_the_turn_ends() -> None:
     ingested = session.vm_line(CHUNK)
     assert ingested.notifications == []
     assert ingested.counter == "vm_events_outside_turn"
+
+
+def test_a_batch_stops_at_the_prompts_answer_so_later_events_stay_out_of_the_turn() -> None:
+    session = core()
+    session.begin_turn([])
+    session.vm_has_prompt()
+    answer = b'{"jsonrpc":"2.0","id":0,"result":{"stopReason":"end_turn"}}'
+    lines: list[bytes | LineTooLong] = [CHUNK, CHUNK, answer, CHUNK, b"junk"]
+    batch = session.vm_lines(lines)
+    assert (batch.end, batch.rpc) == (3, json.loads(answer))
+    assert [record for record, _ in batch.records] == [json.loads(CHUNK)] * 2
+    assert [chunk for _, chunk in batch.outgoing] == [("s1", "agent_message_chunk", "hi")] * 2
+    session.vm_answered()  # what the supervisor does with that answer
+    rest = session.vm_lines(lines, batch.end)
+    assert (rest.end, rest.rpc, rest.outgoing) == (5, None, [])
+    assert rest.counts == {"vm_events_outside_turn": 1, "vm_undecodable_lines": 1}
+    [(position, problem)] = rest.problems
+    assert (position, problem[:9]) == (4, "not JSON:")

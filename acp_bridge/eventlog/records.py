@@ -15,6 +15,7 @@ by Harn (which has no ``_event_`` keys) reads unchanged.
 
 Lines without envelope keys (a raw AgentEvent stream, one event per line) decode too, with
 ``index``/``emitted_at_ms``/``frame_depth`` set to ``None``.
+
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ _JSON_KINDS: Final[Mapping[type, str]] = {
 }
 
 
+#: A record on its way into a log: the event and its frame depth.
+PendingRecord = tuple["Mapping[str, Any]", int | None]
+
+
 @dataclass(frozen=True, slots=True)
 class LogRecord:
     """One decoded line.
@@ -67,10 +72,28 @@ def is_bridge_record(event: Mapping[str, Any]) -> bool:
     return isinstance(kind, str) and kind.startswith(BRIDGE_TYPE_PREFIX)
 
 
+#: Whether a set of event keys (in order) holds one that must be escaped, by key tuple:
+#: events of one kind share their keys, so each shape is checked once, not each event.
+_ESCAPES: dict[tuple[str, ...], bool] = {}
+_ESCAPES_MAX: Final = 4096
+
+
+def _needs_escaping(event: Mapping[str, Any]) -> bool:
+    keys = tuple(event)
+    known = _ESCAPES.get(keys)
+    if known is None:
+        # A non-str key raises TypeError here, as the docstring of encode_record says.
+        known = any(_ESCAPED_KEY.match(key) is not None for key in keys)
+        if len(_ESCAPES) >= _ESCAPES_MAX:
+            _ESCAPES.clear()
+        _ESCAPES[keys] = known
+    return known
+
+
 def encode_record(
     index: int, emitted_at_ms: int, frame_depth: int | None, event: Mapping[str, Any]
 ) -> bytes:
-    """Encode one record as a compact JSON line ending in a newline.
+    """Encode one record as a JSON line ending in a newline.
 
     Args:
         index: The record's index in its session.
@@ -90,11 +113,11 @@ def encode_record(
         "emitted_at_ms": emitted_at_ms,
         "frame_depth": frame_depth,
     }
-    for key, value in event.items():
-        if _ESCAPED_KEY.match(key):  # a non-str key raises TypeError here or in orjson
-            line[CONFLICT_PREFIX + key] = value
-        else:
-            line[key] = value
+    if _needs_escaping(event):
+        for key, value in event.items():
+            line[CONFLICT_PREFIX + key if _ESCAPED_KEY.match(key) else key] = value
+    else:
+        line.update(event)
     return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
 
 

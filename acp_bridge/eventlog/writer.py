@@ -5,7 +5,9 @@ Rules:
 - Append only. An existing session's log is never truncated, except to cut a torn last
   line (which is first copied to ``<segment>.torn``) or to cut back a partial line that a
   failed write of ours left behind.
-- Every record reaches the OS as one ``write`` of the whole line on an unbuffered fd;
+- Every record reaches the OS as one ``write`` of the whole line on an unbuffered fd, or,
+  through ``append_many``, with the records that arrived with it in one ``write`` of whole
+  lines: nothing is ever held in a buffer of the process once an append returns.
   ``fsync`` follows ``FsyncPolicy`` (and rotation / close).
 - ``append`` never raises: a record that cannot be stored is counted in
   ``Counters.eventlog_write_failures``, logged (once per distinct cause until a write
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from acp_bridge.counters import Counters
 from acp_bridge.errors import EventLogError
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name, select_segments
-from acp_bridge.eventlog.records import LogRecord, decode_record, encode_record
+from acp_bridge.eventlog.records import LogRecord, PendingRecord, decode_record, encode_record
 from acp_bridge.eventlog.recovery import copy_range, end_of_last_line, scan_last_index
 from acp_bridge.eventlog.rotation import (
     FsyncPolicy,
@@ -38,7 +40,7 @@ from acp_bridge.eventlog.rotation import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
     from types import TracebackType
 
@@ -79,6 +81,13 @@ class EventLog(Protocol):
         """Store one event; return its index, or None when it could not be stored."""
         ...
 
+    def append_many(self, records: Sequence[PendingRecord]) -> int:
+        """Store ``(event, frame_depth)`` records in order.
+
+        Returns how many were stored; the others are counted and logged, as by ``append``.
+        """
+        ...
+
     def flush(self, *, durable: bool = False) -> None:
         """Push buffered records to the OS; with ``durable``, to stable storage."""
         ...
@@ -104,8 +113,8 @@ class _Failures:
         self.last_error: OSError | None = None
         self._quiet: dict[str, int] = {}  # "op:cause" -> failures since it was logged
 
-    def failed(self, op: str, exc: OSError | TypeError) -> None:
-        self.counters.eventlog_write_failures += 1
+    def failed(self, op: str, exc: OSError | TypeError, records: int = 1) -> None:
+        self.counters.eventlog_write_failures += records
         if isinstance(exc, OSError):
             self.last_error = exc
             key = f"{op}:errno {exc.errno}"
@@ -135,6 +144,13 @@ class _Failures:
                 count,
                 key,
             )
+
+
+def _progress(written: int) -> int:
+    """``written`` by a ``write`` call, which must have made progress."""
+    if written <= 0:
+        raise OSError(errno.EIO, "write made no progress")
+    return written
 
 
 def _closed_error() -> OSError:
@@ -189,6 +205,25 @@ class MemoryEventLog:
         self.lines.append(line)
         self._failures.succeeded("append")
         return index
+
+    def append_many(self, records: Sequence[PendingRecord]) -> int:
+        """Store each record in order (one clock reading for all); return how many were."""
+        at = self._clock_ms()
+        stored = 0
+        for event, frame_depth in records:
+            if self._closed:
+                self._failures.failed("append", _closed_error())
+                continue
+            try:
+                line = encode_record(len(self.lines), at, frame_depth, event)
+            except TypeError as exc:
+                self._failures.failed("encode", exc)
+                continue
+            self.lines.append(line)
+            stored += 1
+        if stored:
+            self._failures.succeeded("append")
+        return stored
 
     def records(self) -> list[LogRecord]:
         """Decode every stored line."""
@@ -343,6 +378,82 @@ class JsonlEventLog:
         if fsync_due(self._fsync, self._records_since_sync, elapsed):
             self._sync_now(self._fd)
         return index
+
+    def append_many(self, records: Sequence[PendingRecord]) -> int:
+        """Store records in order with one ``write`` per segment they go to.
+
+        The hot path: the records a VM wrote in one burst reach the OS together, before any
+        of their notifications is sent. All get the same ``emitted_at_ms`` (one clock
+        reading). Failures are what ``append`` does for each record: counted, logged, the
+        index not consumed; records after a failed ``write`` are still tried.
+
+        Returns:
+            How many records were stored.
+        """
+        if not records:
+            return 0
+        if self._fd is None:
+            self._failures.failed("append", _closed_error(), len(records))
+            return 0
+        if self._cut_pending and (cut_error := self._cut_back(self._fd)) is not None:
+            self._failures.failed("truncate", cut_error, len(records))
+            return 0
+        at = self._clock_ms()
+        group: list[bytes] = []
+        group_bytes = 0
+        stored = 0
+        for event, frame_depth in records:
+            try:
+                line = encode_record(self._next_index + len(group), at, frame_depth, event)
+            except TypeError as exc:
+                self._failures.failed("encode", exc)
+                continue
+            if should_rotate(self._segment_bytes + group_bytes, len(line), self._rotation):
+                stored += self._write_group(group, group_bytes)
+                group, group_bytes = [], 0
+                if not self.rotate():
+                    continue
+                # Its index was counted after the lines just written; one may have failed.
+                line = encode_record(self._next_index, at, frame_depth, event)
+            group.append(line)
+            group_bytes += len(line)
+        stored += self._write_group(group, group_bytes)
+        elapsed = self._monotonic() - self._last_sync
+        if fsync_due(self._fsync, self._records_since_sync, elapsed):
+            self._sync_now(self._fd)
+        return stored
+
+    def _write_group(self, group: list[bytes], size: int) -> int:
+        """Write whole lines with one ``write``; return how many were stored.
+
+        When a ``write`` fails part way (a full disk, a file size limit), the lines that
+        made it whole are kept and only the partial one is cut back.
+        """
+        if not group or self._fd is None:
+            return 0
+        data = b"".join(group)
+        done = 0
+        try:
+            while done < size:
+                done += _progress(self._write(self._fd, data[done:] if done else data))
+        except OSError as exc:
+            kept = kept_bytes = 0
+            for line in group:
+                if kept_bytes + len(line) > done:
+                    break
+                kept, kept_bytes = kept + 1, kept_bytes + len(line)
+            self._failures.failed("append", exc, len(group) - kept)
+            self._stored(kept, kept_bytes)
+            self._cut_back(self._fd)
+            return kept
+        self._failures.succeeded("append")
+        self._stored(len(group), size)
+        return len(group)
+
+    def _stored(self, records: int, size: int) -> None:
+        self._segment_bytes += size
+        self._next_index += records
+        self._records_since_sync += records
 
     def rotate(self) -> bool:
         """Continue in the next numbered segment.

@@ -125,6 +125,33 @@ class EventLogContract(abc.ABC):
             same.append({"type": "a"})
         assert log.append({"type": "b"}) is None  # closed on exit
 
+    def test_append_many_stores_in_order_with_one_timestamp(self) -> None:
+        log = self.create_log()
+        log.append({"type": "first"})
+        assert log.append_many([(event, None) for event in EVENTS[:2]] + [(EVENTS[2], 4)]) == 3
+        assert log.next_index == 4
+        records = [decode_record(line) for line in self.stored_lines(log)]
+        assert [r.index for r in records] == [0, 1, 2, 3]
+        assert [r.event for r in records[1:]] == EVENTS[:3]
+        assert [r.frame_depth for r in records] == [None, None, None, 4]
+        assert len({r.emitted_at_ms for r in records[1:]}) == 1
+        assert log.append_many([]) == 0
+
+    def test_append_many_skips_and_counts_what_it_cannot_store(self) -> None:
+        log = self.create_log()
+        batch: list[tuple[dict[str, Any], int | None]] = [
+            ({"type": "a"}, None),
+            ({"type": "x", "n": 2**70}, None),
+            ({"type": "b"}, None),
+        ]
+        assert log.append_many(batch) == 2
+        assert self.counters.eventlog_write_failures == 1
+        records = [decode_record(line) for line in self.stored_lines(log)]
+        assert [(r.index, r.event["type"]) for r in records] == [(0, "a"), (1, "b")]
+        log.close()
+        assert log.append_many(batch) == 0
+        assert self.counters.eventlog_write_failures == 4  # each record of the batch
+
     def test_flush_in_both_modes_keeps_everything(self) -> None:
         log = self.create_log()
         log.append({"type": "a"})

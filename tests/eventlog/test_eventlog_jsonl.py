@@ -81,6 +81,39 @@ def test_rotation_continues_the_index_in_numbered_segments(
     assert log.path == seg(log_dir, 2)
 
 
+def test_append_many_writes_a_batch_at_once_and_rotates_inside_it(
+    open_log: OpenLog, log_dir: Path
+) -> None:
+    writes: list[bytes] = []
+
+    def write(fd: int, data: bytes) -> int:
+        writes.append(data)
+        return os.write(fd, data)
+
+    log = open_log(rotation=RotationPolicy(max_segment_bytes=2 * LINE_BYTES), write=write)
+    assert log.append_many([({"type": "e"}, None)] * 5) == 5
+    assert [data.count(b"\n") for data in writes] == [2, 2, 1]  # one write per segment
+    log.close()
+    assert [indices(seg(log_dir, n)) for n in range(3)] == [[0, 1], [2, 3], [4]]
+
+
+def test_append_many_after_a_failed_write_goes_on_without_gaps(
+    open_log: OpenLog, log_dir: Path, counters: Counters
+) -> None:
+    flaky = FlakyWrite()
+    log = open_log(write=flaky)
+    log.append({"type": "e"})
+    flaky.fail_errno, flaky.partial = errno.ENOSPC, True
+    # Each write takes half of what is left until one byte is: the two lines that made it
+    # whole are kept, the torn third is cut back and counted.
+    assert log.append_many([({"type": "e"}, None)] * 3) == 2
+    assert counters.eventlog_write_failures == 1
+    flaky.fail_errno = None
+    assert log.append_many([({"type": "e"}, None)] * 3) == 3
+    log.close()
+    assert indices(seg(log_dir, 0)) == [0, 1, 2, 3, 4, 5]
+
+
 def test_a_record_larger_than_the_cap_goes_alone_into_a_fresh_segment(
     open_log: OpenLog, log_dir: Path
 ) -> None:

@@ -139,3 +139,69 @@ def test_any_vm_output_becomes_records_and_strictly_valid_acp(
 def test_every_valid_shaped_event_is_known(event: dict[str, Any]) -> None:
     decoded = decode_line(json.dumps(event).encode())
     assert not isinstance(decoded, UnknownEvent)
+
+
+#: Text chunks as VMs write them, fast-lane shaped or nearly so (an extra key, a number).
+CHUNKISH = st.builds(
+    lambda kind, text, extra: json.dumps(
+        {"type": kind, "session_id": "vm", "content": text, **extra}
+    ).encode(),
+    st.sampled_from(["agent_message_chunk", "agent_thought_chunk", "agent_message_chunks"]),
+    st.one_of(st.text(max_size=20), st.sampled_from(["<think>", "a<th", "ink>b</think>c"])),
+    st.one_of(st.just({}), st.dictionaries(st.sampled_from(["message_id", "x"]), JSON_VALUES)),
+)
+
+
+@fuzz_settings(200)
+@given(
+    st.lists(
+        st.one_of(
+            CHUNKISH,
+            JSONISH,
+            EVENTS.map(lambda e: json.dumps(e).encode()),
+            EVENTS.map(_wrapped),
+            st.just(b'{"jsonrpc":"2.0","id":0,"result":{"stopReason":"end_turn"}}'),
+        ),
+        max_size=16,
+    ),
+    st.booleans(),
+)
+def test_a_batch_makes_exactly_what_the_lines_make_one_by_one(
+    lines: list[bytes | LineTooLong], in_turn: bool
+) -> None:
+    """The fast lane of vm_lines (text chunks) agrees with the full decoder of vm_line."""
+    one, batched = (
+        _session_in_turn() if in_turn else SessionCore(SESSION, "/fuzz", TranslatorOptions())
+        for _ in range(2)
+    )
+    expected_records: list[Any] = []
+    expected_out: list[bytes] = []
+    expected_counts: dict[str, int] = {}
+    stops: list[int] = []
+    for position, line in enumerate(lines):
+        ingested = one.vm_line(line)
+        if ingested.record is None:
+            stops.append(position + 1)
+            continue
+        expected_records.append((ingested.record, ingested.frame_depth))
+        expected_out += [jsonrpc.encode(n) for n in ingested.notifications]
+        if ingested.counter is not None:
+            expected_counts[ingested.counter] = expected_counts.get(ingested.counter, 0) + 1
+    records: list[Any] = []
+    out: list[bytes] = []
+    counts: dict[str, int] = {}
+    start, ends = 0, []
+    while start < len(lines):
+        batch = batched.vm_lines(lines, start)
+        records += batch.records
+        out += [line for line, _ in batch.outgoing]
+        for name, count in batch.counts.items():
+            counts[name] = counts.get(name, 0) + count
+        assert batch.end > start
+        if batch.rpc is not None:
+            ends.append(batch.end)
+        start = batch.end
+    assert ends == stops
+    assert records == expected_records
+    assert out == expected_out
+    assert counts == expected_counts
