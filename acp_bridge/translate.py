@@ -54,7 +54,7 @@ from acp_bridge.acp_models import (
     ToolCallStatus,
     ToolKind,
 )
-from acp_bridge.coalesce import Chunk
+from acp_bridge.coalesce import Chunk, new_chunk
 from acp_bridge.vm_events import (
     AgentEvent,
     AgentMessageChunk,
@@ -344,13 +344,14 @@ class Translator:
         The fast lane for the bulk of a stream: what :meth:`translate` sends for the same
         event, as :class:`~acp_bridge.coalesce.Chunk` values ready to be encoded or merged.
         """
-        session_id = self.session_id
-        if kind != "agent_message_chunk":
-            return [Chunk(session_id, kind, text)]
-        if _THINK_OPEN[0] not in text and not self._think.held and not self._think.inside:
-            return [Chunk(session_id, kind, text)] if text else []
+        think = self._think
+        if kind != "agent_message_chunk" or (
+            text and _THINK_OPEN[0] not in text and not think.held and not think.inside
+        ):
+            return [new_chunk(self.session_id, kind, text)]
         return [
-            Chunk(session_id, self._kind(thought), part) for thought, part in self._think.feed(text)
+            new_chunk(self.session_id, self._kind(thought), part)
+            for thought, part in think.feed(text)
         ]
 
     def _message(self, text: str) -> list[Notification]:

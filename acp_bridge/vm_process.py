@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
-from acp_bridge import allocator
+from acp_bridge import tuning
 from acp_bridge.framing import LineDecoder, LineTooLong
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class VmProcess:
         Raises:
             VmStartError: The command could not be started.
         """
-        allocator.tune()  # a VM means a stream of events to come
+        tuning.tune()  # a VM means a stream of events to come
         try:
             process = await anyio.open_process(
                 list(argv),
