@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import anyio.lowlevel
 
-from acp_bridge import __version__, jsonrpc
+from acp_bridge import __version__, jsonrpc, tuning
 from acp_bridge.acp_inbound import (
     CancelRequestParams,
     InitializeParams,
@@ -44,7 +44,7 @@ from acp_bridge.eventlog.catalog import list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
 from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog
-from acp_bridge.replay import EDITOR_CALL_RECORD, SESSION_RECORD, Replayer
+from acp_bridge.replay import EDITOR_CALL_RECORD, SESSION_RECORD, Replayer, WireLine
 from acp_bridge.rpc_adapter import RpcAdapter
 from acp_bridge.session import SessionCore
 from acp_bridge.supervisor import (
@@ -392,31 +392,38 @@ class AcpServer:
         )
         replayer = Replayer(runtime.core.options)
         replayer.begin_log(session_id)
+        tuning.tune()  # a stream of records is coming
+        pending: list[WireLine] = []
         first = True
         for count, (where, item) in enumerate(read_located_records(paths), start=1):
             if count % REPLAY_YIELD_EVERY == 0:
-                await anyio.lowlevel.checkpoint()
+                await self._send_lines(pending)
+                pending = []
             if isinstance(item, CorruptLine):
                 self.counters.eventlog_corrupt_lines += 1
                 log.warning("%s, skipped while loading %s", item, session_id)
                 continue
             if first and send and item.event.get("type") != SESSION_RECORD:
-                await self._send([runtime.core.translator.notice(NO_PROMPTS_NOTICE)])
+                notice = runtime.core.translator.notice(NO_PROMPTS_NOTICE)
+                pending.append((jsonrpc.encode(notice), None))
             first = False
-            notifications = replayer.feed(item.event, where=where)
+            lines = replayer.feed_wire(item.event, where=where)
             if send:
-                await self._send(notifications)
+                pending += lines
         closing = replayer.finish()
         if send:
-            await self._send(closing)
+            pending += [(jsonrpc.encode(n), mergeable(n)) for n in closing]
+            await self._send_lines(pending)
         runtime.core.translator = replayer.translator(session_id)
         self._go_live(runtime)
         verb = "loaded" if send else "resumed"
         log.info("session %s %s from %d segment(s)", session_id, verb, len(paths))
 
-    async def _send(self, notifications: list[Any]) -> None:
-        for notification in notifications:
-            await self.outbox.put(jsonrpc.encode(notification), mergeable(notification))
+    async def _send_lines(self, lines: list[WireLine]) -> None:
+        """Queue replayed lines once the editor has room for them, and let others run."""
+        await anyio.lowlevel.checkpoint()
+        await self.outbox.wait_for_room()
+        self.outbox.put_many(lines)
 
     async def _retire(self, session_id: str) -> None:
         """Take a live session out of service: cancel its turn, stop its VM, close its log."""

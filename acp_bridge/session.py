@@ -39,6 +39,7 @@ from acp_bridge.vm_events import (
     UnknownEvent,
     checked_object,
     decode_event,
+    is_plain_text_chunk,
     parse_object,
 )
 
@@ -50,10 +51,6 @@ if TYPE_CHECKING:
 
 #: The session-mode notification that carries one AgentEvent.
 VM_EVENT_METHOD: Final = "session/event"
-#: The fast lane: events of these types with exactly these keys, all strings, are plain
-#: text chunks, valid as they are; anything else takes the full (pydantic) decoder.
-_TEXT_KINDS: Final = frozenset({"agent_message_chunk", "agent_thought_chunk"})
-_TEXT_KEYS: Final = frozenset({"type", "session_id", "content"})
 
 
 class Phase(Enum):
@@ -234,13 +231,7 @@ class SessionCore:
                     data = loads(line)
                 except orjson.JSONDecodeError:
                     data = None
-            if (
-                type(data) is dict
-                and data.keys() == _TEXT_KEYS
-                and data["type"] in _TEXT_KINDS
-                and type(data["content"]) is str
-                and type(data["session_id"]) is str
-            ):
+            if is_plain_text_chunk(data):
                 records.append((data, None))
                 if in_turn:
                     for chunk in text_chunks(data["type"], data["content"]):

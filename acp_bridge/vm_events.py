@@ -481,6 +481,27 @@ def decode_event(data: JsonObject) -> AgentEvent | UnknownEvent | InvalidEvent:
         return InvalidEvent(type=event_type, data=data, reason=_first_error(exc))
 
 
+#: The types of the plain text chunks that may skip the full decoder.
+TEXT_CHUNK_TYPES: frozenset[str] = frozenset({"agent_message_chunk", "agent_thought_chunk"})
+_TEXT_CHUNK_KEYS: frozenset[str] = frozenset({"type", "session_id", "content"})
+
+
+def is_plain_text_chunk(data: Any) -> bool:
+    """Whether ``data`` is a text chunk with exactly its three keys, all strings.
+
+    Such an object is a valid :class:`AgentMessageChunk` or :class:`AgentThoughtChunk` as it
+    is: the hot paths (live and replay) skip the full decoder for it. Anything else, an
+    extra key included, takes the decoder.
+    """
+    return (
+        type(data) is dict
+        and data.keys() == _TEXT_CHUNK_KEYS
+        and data["type"] in TEXT_CHUNK_TYPES
+        and type(data["content"]) is str
+        and type(data["session_id"]) is str
+    )
+
+
 def parse_object(line: bytes) -> JsonObject | NotAnEvent:
     """Parse one line into an event object (or a JSON-RPC message), or explain why not."""
     try:

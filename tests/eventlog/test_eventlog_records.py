@@ -64,6 +64,11 @@ def test_conflicting_keys_are_escaped_one_level_deeper() -> None:
     }
 
 
+def test_an_escaped_key_spelt_with_unicode_escapes_is_unescaped_too() -> None:
+    line = b'{"index":0,"emitted_at_ms":1,"frame_depth":null,"type":"x","\\u005fevent_index":5}'
+    assert decode_record(line).event == {"type": "x", "index": 5}
+
+
 def test_a_line_without_envelope_decodes_with_none_envelope() -> None:
     record = decode_record(b'{"type":"agent_message_chunk","session_id":"s","content":"hi"}')
     assert record == LogRecord(

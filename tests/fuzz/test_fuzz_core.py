@@ -17,6 +17,7 @@ from strategies import JSON_VALUES, from_schema
 
 from acp_bridge import jsonrpc
 from acp_bridge.framing import LineDecoder, LineTooLong
+from acp_bridge.replay import Replayer
 from acp_bridge.session import SessionCore
 from acp_bridge.translate import TranslatorOptions
 from acp_bridge.vm_events import UnknownEvent, decode_line, event_json_schema
@@ -205,3 +206,44 @@ def test_a_batch_makes_exactly_what_the_lines_make_one_by_one(
     assert records == expected_records
     assert out == expected_out
     assert counts == expected_counts
+
+
+#: Records a log may hold: the bridge's own turn markers, events, and text chunks.
+RECORDS = st.one_of(
+    CHUNKISH.map(json.loads),
+    EVENTS,
+    st.sampled_from(
+        [
+            {
+                "type": "acp_bridge.prompt",
+                "session_id": SESSION,
+                "prompt": [{"type": "text", "text": "q"}],
+            },
+            {"type": "acp_bridge.vm_turn_started", "session_id": SESSION},
+            {"type": "acp_bridge.vm_turn_over", "session_id": SESSION},
+            {"type": "acp_bridge.turn_ended", "session_id": SESSION, "stop_reason": "end_turn"},
+            {"type": "brand_new", "session_id": "x"},
+        ]
+    ),
+)
+
+
+@fuzz_settings(200)
+@given(st.lists(RECORDS, max_size=16), st.booleans())
+def test_a_wire_replay_makes_exactly_what_the_notifications_make(
+    records: list[dict[str, Any]], bound: bool
+) -> None:
+    """The fast lane of Replayer.feed_wire agrees with Replayer.feed, encoded."""
+    plain, wire = Replayer(), Replayer()
+    if bound:
+        plain.begin_log(SESSION)
+        wire.begin_log(SESSION)
+    expected: list[bytes] = []
+    got: list[bytes] = []
+    for record in records:
+        expected += [jsonrpc.encode(n) for n in plain.feed(record, "log:1")]
+        got += [line for line, _ in wire.feed_wire(record, "log:1")]
+    expected += [jsonrpc.encode(n) for n in plain.finish()]
+    got += [jsonrpc.encode(n) for n in wire.finish()]
+    assert got == expected
+    assert wire.stats == plain.stats
