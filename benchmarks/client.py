@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import tempfile
 import time
@@ -185,24 +184,21 @@ def drive_slowly(argv: list[str], pause_s: float) -> Measured:
     return got
 
 
-def cold_start(argv: list[str], runs: int) -> tuple[float, float]:
-    """Median ms from spawning the agent to its initialize answer, and to session/new's."""
-    to_init: list[float] = []
-    to_new: list[float] = []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as cwd:
-            started = time.perf_counter()
-            proc = _start(argv, cwd)
-            assert proc.stdin is not None
-            assert proc.stdout is not None
-            _send(proc.stdin, 0, "initialize", {"protocolVersion": 1, "clientCapabilities": {}})
-            _send(proc.stdin, 1, "session/new", {"cwd": cwd, "mcpServers": []})
-            _until(proc.stdout, 0)
-            to_init.append((time.perf_counter() - started) * 1000)
-            _until(proc.stdout, 1)
-            to_new.append((time.perf_counter() - started) * 1000)
-            _finish(proc)
-    return statistics.median(to_init), statistics.median(to_new)
+def cold_start_once(argv: list[str]) -> tuple[float, float]:
+    """Ms from spawning the agent to its initialize answer, and to session/new's."""
+    with tempfile.TemporaryDirectory() as cwd:
+        started = time.perf_counter()
+        proc = _start(argv, cwd)
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        _send(proc.stdin, 0, "initialize", {"protocolVersion": 1, "clientCapabilities": {}})
+        _send(proc.stdin, 1, "session/new", {"cwd": cwd, "mcpServers": []})
+        _until(proc.stdout, 0)
+        to_init = (time.perf_counter() - started) * 1000
+        _until(proc.stdout, 1)
+        to_new = (time.perf_counter() - started) * 1000
+        _finish(proc)
+    return to_init, to_new
 
 
 def load_session(argv: list[str], session_id: str) -> Measured:
