@@ -11,6 +11,7 @@ the editor sees is the order things happened.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -108,6 +109,7 @@ class SessionRuntime:
     turn: Turn | None = None
     turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
     closed: bool = False
+    syncing: bool = False  # the log's fsync is running in a worker thread
 
     @property
     def session_id(self) -> str:
@@ -147,6 +149,9 @@ class SessionRuntime:
         batch = self.core.vm_lines(lines, start)
         if batch.records:
             self.log.append_many(batch.records)
+            if self.log.sync_wanted and not self.syncing and self.server is not None:
+                self.syncing = True
+                self.server.spawn(f"fsync {self.label}", self.sync_log)
         counters = self.counters
         for name, count in batch.counts.items():
             setattr(counters, name, getattr(counters, name) + count)
@@ -154,6 +159,22 @@ class SessionRuntime:
             log.warning("%s stdout line %d: %s", self.label, first_line + position, problem)
         self.outbox.put_many(batch.outgoing)
         return batch.end, batch.rpc
+
+    async def sync_log(self) -> None:
+        """Run the log's due ``fsync`` in a worker thread: the event loop goes on meanwhile."""
+        try:
+            handle = self.log.begin_sync()
+            if handle is None:
+                return
+            error: OSError | None = None
+            try:
+                await anyio.to_thread.run_sync(os.fsync, handle)
+            except OSError as exc:
+                error = exc
+            finally:
+                self.log.end_sync(handle, error)
+        finally:
+            self.syncing = False
 
     def vm_turn_begins(self) -> None:
         """The prompt is being handed to the VM."""
@@ -488,6 +509,7 @@ class AcpServer:
             counters=self.counters,
             rotation=self.settings.rotation,
             fsync=self.settings.fsync,
+            background_sync=True,
         )
 
     def _supervisor(self, runtime: SessionRuntime) -> Supervisor:

@@ -88,6 +88,19 @@ class EventLog(Protocol):
         """
         ...
 
+    @property
+    def sync_wanted(self) -> bool:
+        """An interval ``fsync`` is due and left to the caller (``background_sync``)."""
+        ...
+
+    def begin_sync(self) -> int | None:
+        """Start a due ``fsync`` elsewhere: a descriptor to sync, then :meth:`end_sync`."""
+        ...
+
+    def end_sync(self, handle: int, error: OSError | None) -> None:
+        """The ``fsync`` of ``handle`` is over (``error``: it failed)."""
+        ...
+
     def flush(self, *, durable: bool = False) -> None:
         """Push buffered records to the OS; with ``durable``, to stable storage."""
         ...
@@ -229,6 +242,18 @@ class MemoryEventLog:
         """Decode every stored line."""
         return [decode_record(line) for line in self.lines]
 
+    @property
+    def sync_wanted(self) -> bool:
+        """Never: memory has nothing to sync."""
+        return False
+
+    def begin_sync(self) -> int | None:
+        """Nothing to sync."""
+        return None
+
+    def end_sync(self, handle: int, error: OSError | None) -> None:
+        """Nothing was synced."""
+
     def flush(self, *, durable: bool = False) -> None:
         """Do nothing: memory has nothing to flush."""
 
@@ -265,6 +290,7 @@ class JsonlEventLog:
         logger: logging.Logger | None = None,
         write: Callable[[int, bytes], int] = os.write,
         sync: Callable[[int], None] = os.fsync,
+        background_sync: bool = False,
     ) -> None:
         """Open (or create) the session's log and recover its tail.
 
@@ -279,6 +305,10 @@ class JsonlEventLog:
             logger: Defaults to the ``acp_bridge.eventlog`` logger.
             write: ``os.write`` or a stand-in (failure injection in tests).
             sync: ``os.fsync`` or a stand-in.
+            background_sync: Leave the ``fsync`` the ``interval`` policy asks for to the
+                caller (``sync_wanted``, ``begin_sync``, ``end_sync``), to run away from the
+                thread that appends: syncing a second's worth of records can take long.
+                ``always`` (and rotation and close) still sync right here.
 
         Raises:
             EventLogError: The directory or the newest segment cannot be created or opened.
@@ -298,6 +328,8 @@ class JsonlEventLog:
         self._cut_pending = False
         self._records_since_sync = 0
         self._last_sync = monotonic()
+        self._background_sync = background_sync and fsync.mode == "interval"
+        self._sync_wanted = False
         try:
             self._ensure_directory()
             segments = self._existing_segments()
@@ -374,9 +406,7 @@ class JsonlEventLog:
         self._segment_bytes += len(line)
         self._next_index = index + 1
         self._records_since_sync += 1
-        elapsed = self._monotonic() - self._last_sync
-        if fsync_due(self._fsync, self._records_since_sync, elapsed):
-            self._sync_now(self._fd)
+        self._after_append()
         return index
 
     def append_many(self, records: Sequence[PendingRecord]) -> int:
@@ -418,10 +448,49 @@ class JsonlEventLog:
             group.append(line)
             group_bytes += len(line)
         stored += self._write_group(group, group_bytes)
-        elapsed = self._monotonic() - self._last_sync
-        if fsync_due(self._fsync, self._records_since_sync, elapsed):
-            self._sync_now(self._fd)
+        self._after_append()
         return stored
+
+    def _after_append(self) -> None:
+        elapsed = self._monotonic() - self._last_sync
+        if self._fd is None or not fsync_due(self._fsync, self._records_since_sync, elapsed):
+            return
+        if self._background_sync:
+            self._sync_wanted = True
+        else:
+            self._sync_now(self._fd)
+
+    @property
+    def sync_wanted(self) -> bool:
+        """An interval ``fsync`` is due and left to the caller (``background_sync``)."""
+        return self._sync_wanted
+
+    def begin_sync(self) -> int | None:
+        """Start the due ``fsync``: return a duplicate of the descriptor for the caller to sync.
+
+        The duplicate stays valid whatever happens to the log meanwhile (rotation, close),
+        so the sync can run in another thread; :meth:`end_sync` closes it. The interval
+        restarts now. None when there is nothing to sync (or the duplicate failed: counted).
+        """
+        self._sync_wanted = False
+        if self._fd is None or self._records_since_sync == 0:
+            return None
+        try:
+            handle = os.dup(self._fd)
+        except OSError as exc:
+            self._failures.failed("fsync", exc)
+            return None
+        self._records_since_sync = 0
+        self._last_sync = self._monotonic()
+        return handle
+
+    def end_sync(self, handle: int, error: OSError | None) -> None:
+        """The ``fsync`` of ``handle`` is over: count a failure, close the duplicate."""
+        if error is not None:
+            self._failures.failed("fsync", error)
+        else:
+            self._failures.succeeded("fsync")
+        self._close_fd(handle)
 
     def _write_group(self, group: list[bytes], size: int) -> int:
         """Write whole lines with one ``write``; return how many were stored.

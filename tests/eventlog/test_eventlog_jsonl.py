@@ -509,6 +509,52 @@ def test_fsync_interval_counts_records_and_seconds(open_log: OpenLog) -> None:
     assert spy.calls == 4  # close syncs what is pending
 
 
+def test_a_background_sync_is_left_to_the_caller_on_a_duplicate_descriptor(
+    open_log: OpenLog, log_dir: Path, counters: Counters
+) -> None:
+    spy = SyncSpy()
+    policy = FsyncPolicy(mode="interval", every_records=3, every_seconds=10.0)
+    log = open_log(fsync=policy, sync=spy, monotonic=lambda: 0.0, background_sync=True)
+    wanted = []
+    append_n(log, 2)
+    wanted.append(log.sync_wanted)
+    assert log.append_many([({"type": "e"}, None)] * 2) == 2
+    wanted.append(log.sync_wanted)
+    assert spy.calls == 0  # not here: the caller syncs elsewhere
+    handle = log.begin_sync()
+    assert handle is not None
+    wanted.append(log.sync_wanted)
+    assert wanted == [False, True, False]
+    assert os.path.samestat(os.fstat(handle), os.stat(seg(log_dir, 0)))
+    log.close()  # the duplicate outlives the log's own descriptor
+    os.fsync(handle)
+    log.end_sync(handle, None)
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(handle)  # closed by end_sync
+    assert spy.calls == 0  # close had nothing left to sync
+    assert log.begin_sync() is None  # closed: nothing to sync
+    assert counters.eventlog_write_failures == 0
+
+
+def test_a_failed_background_sync_is_counted(open_log: OpenLog, counters: Counters) -> None:
+    policy = FsyncPolicy(mode="interval", every_records=1, every_seconds=10.0)
+    log = open_log(fsync=policy, monotonic=lambda: 0.0, background_sync=True)
+    log.append({"type": "e"})
+    handle = log.begin_sync()
+    assert handle is not None
+    log.end_sync(handle, OSError(errno.EIO, "I/O error"))
+    assert counters.eventlog_write_failures == 1
+    log.close()
+
+
+def test_always_syncs_right_away_even_with_background_sync(open_log: OpenLog) -> None:
+    spy = SyncSpy()
+    log = open_log(fsync=FsyncPolicy(mode="always"), sync=spy, background_sync=True)
+    append_n(log, 2)
+    assert (spy.calls, log.sync_wanted) == (2, False)
+    log.close()
+
+
 def test_fsync_at_rotation_and_on_durable_flush(open_log: OpenLog) -> None:
     spy = SyncSpy()
     log = open_log(

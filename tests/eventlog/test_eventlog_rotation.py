@@ -67,7 +67,7 @@ def test_fsync_due(policy: FsyncPolicy, records: int, seconds: float, expected: 
 
 def test_fsync_defaults() -> None:
     policy = FsyncPolicy()
-    assert (policy.mode, policy.every_records, policy.every_seconds) == ("interval", 256, 1.0)
+    assert (policy.mode, policy.every_records, policy.every_seconds) == ("interval", 16_384, 1.0)
 
 
 @pytest.mark.parametrize(
