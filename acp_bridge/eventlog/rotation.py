@@ -52,7 +52,7 @@ def should_rotate(current_bytes: int, next_record_bytes: int, policy: RotationPo
 class FsyncPolicy:
     """How often appended records are forced to stable storage.
 
-    Every record reaches the OS on append (one unbuffered ``write``); this policy only
+    Every record reaches the OS on append (an unbuffered ``write``); this policy only
     governs ``fsync``:
 
     - ``"never"``: no automatic ``fsync`` at all, not even at rotation or close (for tests
