@@ -13,7 +13,10 @@ Rule: pure functions only; no I/O.
 
 from __future__ import annotations
 
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 import orjson
 
@@ -35,6 +38,13 @@ class Chunk(NamedTuple):
     session_id: str
     kind: str
     text: str
+
+
+#: What the outbox holds: a finished wire line, or a plain text chunk not encoded yet (it
+#: may still merge with its neighbours; :func:`wire` encodes it).
+Outgoing: TypeAlias = "bytes | Chunk"
+#: A chunk's line is its text plus this much, about (the template and a session id).
+CHUNK_WIRE_OVERHEAD: Final = 160
 
 
 def new_chunk(session_id: str, kind: str, text: str) -> Chunk:
@@ -80,37 +90,49 @@ def mergeable(notification: Any) -> Chunk | None:
     return Chunk(params["sessionId"], update["sessionUpdate"], content["text"])
 
 
-def _merged_line(first: Chunk, texts: list[str]) -> bytes:
-    return chunk_line(Chunk(first.session_id, first.kind, "".join(texts)))
+def wire(entry: Outgoing) -> bytes:
+    """The wire line of an outbox entry."""
+    return entry if isinstance(entry, bytes) else chunk_line(entry)
 
 
-def coalesce(entries: list[tuple[bytes, Chunk | None]]) -> tuple[list[bytes], int]:
-    """Merge runs of consecutive mergeable chunks; return the lines and how many merged away."""
+def wire_size(entry: Outgoing) -> int:
+    """About how many bytes an outbox entry takes on the wire (exact for a line)."""
+    return len(entry) if isinstance(entry, bytes) else len(entry.text) + CHUNK_WIRE_OVERHEAD
+
+
+def _run_line(first: Chunk, texts: list[str]) -> bytes:
+    if len(texts) == 1:
+        return chunk_line(first)
+    return chunk_line(new_chunk(first.session_id, first.kind, "".join(texts)))
+
+
+def coalesce(entries: Iterable[Outgoing]) -> tuple[list[bytes], int]:
+    """Merge runs of consecutive chunks of one session and kind; encode everything.
+
+    Returns:
+        The wire lines, and how many chunks were merged into others.
+    """
     out: list[bytes] = []
     merged_away = 0
-    run: list[tuple[bytes, Chunk]] = []
-
-    def flush() -> None:
-        nonlocal merged_away
-        if len(run) == 1:
-            out.append(run[0][0])
-        elif run:
-            out.append(_merged_line(run[0][1], [chunk.text for _, chunk in run]))
-            merged_away += len(run) - 1
-        run.clear()
-
-    for line, chunk in entries:
-        if (
-            chunk is not None
-            and run
-            and ((chunk.session_id, chunk.kind) == (run[0][1].session_id, run[0][1].kind))
+    first: Chunk | None = None
+    texts: list[str] = []
+    for entry in entries:
+        if isinstance(entry, bytes):
+            if first is not None:
+                out.append(_run_line(first, texts))
+                merged_away += len(texts) - 1
+                first = None
+            out.append(entry)
+        elif (
+            first is not None and entry.session_id == first.session_id and entry.kind == first.kind
         ):
-            run.append((line, chunk))
-            continue
-        flush()
-        if chunk is None:
-            out.append(line)
+            texts.append(entry.text)
         else:
-            run.append((line, chunk))
-    flush()
+            if first is not None:
+                out.append(_run_line(first, texts))
+                merged_away += len(texts) - 1
+            first, texts = entry, [entry.text]
+    if first is not None:
+        out.append(_run_line(first, texts))
+        merged_away += len(texts) - 1
     return out, merged_away

@@ -16,17 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from acp_bridge import jsonrpc
 from acp_bridge.acp_models import STOP_REASONS, JsonObject, Notification, StopReason
-from acp_bridge.coalesce import Chunk, chunk_line, mergeable
-from acp_bridge.translate import Translator, TranslatorOptions
+from acp_bridge.translate import Translator, TranslatorOptions, outgoing
 from acp_bridge.vm_events import InvalidEvent, UnknownEvent, decode_event, is_plain_text_chunk
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-#: A line for the editor, with its :class:`Chunk` when it may be merged with others.
-WireLine = tuple[bytes, Chunk | None]
+    from acp_bridge.coalesce import Outgoing
 
 #: A user's prompt, written when a turn starts: ``{"prompt": [ContentBlock, ...]}``.
 PROMPT_RECORD: Final = "acp_bridge.prompt"
@@ -169,21 +166,20 @@ class Replayer:
             return []
         return self.translator(session_id).translate(decoded)
 
-    def feed_wire(self, event: Mapping[str, Any], where: str = "") -> list[WireLine]:
-        """:meth:`feed`, encoded: each wire line with its :class:`Chunk` when it may merge.
+    def feed_wire(self, event: Mapping[str, Any], where: str = "") -> list[Outgoing]:
+        """:meth:`feed`, as the outbox takes it (``translate.outgoing``).
 
         Plain text chunks, the bulk of a log, take the fast lane (no full decoder, no
-        notification dicts); the lines are byte for byte those of :meth:`feed`.
+        notification dicts); on the wire they are byte for byte those of :meth:`feed`.
         """
         if not is_plain_text_chunk(event):
-            return [(jsonrpc.encode(n), mergeable(n)) for n in self.feed(event, where)]
+            return [outgoing(n) for n in self.feed(event, where)]
         self.stats.records += 1
         session_id = self._bound if self._bound is not None else event["session_id"]
         if not self._forwarding.get(session_id, True):
             self.stats.not_forwarded += 1
             return []
-        chunks = self.translator(session_id).text_chunks(event["type"], event["content"])
-        return [(chunk_line(chunk), chunk) for chunk in chunks]
+        return list(self.translator(session_id).text_chunks(event["type"], event["content"]))
 
     def finish(self) -> list[Notification]:
         """End of the log: close any turn still open, as the live bridge would have."""

@@ -32,7 +32,6 @@ from acp_bridge.acp_inbound import (
     parse_params,
 )
 from acp_bridge.acp_models import PROTOCOL_VERSION
-from acp_bridge.coalesce import mergeable
 from acp_bridge.editor_calls import (
     CLEANUP_METHODS,
     PERMISSION,
@@ -45,7 +44,7 @@ from acp_bridge.eventlog.catalog import list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
 from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog
-from acp_bridge.replay import EDITOR_CALL_RECORD, SESSION_RECORD, Replayer, WireLine
+from acp_bridge.replay import EDITOR_CALL_RECORD, SESSION_RECORD, Replayer
 from acp_bridge.rpc_adapter import RpcAdapter
 from acp_bridge.session import SessionCore
 from acp_bridge.supervisor import (
@@ -60,6 +59,7 @@ from acp_bridge.translate import (
     HARN_META_KEY,
     HARN_UPDATE_METHOD,
     TranslatorOptions,
+    outgoing,
 )
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from acp_bridge.acp_models import JsonObject, StopReason
+    from acp_bridge.coalesce import Outgoing
     from acp_bridge.counters import Counters
     from acp_bridge.eventlog.writer import EventLog
     from acp_bridge.framing import LineTooLong
@@ -414,7 +415,7 @@ class AcpServer:
         replayer = Replayer(runtime.core.options)
         replayer.begin_log(session_id)
         tuning.tune()  # a stream of records is coming
-        pending: list[WireLine] = []
+        pending: list[Outgoing] = []
         first = True
         for count, (where, item) in enumerate(read_located_records(paths), start=1):
             if count % REPLAY_YIELD_EVERY == 0:
@@ -426,21 +427,21 @@ class AcpServer:
                 continue
             if first and send and item.event.get("type") != SESSION_RECORD:
                 notice = runtime.core.translator.notice(NO_PROMPTS_NOTICE)
-                pending.append((jsonrpc.encode(notice), None))
+                pending.append(jsonrpc.encode(notice))
             first = False
             lines = replayer.feed_wire(item.event, where=where)
             if send:
                 pending += lines
         closing = replayer.finish()
         if send:
-            pending += [(jsonrpc.encode(n), mergeable(n)) for n in closing]
+            pending += map(outgoing, closing)
             await self._send_lines(pending)
         runtime.core.translator = replayer.translator(session_id)
         self._go_live(runtime)
         verb = "loaded" if send else "resumed"
         log.info("session %s %s from %d segment(s)", session_id, verb, len(paths))
 
-    async def _send_lines(self, lines: list[WireLine]) -> None:
+    async def _send_lines(self, lines: list[Outgoing]) -> None:
         """Queue replayed lines once the editor has room for them, and let others run."""
         await anyio.lowlevel.checkpoint()
         await self.outbox.wait_for_room()

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from acp_bridge import jsonrpc
-from acp_bridge.coalesce import Chunk, chunk_line, mergeable
 from acp_bridge.errors import LocalProtocolError
 from acp_bridge.framing import LineTooLong
 from acp_bridge.replay import (
@@ -33,6 +31,7 @@ from acp_bridge.replay import (
     vm_turn_record,
 )
 from acp_bridge.translate import Translator, TranslatorOptions
+from acp_bridge.translate import outgoing as outgoing_entry
 from acp_bridge.vm_events import (
     InvalidEvent,
     NotAnEvent,
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from acp_bridge.acp_models import JsonObject, Notification, StopReason
+    from acp_bridge.coalesce import Outgoing
     from acp_bridge.eventlog.records import PendingRecord
 
 #: The session-mode notification that carries one AgentEvent.
@@ -98,8 +98,8 @@ class Batch:
 
     Attributes:
         records: What to persist, in order.
-        outgoing: Wire lines for the editor, in order, each with its :class:`Chunk` when it
-            may be merged with its neighbours.
+        outgoing: For the editor, in order: wire lines, and plain text chunks not encoded
+            yet (they may merge with their neighbours in the outbox).
         counts: Counters to bump, by name.
         problems: ``(position in the lines, description)`` of each bad line, for stderr.
         end: The lines up to here (exclusive) are done.
@@ -109,7 +109,7 @@ class Batch:
     """
 
     records: list[PendingRecord] = field(default_factory=list)
-    outgoing: list[tuple[bytes, Chunk | None]] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[tuple[int, str]] = field(default_factory=list)
     end: int = 0
@@ -234,8 +234,7 @@ class SessionCore:
             if is_plain_text_chunk(data):
                 records.append((data, None))
                 if in_turn:
-                    for chunk in text_chunks(data["type"], data["content"]):
-                        outgoing.append((chunk_line(chunk), chunk))
+                    outgoing += text_chunks(data["type"], data["content"])
                 else:
                     counts["vm_events_outside_turn"] = counts.get("vm_events_outside_turn", 0) + 1
                 continue
@@ -249,8 +248,7 @@ class SessionCore:
                 counts[ingested.counter] = counts.get(ingested.counter, 0) + 1
             if ingested.problem is not None:
                 batch.problems.append((position, ingested.problem))
-            for notification in ingested.notifications:
-                outgoing.append((jsonrpc.encode(notification), mergeable(notification)))
+            outgoing += map(outgoing_entry, ingested.notifications)
         batch.end = len(lines)
         return batch
 

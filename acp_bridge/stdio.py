@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
-from acp_bridge.coalesce import coalesce
+from acp_bridge.coalesce import coalesce, wire, wire_size
 from acp_bridge.framing import LineDecoder, LineTooLong
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from acp_bridge.coalesce import Chunk
+    from acp_bridge.coalesce import Outgoing
 
 log = logging.getLogger("acp_bridge.stdio")
 
@@ -39,8 +39,10 @@ STDOUT_FD: Final = 1
 class Outbox:
     """An ordered queue of wire lines with a byte-size high-water mark.
 
-    When the editor falls behind (``coalesce_from_bytes`` or more queued when the writer
-    comes back for more), consecutive plain text chunks are merged (``coalesce.py``).
+    An entry is a finished line or a plain text chunk not encoded yet. When the editor falls
+    behind (``coalesce_from_bytes`` or more queued when the writer comes back for more),
+    consecutive chunks are merged (``coalesce.py``) before they are encoded, so a chunk that
+    merges is never encoded on its own.
     """
 
     def __init__(
@@ -50,7 +52,7 @@ class Outbox:
         self.high_water_bytes = high_water_bytes
         self.coalesce_from_bytes = coalesce_from_bytes
         self.coalesced = 0  # notifications merged into others, in all
-        self._lines: deque[tuple[bytes, Chunk | None]] = deque()
+        self._lines: deque[Outgoing] = deque()
         self._bytes = 0
         self._ready = anyio.Event()
         self._room = anyio.Event()
@@ -58,22 +60,22 @@ class Outbox:
         self.closed = False
         self.lines_written = 0
 
-    def put_nowait(self, line: bytes, chunk: Chunk | None = None) -> None:
-        """Enqueue a line now, whatever the queue's size (``chunk``: it may be merged)."""
+    def put_nowait(self, entry: Outgoing) -> None:
+        """Enqueue a line (or a chunk) now, whatever the queue's size."""
         if self.closed:
             return
-        self._lines.append((line, chunk))
-        self._bytes += len(line)
+        self._lines.append(entry)
+        self._bytes += wire_size(entry)
         self._ready.set()
         if self._bytes >= self.high_water_bytes and self._room.is_set():
             self._room = anyio.Event()
 
-    def put_many(self, entries: list[tuple[bytes, Chunk | None]]) -> None:
-        """Enqueue lines (each with its :class:`Chunk` or None) now, in order."""
+    def put_many(self, entries: list[Outgoing]) -> None:
+        """Enqueue lines and chunks now, in order."""
         if self.closed or not entries:
             return
         self._lines.extend(entries)
-        self._bytes += sum(len(line) for line, _ in entries)
+        self._bytes += sum(map(wire_size, entries))
         self._ready.set()
         if self._bytes >= self.high_water_bytes and self._room.is_set():
             self._room = anyio.Event()
@@ -83,18 +85,13 @@ class Outbox:
         while not self._room.is_set() and not self.closed:
             await self._room.wait()
 
-    async def put(self, line: bytes, chunk: Chunk | None = None) -> None:
-        """Wait for room, then enqueue."""
-        await self.wait_for_room()
-        self.put_nowait(line, chunk)
-
     def take_all(self) -> bytes:
         """Remove and return everything queued, as one buffer (merged if backed up)."""
         if self._bytes >= self.coalesce_from_bytes:
             lines, merged = coalesce(list(self._lines))
             self.coalesced += merged
         else:
-            lines = [line for line, _ in self._lines]
+            lines = list(map(wire, self._lines))
         data = b"".join(lines)
         self.lines_written += len(lines)
         self._lines.clear()

@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, assert_never
 
-from acp_bridge import tools
+from acp_bridge import jsonrpc, tools
 from acp_bridge.acp_models import (
     SESSION_UPDATE,
     TOOL_CALL_STATUSES,
@@ -54,7 +54,7 @@ from acp_bridge.acp_models import (
     ToolCallStatus,
     ToolKind,
 )
-from acp_bridge.coalesce import Chunk, new_chunk
+from acp_bridge.coalesce import Chunk, Outgoing, mergeable, new_chunk
 from acp_bridge.vm_events import (
     AgentEvent,
     AgentMessageChunk,
@@ -159,6 +159,16 @@ class TranslatorOptions:
 
     harn_extensions: bool = False
     cwd: str | None = None
+
+
+def outgoing(notification: Notification) -> Outgoing:
+    """A notification as the outbox takes it.
+
+    A plain text chunk stays a mergeable :class:`Chunk` (encoded, byte for byte the same,
+    when it is written); anything else becomes its wire line.
+    """
+    chunk = mergeable(notification)
+    return chunk if chunk is not None else jsonrpc.encode(notification)
 
 
 def camel(name: str) -> str:

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acp_bridge import jsonrpc
-from acp_bridge.coalesce import Chunk, chunk_line, coalesce, mergeable
+from acp_bridge.coalesce import Chunk, Outgoing, chunk_line, coalesce, mergeable
 from acp_bridge.stdio import Outbox
+from acp_bridge.translate import outgoing
 
 
 def chunk(sid: str, kind: str, text: str) -> dict[str, Any]:
@@ -19,8 +20,8 @@ def chunk(sid: str, kind: str, text: str) -> dict[str, Any]:
     return jsonrpc.notification("session/update", {"sessionId": sid, "update": update})
 
 
-def entries(notifications: list[dict[str, Any]]) -> list[tuple[bytes, Chunk | None]]:
-    return [(jsonrpc.encode(n), mergeable(n)) for n in notifications]
+def entries(notifications: list[dict[str, Any]]) -> list[Outgoing]:
+    return [outgoing(n) for n in notifications]  # type: ignore[arg-type]
 
 
 def test_runs_of_the_same_session_and_kind_merge_and_nothing_else_does(acp: StrictAcp) -> None:
@@ -106,12 +107,12 @@ def test_the_outbox_merges_only_when_the_editor_is_behind() -> None:
     small = Outbox(high_water_bytes=1 << 20, coalesce_from_bytes=1 << 20)
     for text in "abc":
         n = chunk("a", "agent_message_chunk", text)
-        small.put_nowait(jsonrpc.encode(n), mergeable(n))
+        small.put_nowait(outgoing(n))  # type: ignore[arg-type]
     assert small.take_all().count(b"\n") == 3
     behind = Outbox(high_water_bytes=1 << 20, coalesce_from_bytes=10)
     for text in "abc":
         n = chunk("a", "agent_message_chunk", text)
-        behind.put_nowait(jsonrpc.encode(n), mergeable(n))
+        behind.put_nowait(outgoing(n))  # type: ignore[arg-type]
     data = behind.take_all()
     assert [json.loads(line) for line in data.splitlines()] == [
         chunk("a", "agent_message_chunk", "abc")

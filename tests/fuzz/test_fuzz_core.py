@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from strategies import JSON_VALUES, from_schema
 
 from acp_bridge import jsonrpc
+from acp_bridge.coalesce import wire
 from acp_bridge.framing import LineDecoder, LineTooLong
 from acp_bridge.replay import Replayer
 from acp_bridge.session import SessionCore
@@ -195,7 +196,7 @@ def test_a_batch_makes_exactly_what_the_lines_make_one_by_one(
     while start < len(lines):
         batch = batched.vm_lines(lines, start)
         records += batch.records
-        out += [line for line, _ in batch.outgoing]
+        out += map(wire, batch.outgoing)
         for name, count in batch.counts.items():
             counts[name] = counts.get(name, 0) + count
         assert batch.end > start
@@ -234,16 +235,16 @@ def test_a_wire_replay_makes_exactly_what_the_notifications_make(
     records: list[dict[str, Any]], bound: bool
 ) -> None:
     """The fast lane of Replayer.feed_wire agrees with Replayer.feed, encoded."""
-    plain, wire = Replayer(), Replayer()
+    plain, fast = Replayer(), Replayer()
     if bound:
         plain.begin_log(SESSION)
-        wire.begin_log(SESSION)
+        fast.begin_log(SESSION)
     expected: list[bytes] = []
     got: list[bytes] = []
     for record in records:
         expected += [jsonrpc.encode(n) for n in plain.feed(record, "log:1")]
-        got += [line for line, _ in wire.feed_wire(record, "log:1")]
+        got += map(wire, fast.feed_wire(record, "log:1"))
     expected += [jsonrpc.encode(n) for n in plain.finish()]
-    got += [jsonrpc.encode(n) for n in wire.finish()]
+    got += [jsonrpc.encode(n) for n in fast.finish()]
     assert got == expected
-    assert wire.stats == plain.stats
+    assert fast.stats == plain.stats
