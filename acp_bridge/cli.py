@@ -254,11 +254,16 @@ def replay_command(args: argparse.Namespace) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Serve ACP on stdio (the default command)."""
+    from acp_bridge import tuning
+
+    tuning.pause_collection()  # the imports below build >100,000 long-lived objects
     import anyio
 
     from acp_bridge.bridge import run
     from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
     from acp_bridge.settings import Settings, VmMode
+
+    tuning.resume_collection()
 
     mode: VmMode
     if args.vm_exec:

@@ -21,3 +21,17 @@ def test_tuning_happens_once_and_sets_the_heap_only_on_glibc() -> None:
     finally:  # this test process is not a bridge: give it its collector back
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_start_up_runs_without_the_collector_and_freezes_what_it_built() -> None:
+    assert gc.isenabled()
+    try:
+        tuning.pause_collection()
+        assert not gc.isenabled()
+        built: list[list[int]] = [[] for _ in range(1000)]  # long-lived start-up objects
+        tuning.resume_collection()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(built)
+    finally:
+        gc.unfreeze()
+        gc.enable()
