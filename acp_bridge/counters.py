@@ -21,6 +21,8 @@ class Counters:
     editor_notification_errors: int = 0
     editor_unexpected_responses: int = 0
     editor_overlong_lines: int = 0
+    editor_refused_requests: int = 0  # well-formed, but refused: bad params, unknown session
+    editor_call_timeouts: int = 0  # the editor never answered a request made for a VM
     # VM side (AgentEvent lines).
     vm_undecodable_lines: int = 0
     vm_unknown_event_types: int = 0
@@ -28,6 +30,7 @@ class Counters:
     vm_invalid_events: int = 0
     vm_events_outside_turn: int = 0
     vm_bad_answers: int = 0
+    vm_refused_requests: int = 0  # asked the editor for what it may not (capability, path)
     vm_stderr_lines_suppressed: int = 0  # copied to our stderr only up to a rate
     vm_stdout_closed_early: int = 0  # closed stdout, kept running: stopped
     vm_leftover_processes: int = 0  # exited leaving processes in its group: stopped
@@ -39,6 +42,7 @@ class Counters:
     eventlog_write_failures: int = 0
     eventlog_torn_tails: int = 0
     eventlog_corrupt_lines: int = 0
+    eventlog_open_failures: int = 0
     # The one exception-to-wire boundary.
     handler_unexpected_exceptions: int = 0
 

@@ -59,18 +59,23 @@ class RpcAdapter:
     """pygls' JSON-RPC protocol object, fitted to the bridge."""
 
     def __init__(
-        self, send_line: Callable[[bytes], None], on_unexpected: Callable[[BaseException], None]
+        self,
+        send_line: Callable[[bytes], None],
+        on_unexpected: Callable[[BaseException], None],
+        on_refused: Callable[[RpcError], None],
     ) -> None:
         """Create the adapter.
 
         Args:
             send_line: Enqueues one wire line for the editor (the bridge's outbox).
             on_unexpected: Called with every unexpected handler exception (for counters).
+            on_refused: Called with every error a handler answers on purpose (for counters).
         """
         self._server = JsonRPCServer(JsonRPCProtocol, get_converter)
         self._protocol = self._server.protocol
         self._protocol.set_writer(_LineWriter(send_line), include_headers=False)
         self._on_unexpected = on_unexpected
+        self._on_refused = on_refused
         self._ids = itertools.count()
         self.methods: set[str] = set()
 
@@ -100,6 +105,7 @@ class RpcAdapter:
 
     def _wire_error(self, method: str, exc: Exception) -> JsonRpcException:
         if isinstance(exc, RpcError):
+            self._on_refused(exc)
             log.warning("%s: %s", method, exc.message)
             return JsonRpcException(code=exc.code, message=exc.message, data=exc.data)
         self._on_unexpected(exc)

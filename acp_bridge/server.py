@@ -87,6 +87,16 @@ NO_PROMPTS_NOTICE: Final = (
 )
 PROMPT_BLOCK_TYPES: Final = frozenset({"text", "resource_link", "image", "resource"})
 PROMPT_CAPABILITIES: Final = {"image": True, "audio": False, "embeddedContext": True}
+#: Error codes that say the editor's request was at fault (counted as refused).
+EDITOR_FAULTS: Final = frozenset(
+    {
+        jsonrpc.INVALID_PARAMS,
+        jsonrpc.INVALID_REQUEST,
+        jsonrpc.METHOD_NOT_FOUND,
+        jsonrpc.RESOURCE_NOT_FOUND,
+        jsonrpc.AUTH_REQUIRED,
+    }
+)
 
 
 def session_not_found(session_id: str) -> RpcError:
@@ -220,7 +230,7 @@ class AcpServer:
         self.client_capabilities: JsonObject = {}
         self.client_info: JsonObject | None = None
         self.options = TranslatorOptions(harn_extensions=settings.harn_extensions)
-        self.rpc = RpcAdapter(outbox.put_nowait, self._unexpected)
+        self.rpc = RpcAdapter(outbox.put_nowait, self._unexpected, self._refused)
         self._prompt_requests: dict[jsonrpc.RequestId, SessionRuntime] = {}
         for method, handler in (
             ("initialize", self.initialize),
@@ -241,6 +251,15 @@ class AcpServer:
 
     def _unexpected(self, exc: BaseException) -> None:
         self.counters.handler_unexpected_exceptions += 1
+
+    def _refused(self, exc: RpcError) -> None:
+        """A handler answered with an error: count it when the editor's request was at fault.
+
+        The other errors are counted where they arise (a VM that failed, a log that would
+        not open); a cancelled turn is no fault.
+        """
+        if exc.code in EDITOR_FAULTS:
+            self.counters.editor_refused_requests += 1
 
     def _answer_error(self, msg_id: jsonrpc.RequestId | None, code: int, message: str) -> None:
         self.outbox.put_nowait(jsonrpc.encode(jsonrpc.error_response(msg_id, code, message)))
@@ -368,6 +387,7 @@ class AcpServer:
         try:
             event_log: EventLog = await anyio.to_thread.run_sync(self._open_log, session_id)
         except EventLogError as exc:
+            self.counters.eventlog_open_failures += 1
             raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot open the event log: {exc}") from None
         options = TranslatorOptions(harn_extensions=self.options.harn_extensions, cwd=cwd)
         core = SessionCore(session_id, cwd, options, list(additional_directories))
@@ -610,13 +630,18 @@ class AcpServer:
         turn = runtime.turn
         if turn is not None and turn.cancelled.is_set() and method not in CLEANUP_METHODS:
             raise RpcError(jsonrpc.REQUEST_CANCELLED, "the turn was cancelled")
-        check(
-            method,
-            params,
-            self.client_capabilities,
-            runtime.core.roots,
-            allow_outside=self.settings.allow_outside_cwd,
-        )
+        try:
+            check(
+                method,
+                params,
+                self.client_capabilities,
+                runtime.core.roots,
+                allow_outside=self.settings.allow_outside_cwd,
+            )
+        except RpcError as exc:
+            self.counters.vm_refused_requests += 1
+            log.warning("%s asked for %s, refused: %s", runtime.label, method, exc.message)
+            raise
         if method == PERMISSION:
             params = permission_request(params, runtime.session_id)
         record: JsonObject = {
@@ -649,6 +674,7 @@ class AcpServer:
                     return {"outcome": {"outcome": "cancelled"}, "kind": None}
                 raise RpcError(jsonrpc.REQUEST_CANCELLED, "the turn was cancelled")
             runtime.persist({**record, "error": "timeout"})
+            self.counters.editor_call_timeouts += 1
             raise RpcError(
                 jsonrpc.INTERNAL_ERROR,
                 f"the editor did not answer {method} in {self.settings.editor_timeout_s} s",

@@ -94,8 +94,10 @@ def test_a_capability_the_editor_did_not_advertise_is_refused_at_once(
         [got] = answers_seen(editor, sid)
         assert got["error"]["code"] == -32601
         assert editor.requests == []
+        assert editor.call("_acp_bridge/status", {})["counters"]["vm_refused_requests"] == 1
         editor.close()
         assert editor.problems() == []
+    assert any(f"asked for {method}, refused" in line for line in editor.stderr_lines)
 
 
 @pytest.mark.parametrize("path", ["relative/a.txt", "/etc/passwd"])
@@ -107,6 +109,7 @@ def test_paths_must_be_absolute_and_inside_the_session(tmp_path: Path, path: str
         [got] = answers_seen(editor, sid)
         assert got["error"]["code"] == -32602
         assert editor.requests == []
+        assert editor.call("_acp_bridge/status", {})["counters"]["vm_refused_requests"] == 1
         editor.close()
 
 
@@ -247,6 +250,7 @@ def test_an_editor_that_never_answers_times_out(tmp_path: Path) -> None:
         assert "did not answer" in got["error"]["message"]
         cancel = editor.wait_for(lambda m: m.get("method") == "$/cancel_request")
         assert cancel["params"]["requestId"] == editor.requests[0]["id"]
+        assert editor.call("_acp_bridge/status", {})["counters"]["editor_call_timeouts"] == 1
         editor.send(
             {
                 "jsonrpc": "2.0",

@@ -246,6 +246,24 @@ def test_log_files_are_0600_in_a_0700_directory(tmp_path: Path) -> None:
     assert {stat.S_IMODE(path.stat().st_mode) for path in files} == {0o600}
 
 
+def test_a_log_directory_that_cannot_be_made_refuses_the_session_and_counts_it(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the log directory should be")
+    with FakeEditor("--vm-exec", vm("--echo"), log_dir=blocker / "logs") as editor:
+        editor.initialize()
+        answer = editor.wait_response(
+            editor.request("session/new", {"cwd": str(tmp_path), "mcpServers": []})
+        )
+        assert answer["error"]["code"] == -32603
+        assert "cannot open the event log" in answer["error"]["message"]
+        counters = editor.call("_acp_bridge/status", {})["counters"]
+        editor.close()
+    assert counters["eventlog_open_failures"] == 1
+    assert counters["editor_refused_requests"] == 0  # the editor's request was fine
+
+
 @pytest.mark.parametrize("allow", [None, "PATH,LC_*"])
 def test_the_vm_environment_is_the_bridges_unless_an_allow_list_is_given(
     tmp_path: Path, allow: str | None
@@ -586,6 +604,7 @@ def test_every_malformed_editor_message_gets_its_prescribed_answer_and_is_counte
     assert counters["editor_invalid_requests"] == 7
     assert counters["editor_unexpected_responses"] == 2
     assert counters["editor_notification_errors"] == 1
+    assert counters["editor_refused_requests"] == 3  # p3, q1 and the prompt to a closed session
     assert any("response to no request id" in line for line in editor.stderr_lines)
 
 
