@@ -21,6 +21,10 @@ class EventLogError(BridgeError):
     """The event log could not be read or written."""
 
 
+class EventLogInUseError(EventLogError):
+    """Another process has the session's log open for appending."""
+
+
 class EventLogCorruptError(EventLogError):
     """A log line is not a valid record.
 

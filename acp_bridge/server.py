@@ -43,7 +43,7 @@ from acp_bridge.errors import EventLogError, RpcError
 from acp_bridge.eventlog.catalog import list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
-from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog
+from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog, session_in_use
 from acp_bridge.replay import EDITOR_CALL_RECORD, SESSION_RECORD, Replayer
 from acp_bridge.rpc_adapter import RpcAdapter
 from acp_bridge.session import SessionCore
@@ -510,7 +510,14 @@ class AcpServer:
         await self._retire(request.session_id)
         if not is_plain_session_id(request.session_id):
             return {}
-        for path in segment_paths(self.settings.log_dir, request.session_id):
+        paths = segment_paths(self.settings.log_dir, request.session_id)
+        if paths and session_in_use(paths[0]):
+            raise RpcError(
+                jsonrpc.INTERNAL_ERROR,
+                "the session is open in another process; close it there first",
+                {"sessionId": request.session_id},
+            )
+        for path in paths:
             for victim in (path, path.with_name(path.name + TORN_SUFFIX)):
                 try:
                     victim.unlink()

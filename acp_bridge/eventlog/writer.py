@@ -13,6 +13,10 @@ Rules:
   ``Counters.eventlog_write_failures``, logged (once per distinct cause until a write
   succeeds again), its index is not consumed, and ``append`` returns ``None``.
 - Opening resumes ``next_index`` from the last good record, so indices have no gaps.
+- One appender per session across processes: opening takes an exclusive ``flock`` on the
+  session's first segment file, held until ``close`` (the OS drops it if the process
+  dies); a second bridge opening the same session gets ``EventLogInUseError``, before it
+  touches the file (its tail may be another process's line in the making).
 
 Synchronous by design: async callers run ``flush(durable=True)`` / ``close`` through
 ``anyio.to_thread.run_sync`` when a blocking ``fsync`` matters.
@@ -21,13 +25,14 @@ Synchronous by design: async callers run ``flush(durable=True)`` / ``close`` thr
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import time
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from acp_bridge.counters import Counters
-from acp_bridge.errors import EventLogError
+from acp_bridge.errors import EventLogError, EventLogInUseError
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name, select_segments
 from acp_bridge.eventlog.records import LogRecord, PendingRecord, decode_record, encode_record
 from acp_bridge.eventlog.recovery import copy_range, end_of_last_line, scan_last_index
@@ -157,6 +162,45 @@ class _Failures:
                 count,
                 key,
             )
+
+
+def lock_session(first_segment: Path) -> int:
+    """Take the session's append lock: an exclusive ``flock`` on its first segment file.
+
+    Returns:
+        The descriptor that holds the lock; closing it releases the lock.
+
+    Raises:
+        EventLogInUseError: Another process holds it.
+        OSError: The file cannot be opened or locked.
+    """
+    fd = os.open(first_segment, _OPEN_FLAGS, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise EventLogInUseError(
+            f"the log of this session is open in another process ({first_segment})"
+        ) from None
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def session_in_use(first_segment: Path) -> bool:
+    """Whether another process holds the session's append lock (False if no log exists)."""
+    try:
+        fd = os.open(first_segment, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _progress(written: int) -> int:
@@ -325,6 +369,7 @@ class JsonlEventLog:
         self._write = write
         self._sync = sync
         self._fd: int | None = None
+        self._lock_fd: int | None = None
         self._cut_pending = False
         self._records_since_sync = 0
         self._last_sync = monotonic()
@@ -332,6 +377,11 @@ class JsonlEventLog:
         self._sync_wanted = False
         try:
             self._ensure_directory()
+            first = directory / segment_file_name(self.name, 0)
+            fresh = not first.exists()
+            self._lock_fd = lock_session(first)
+            if fresh:
+                self._sync_directory()  # the lock made the file: make its entry durable
             segments = self._existing_segments()
             self._segment = segments[-1] if segments else 0
             self._path = directory / segment_file_name(self.name, self._segment)
@@ -340,10 +390,11 @@ class JsonlEventLog:
             self._segment_bytes = self._recover_torn_tail(self._fd, self._path)
             self._next_index = self._resume_index(segments)
         except OSError as exc:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            self._release()
             raise EventLogError(f"cannot open the event log in {directory}: {exc}") from exc
+        except EventLogError:
+            self._release()
+            raise
 
     # -- public API -----------------------------------------------------------------------
 
@@ -557,8 +608,15 @@ class JsonlEventLog:
         if durable and self._fd is not None and self._records_since_sync > 0:
             self._sync_now(self._fd)
 
+    def _release(self) -> None:
+        """Close what a failed open had opened (the lock last)."""
+        for fd in (self._fd, self._lock_fd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._lock_fd = None
+
     def close(self) -> None:
-        """``fsync`` (unless the policy is ``never``) and close; idempotent."""
+        """``fsync`` (unless the policy is ``never``), close and unlock; idempotent."""
         if self._fd is None:
             return
         if self._cut_pending and (cut_error := self._cut_back(self._fd)) is not None:
@@ -567,6 +625,9 @@ class JsonlEventLog:
             self._sync_now(self._fd)
         self._close_fd(self._fd)
         self._fd = None
+        if self._lock_fd is not None:
+            self._close_fd(self._lock_fd)  # the lock goes with it
+            self._lock_fd = None
 
     def __enter__(self) -> JsonlEventLog:
         return self

@@ -163,6 +163,32 @@ def test_list_resume_close_delete(tmp_path: Path, recorded: str) -> None:
         assert editor.problems() == []
 
 
+def test_a_session_open_in_one_bridge_is_refused_by_another(tmp_path: Path, recorded: str) -> None:
+    """Two editors, two bridges, one log directory: one appender per session."""
+    logs = tmp_path / "logs"
+    load = {"cwd": str(tmp_path), "mcpServers": []}
+    with FakeEditor("--vm-exec", recorded, log_dir=logs) as first:
+        first.initialize()
+        sid = first.new_session(tmp_path)
+        with FakeEditor("--vm-exec", recorded, log_dir=logs) as second:
+            second.initialize()
+            refused = second.wait_response(
+                second.request("session/load", {"sessionId": sid, **load})
+            )
+            assert refused["error"]["code"] == -32603
+            assert "open in another process" in refused["error"]["message"]
+            busy = second.wait_response(second.request("session/delete", {"sessionId": sid}))
+            assert "open in another process" in busy["error"]["message"]
+            assert (logs / segment_file_name(sid, 0)).exists()
+            counters = second.call("_acp_bridge/status", {})["counters"]
+            assert counters["eventlog_open_failures"] == 1
+            # Once the first lets go, the second may take the session over.
+            assert first.call("session/close", {"sessionId": sid}) == {}
+            assert second.call("session/load", {"sessionId": sid, **load}) == {}
+            second.close()
+        first.close()
+
+
 def test_unknown_and_unsafe_ids(tmp_path: Path) -> None:
     with FakeEditor("--vm-exec", "true", log_dir=tmp_path / "logs") as editor:
         editor.initialize()

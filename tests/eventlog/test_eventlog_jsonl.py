@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 import pytest
 
-from acp_bridge.errors import EventLogError
+from acp_bridge.errors import EventLogError, EventLogInUseError
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name
 from acp_bridge.eventlog.reader import iter_session_records, segment_paths
 from acp_bridge.eventlog.records import LogRecord, decode_record, encode_record
 from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
-from acp_bridge.eventlog.writer import JsonlEventLog
+from acp_bridge.eventlog.writer import JsonlEventLog, session_in_use
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -440,6 +440,24 @@ def test_opening_in_an_unusable_directory_raises_event_log_error(
 
 
 # -- files, modes and names ----------------------------------------------------------------
+
+
+def test_a_session_log_has_one_appender_at_a_time(open_log: OpenLog, log_dir: Path) -> None:
+    first = open_log()
+    first.append({"type": "e"})
+    assert session_in_use(seg(log_dir, 0))
+    with pytest.raises(EventLogInUseError, match="open in another process"):
+        open_log()
+    assert indices(seg(log_dir, 0)) == [0]  # the refused opener touched nothing
+    first.close()
+    assert not session_in_use(seg(log_dir, 0))
+    second = open_log()
+    assert second.append({"type": "e"}) == 1
+    second.close()
+
+
+def test_no_log_is_not_in_use(log_dir: Path) -> None:
+    assert not session_in_use(log_dir / "event_log-nobody.jsonl")
 
 
 def test_directory_and_files_are_private(open_log: OpenLog, log_dir: Path) -> None:
