@@ -164,15 +164,21 @@ class _Failures:
             )
 
 
+#: flock errors that mean the file system has no locks (some network and FUSE ones).
+_NO_LOCKS: Final = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+
+
 def lock_session(first_segment: Path) -> int:
     """Take the session's append lock: an exclusive ``flock`` on its first segment file.
 
     Returns:
         The descriptor that holds the lock; closing it releases the lock.
 
+    A file system that cannot lock at all is warned about, and the log is used unlocked.
+
     Raises:
         EventLogInUseError: Another process holds it.
-        OSError: The file cannot be opened or locked.
+        OSError: The file cannot be opened (or locked, for another reason).
     """
     fd = os.open(first_segment, _OPEN_FLAGS, FILE_MODE)
     try:
@@ -182,9 +188,16 @@ def lock_session(first_segment: Path) -> int:
         raise EventLogInUseError(
             f"the log of this session is open in another process ({first_segment})"
         ) from None
-    except OSError:
-        os.close(fd)
-        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LOCKS:
+            os.close(fd)
+            raise
+        LOGGER.warning(
+            "event log %s: the file system cannot lock it (%s); another process could "
+            "append to this session at the same time",
+            first_segment,
+            exc,
+        )
     return fd
 
 

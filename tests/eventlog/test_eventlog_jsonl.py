@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import stat
@@ -454,6 +455,20 @@ def test_a_session_log_has_one_appender_at_a_time(open_log: OpenLog, log_dir: Pa
     second = open_log()
     assert second.append({"type": "e"}) == 1
     second.close()
+
+
+def test_a_file_system_without_locks_is_warned_about_and_used_unlocked(
+    open_log: OpenLog, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level(logging.WARNING, logger="acp_bridge.eventlog"):
+        log = open_log()
+    assert log.append({"type": "e"}) == 0
+    assert "cannot lock it" in caplog.text
+    log.close()
 
 
 def test_no_log_is_not_in_use(log_dir: Path) -> None:
