@@ -215,6 +215,7 @@ class SessionCore:
 
         A batch ends at the end of ``lines`` or just after the first JSON-RPC message that
         is not an event (see :attr:`Batch.rpc`).
+
         The bulk of a stream, plain text chunks, takes a fast lane that skips the full
         decoder and the notification dicts; it makes exactly what :meth:`vm_line` makes.
         """
