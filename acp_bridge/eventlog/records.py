@@ -75,22 +75,33 @@ def is_bridge_record(event: Mapping[str, Any]) -> bool:
     return isinstance(kind, str) and kind.startswith(BRIDGE_TYPE_PREFIX)
 
 
-#: Whether a set of event keys (in order) holds one that must be escaped, by key tuple:
-#: events of one kind share their keys, so each shape is checked once, not each event.
-_ESCAPES: dict[tuple[str, ...], bool] = {}
-_ESCAPES_MAX: Final = 4096
+class _KeyShapes:
+    """Whether any key of an event matches a pattern, remembered by key tuple.
+
+    Events of one kind share their keys, so each shape is checked once, not each event.
+    """
+
+    __slots__ = ("_known", "_pattern")
+    MAX_SHAPES: Final = 4096
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self._pattern = pattern
+        self._known: dict[tuple[str, ...], bool] = {}
+
+    def any_match(self, event: Mapping[str, Any]) -> bool:
+        keys = tuple(event)
+        known = self._known.get(keys)
+        if known is None:
+            # A non-str key raises TypeError here, as the docstring of encode_record says.
+            known = any(self._pattern.match(key) is not None for key in keys)
+            if len(self._known) >= self.MAX_SHAPES:
+                self._known.clear()
+            self._known[keys] = known
+        return known
 
 
-def _needs_escaping(event: Mapping[str, Any]) -> bool:
-    keys = tuple(event)
-    known = _ESCAPES.get(keys)
-    if known is None:
-        # A non-str key raises TypeError here, as the docstring of encode_record says.
-        known = any(_ESCAPED_KEY.match(key) is not None for key in keys)
-        if len(_ESCAPES) >= _ESCAPES_MAX:
-            _ESCAPES.clear()
-        _ESCAPES[keys] = known
-    return known
+_TO_ESCAPE: Final = _KeyShapes(_ESCAPED_KEY)  # keys that must be escaped on encode
+_ESCAPED: Final = _KeyShapes(_UNESCAPE_KEY)  # keys that were escaped, to undo on decode
 
 
 def encode_record(
@@ -116,7 +127,7 @@ def encode_record(
         "emitted_at_ms": emitted_at_ms,
         "frame_depth": frame_depth,
     }
-    if _needs_escaping(event):
+    if _TO_ESCAPE.any_match(event):
         for key, value in event.items():
             line[CONFLICT_PREFIX + key if _ESCAPED_KEY.match(key) else key] = value
     else:
@@ -154,7 +165,7 @@ def decode_record(line: bytes) -> LogRecord:
         and (frame_depth is None or type(frame_depth) is int)
     ):
         _check_envelope(index=index, emitted_at_ms=emitted_at_ms, frame_depth=frame_depth)
-    if _has_escaped_keys(obj):
+    if _ESCAPED.any_match(obj):
         obj = {_unescape(key): value for key, value in obj.items()}
     return LogRecord(index, emitted_at_ms, frame_depth, obj)
 
@@ -168,21 +179,6 @@ def _check_envelope(**fields: Any) -> None:
             raise ValueError(f"{key} is not an integer or null")  # noqa: TRY004 - bad data
         if key == "index" and value < 0:
             raise ValueError(f"{key} is below 0")
-
-
-#: Whether a line's event keys (in order) hold an escaped one, by key tuple (as above).
-_UNESCAPES: dict[tuple[str, ...], bool] = {}
-
-
-def _has_escaped_keys(event: dict[str, Any]) -> bool:
-    keys = tuple(event)
-    known = _UNESCAPES.get(keys)
-    if known is None:
-        known = any(_UNESCAPE_KEY.match(key) is not None for key in keys)
-        if len(_UNESCAPES) >= _ESCAPES_MAX:
-            _UNESCAPES.clear()
-        _UNESCAPES[keys] = known
-    return known
 
 
 def _unescape(key: str) -> str:
