@@ -117,20 +117,21 @@ def coalesce(entries: Iterable[Outgoing]) -> tuple[list[bytes], int]:
     first: Chunk | None = None
     texts: list[str] = []
     for entry in entries:
-        if isinstance(entry, bytes):
-            if first is not None:
-                out.append(_run_line(first, texts))
-                merged_away += len(texts) - 1
-                first = None
-            out.append(entry)
-        elif (
-            first is not None and entry.session_id == first.session_id and entry.kind == first.kind
+        if (
+            first is not None
+            and not isinstance(entry, bytes)
+            and entry.session_id == first.session_id
+            and entry.kind == first.kind
         ):
             texts.append(entry.text)
+            continue
+        if first is not None:  # the run is over
+            out.append(_run_line(first, texts))
+            merged_away += len(texts) - 1
+            first = None
+        if isinstance(entry, bytes):
+            out.append(entry)
         else:
-            if first is not None:
-                out.append(_run_line(first, texts))
-                merged_away += len(texts) - 1
             first, texts = entry, [entry.text]
     if first is not None:
         out.append(_run_line(first, texts))
