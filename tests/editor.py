@@ -148,6 +148,16 @@ class FakeEditor:
                     raise AssertionError("expected message never arrived")
                 self._arrived.wait(left)
 
+    def wait_stderr(self, needle: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """The bridge's stderr lines containing ``needle``, once there is one."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in self.stderr_lines if needle in line]
+            if found:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"{needle!r} never appeared on stderr: {self.stderr_lines[-20:]}")
+
     # ------------------------------------------------------------------ ACP steps
 
     def initialize(self, **capabilities: Any) -> dict[str, Any]:

@@ -65,17 +65,6 @@ def assert_gapless_prefix(items: list[LogRecord | CorruptLine]) -> list[LogRecor
     return good
 
 
-def wait_stderr(editor: FakeEditor, needle: str, timeout: float = 10) -> list[str]:
-    """The bridge's stderr lines containing ``needle``, once there is one."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [line for line in editor.stderr_lines if needle in line]
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"{needle!r} never appeared on stderr: {editor.stderr_lines[-20:]}")
-
-
 def vm_pids(editor: FakeEditor) -> list[int]:
     """The pids the test VMs announced on stderr (``vm-pid N``), in order."""
     return [int(line.rsplit(" ", 1)[-1]) for line in editor.stderr_lines if "vm-pid" in line]
@@ -409,7 +398,7 @@ def test_what_an_exec_vm_leaves_running_dies_with_it(tmp_path: Path, holds_stdou
         answer = editor.wait_response(editor.prompt(sid, "go"), timeout=30)
         assert answer["result"] == {"stopReason": "end_turn"}
         assert [u["content"]["text"] for u in editor.updates(sid)] == ["done"]
-        [child] = [int(line.rsplit(" ", 1)[-1]) for line in wait_stderr(editor, "child-pid")]
+        [child] = [int(line.rsplit(" ", 1)[-1]) for line in editor.wait_stderr("child-pid")]
         wait_until_gone(child)
         counters = editor.call("_acp_bridge/status", {})["counters"]
         assert counters["vm_leftover_processes"] == 1
@@ -435,7 +424,7 @@ def test_an_exec_vm_that_ignores_sigterm_is_killed_after_cancel_and_at_shutdown(
         editor.wait_for(lambda m: m.get("method") == "session/update")
         editor.notify("session/cancel", {"sessionId": sid})
         assert editor.wait_response(first)["result"] == {"stopReason": "cancelled"}
-        [stubborn] = [int(line.rsplit(" ", 1)[-1]) for line in wait_stderr(editor, "vm-pid")]
+        [stubborn] = [int(line.rsplit(" ", 1)[-1]) for line in editor.wait_stderr("vm-pid")]
         wait_until_gone(stubborn)  # SIGTERM ignored: SIGKILL after the grace periods
         assert editor.call(
             "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "hi"}]}
@@ -458,7 +447,7 @@ def test_a_session_vm_that_ignores_eof_and_sigterm_is_killed_at_shutdown(tmp_pat
         assert editor.call(
             "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "hi"}]}
         ) == {"stopReason": "end_turn"}
-        [pid] = [int(line.rsplit(" ", 1)[-1]) for line in wait_stderr(editor, "session-vm-pid")]
+        [pid] = [int(line.rsplit(" ", 1)[-1]) for line in editor.wait_stderr("session-vm-pid")]
         assert editor.close(timeout=30) == 0  # stdin EOF, then SIGTERM, then SIGKILL
         wait_until_gone(pid)
         assert editor.problems() == []
@@ -476,7 +465,7 @@ def test_a_session_vm_that_stops_reading_stdin_is_cancelled_and_restarted(
         editor.initialize()
         sid = editor.new_session(tmp_path)
         first = editor.prompt(sid, "x" * 1_000_000)
-        [stuck] = [int(line.rsplit(" ", 1)[-1]) for line in wait_stderr(editor, "session-vm-pid")]
+        [stuck] = [int(line.rsplit(" ", 1)[-1]) for line in editor.wait_stderr("session-vm-pid")]
         # Cancel once the prompt is being written (the bridge logs that just before).
         deadline = time.monotonic() + 20
         while not any(

@@ -234,7 +234,7 @@ def test_exec_vm_that_forks_a_child_takes_it_down_on_cancel(tmp_path: Path) -> N
         sid = start(editor, tmp_path)
         first = editor.prompt(sid, "x")
         editor.wait_for(lambda m: m.get("method") == "session/update")
-        child = next(int(line.rsplit(" ", 1)[-1]) for line in _wait_stderr(editor, "child-pid"))
+        child = next(int(line.rsplit(" ", 1)[-1]) for line in editor.wait_stderr("child-pid"))
         editor.notify("session/cancel", {"sessionId": sid})
         assert editor.wait_response(first)["result"] == {"stopReason": "cancelled"}
         deadline = time.monotonic() + 5
@@ -242,16 +242,6 @@ def test_exec_vm_that_forks_a_child_takes_it_down_on_cancel(tmp_path: Path) -> N
             time.sleep(0.05)
         assert not Path(f"/proc/{child}").exists() or _is_zombie(child)
         editor.close()
-
-
-def _wait_stderr(editor: FakeEditor, needle: str) -> list[str]:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        found = [line for line in editor.stderr_lines if needle in line]
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{needle!r} never appeared on stderr: {editor.stderr_lines}")
 
 
 def _is_zombie(pid: int) -> bool:
