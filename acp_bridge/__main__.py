@@ -1,5 +1,5 @@
 """``python -m acp_bridge`` is the same as the ``acp-bridge`` command."""
 
-from acp_bridge.cli import main
+from acp_bridge.cli.main import main
 
 raise SystemExit(main())

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from acp_bridge.acp.stdio import Outbox, read_loop, write_loop
+from acp_bridge.agent import AcpServer
 from acp_bridge.counters import Counters
-from acp_bridge.rpc_adapter import configure_logging
-from acp_bridge.server import AcpServer
-from acp_bridge.stdio import Outbox, read_loop, write_loop
+from acp_bridge.jsonrpc.pygls_adapter import configure_logging
 
 if TYPE_CHECKING:
     from acp_bridge.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acp_bridge.acp_inbound import LoadSessionParams, NewSessionParams, parse_params
+from acp_bridge.acp.params import LoadSessionParams, NewSessionParams, parse_params
 from acp_bridge.errors import RpcError
 
 

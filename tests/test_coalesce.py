@@ -9,10 +9,10 @@ from acp_schema import StrictAcp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acp_bridge import jsonrpc
-from acp_bridge.coalesce import Chunk, Outgoing, chunk_line, coalesce, mergeable
-from acp_bridge.stdio import Outbox
-from acp_bridge.translate import outgoing
+from acp_bridge.acp.coalesce import Chunk, Outgoing, chunk_line, coalesce, mergeable
+from acp_bridge.acp.stdio import Outbox
+from acp_bridge.core.translate import outgoing
+from acp_bridge.jsonrpc import messages as jsonrpc
 
 
 def chunk(sid: str, kind: str, text: str) -> dict[str, Any]:

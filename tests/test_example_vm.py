@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from acp_bridge import example_vm
-from acp_bridge.vm_events import (
+from acp_bridge.vm.events import (
     AgentEvent,
     AgentMessageChunk,
     AgentThoughtChunk,

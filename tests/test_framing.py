@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acp_bridge.framing import LineDecoder, LineTooLong
+from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
 
 STREAM = b'{"a":1}\n{"b":"\xc3\xa9"}\r\n\n{"c":[1,2,3]}\nlast'
 

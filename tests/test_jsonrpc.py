@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acp_bridge import jsonrpc
-from acp_bridge.jsonrpc import Invalid, Notification, Request, Response
+from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.jsonrpc.messages import Invalid, Notification, Request, Response
 
 
 def parse(value: Any) -> jsonrpc.Message:

@@ -8,13 +8,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from acp_bridge.acp.stdio import Outbox
+from acp_bridge.agent import SessionRuntime
+from acp_bridge.core.session import SessionCore
+from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.counters import Counters
 from acp_bridge.eventlog.rotation import FsyncPolicy
 from acp_bridge.eventlog.writer import JsonlEventLog
-from acp_bridge.server import SessionRuntime
-from acp_bridge.session import SessionCore
-from acp_bridge.stdio import Outbox
-from acp_bridge.translate import TranslatorOptions
 
 
 class CountingLog(JsonlEventLog):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from acp_bridge.vm_events import EVENT_TYPES, event_json_schema
+from acp_bridge.vm.events import EVENT_TYPES, event_json_schema
 
 ROOT = Path(__file__).parent.parent
 SCHEMA_FILE = ROOT / "protocol" / "vm" / "agent-event.schema.json"

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from acp_schema import StrictAcp
 
+from acp_bridge.core.replay import Replayer
+from acp_bridge.core.translate import EXTENSION_UPDATE_TYPES, TranslatorOptions
 from acp_bridge.eventlog.naming import segment_file_name
-from acp_bridge.replay import Replayer
-from acp_bridge.translate import EXTENSION_UPDATE_TYPES, TranslatorOptions
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -183,8 +183,8 @@ def test_stdout_carries_only_json_rpc_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize("harn", [False, True])
 def test_replay_equals_a_live_translation_of_the_same_events(harn: bool) -> None:
     """The replayer drives the translator exactly as live traffic does."""
-    from acp_bridge.translate import Translator
-    from acp_bridge.vm_events import decode_event
+    from acp_bridge.core.translate import Translator
+    from acp_bridge.vm.events import decode_event
 
     options = TranslatorOptions(harn_extensions=harn)
     live = Translator(SESSION, options)

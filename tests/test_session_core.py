@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from acp_bridge.core.session import Phase, SessionCore
+from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.errors import LocalProtocolError
-from acp_bridge.framing import LineTooLong
-from acp_bridge.session import Phase, SessionCore
-from acp_bridge.translate import TranslatorOptions
+from acp_bridge.jsonrpc.framing import LineTooLong
 
 
 def phase(session: SessionCore) -> Phase:

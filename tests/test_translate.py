@@ -12,14 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import from_schema
 
-from acp_bridge.acp_models import Notification
-from acp_bridge.translate import (
+from acp_bridge.acp.updates import Notification
+from acp_bridge.core.translate import (
     EXTENSION_UPDATE_TYPES,
     HARN_UPDATE_METHOD,
     Translator,
     TranslatorOptions,
 )
-from acp_bridge.vm_events import (
+from acp_bridge.vm.events import (
     AgentEvent,
     InvalidEvent,
     UnknownEvent,

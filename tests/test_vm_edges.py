@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from acp_bridge.supervisor import vm_environment
-from acp_bridge.vm_process import StderrBudget
+from acp_bridge.vm.process import StderrBudget
+from acp_bridge.vm.supervisor import vm_environment
 
 
 def test_the_environment_is_all_of_it_or_only_the_allowed_names() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import from_schema
 
-from acp_bridge.vm_events import (
+from acp_bridge.vm.events import (
     EVENT_TYPES,
     AgentMessageChunk,
     InvalidEvent,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from acp_bridge.vm_events import event_json_schema
+from acp_bridge.vm.events import event_json_schema
 
 SCHEMA_PATH = Path(__file__).with_name("agent-event.schema.json")
 

@@ -15,13 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import JSON_VALUES, from_schema
 
-from acp_bridge import jsonrpc
-from acp_bridge.coalesce import wire
-from acp_bridge.framing import LineDecoder, LineTooLong
-from acp_bridge.replay import Replayer
-from acp_bridge.session import SessionCore
-from acp_bridge.translate import TranslatorOptions
-from acp_bridge.vm_events import UnknownEvent, decode_line, event_json_schema
+from acp_bridge.acp.coalesce import wire
+from acp_bridge.core.replay import Replayer
+from acp_bridge.core.session import SessionCore
+from acp_bridge.core.translate import TranslatorOptions
+from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
+from acp_bridge.vm.events import UnknownEvent, decode_line, event_json_schema
 
 SCHEMA = event_json_schema()
 SESSION = "fuzz-session"

@@ -26,7 +26,7 @@ from acp_bridge.counters import Counters
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
 from acp_bridge.eventlog.records import LogRecord
 from acp_bridge.eventlog.writer import JsonlEventLog
-from acp_bridge.vm_events import InvalidEvent, UnknownEvent, decode_event, event_json_schema
+from acp_bridge.vm.events import InvalidEvent, UnknownEvent, decode_event, event_json_schema
 
 SCHEMA = event_json_schema()
 EVENTS = from_schema(SCHEMA, SCHEMA)

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
-from acp_bridge.coalesce import coalesce, wire, wire_size
-from acp_bridge.framing import LineDecoder, LineTooLong
+from acp_bridge.acp.coalesce import coalesce, wire, wire_size
+from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from acp_bridge.coalesce import Outgoing
+    from acp_bridge.acp.coalesce import Outgoing
 
 log = logging.getLogger("acp_bridge.stdio")
 

@@ -21,10 +21,10 @@ from acp_bridge.errors import BridgeError
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from acp_bridge.acp_models import Notification
+    from acp_bridge.acp.updates import Notification
+    from acp_bridge.core.replay import Replayer
     from acp_bridge.eventlog.reader import CorruptLine
     from acp_bridge.eventlog.records import LogRecord
-    from acp_bridge.replay import Replayer
 
 log = logging.getLogger("acp_bridge")
 
@@ -214,9 +214,9 @@ def _replay_one(
 
 def replay_command(args: argparse.Namespace) -> int:
     """Run ``acp-bridge replay``; see ``acp-bridge replay --help``."""
+    from acp_bridge.core.replay import Replayer
+    from acp_bridge.core.translate import TranslatorOptions
     from acp_bridge.eventlog.reader import read_located_records, segments_for_file
-    from acp_bridge.replay import Replayer
-    from acp_bridge.translate import TranslatorOptions
 
     harn = args.replay_harn_extensions or args.harn_extensions
     replayer = Replayer(TranslatorOptions(harn_extensions=harn, cwd=args.cwd))
@@ -334,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = example_vm_main([])
         return status
     if args.command == "demo":
-        from acp_bridge.demo import main as demo_main
+        from acp_bridge.cli.demo import main as demo_main
 
         return demo_main(args.prompt, _bridge_args(args))
     if args.command == "replay":

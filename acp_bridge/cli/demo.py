@@ -22,7 +22,7 @@ from typing import Any, Final
 import anyio
 import orjson
 
-from acp_bridge.framing import LineDecoder, LineTooLong
+from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
 
 DEFAULT_PROMPT: Final = "What is in this directory, and where should I start reading?"
 _STATUS_MARK: Final = {"pending": "…", "in_progress": "▶", "completed": "✓", "failed": "✗"}

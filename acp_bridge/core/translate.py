@@ -36,8 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, assert_never
 
-from acp_bridge import jsonrpc, tools
-from acp_bridge.acp_models import (
+from acp_bridge.acp.coalesce import Chunk, Outgoing, mergeable, new_chunk
+from acp_bridge.acp.updates import (
     SESSION_UPDATE,
     TOOL_CALL_STATUSES,
     ContentChunkUpdate,
@@ -54,8 +54,9 @@ from acp_bridge.acp_models import (
     ToolCallStatus,
     ToolKind,
 )
-from acp_bridge.coalesce import Chunk, Outgoing, mergeable, new_chunk
-from acp_bridge.vm_events import (
+from acp_bridge.core import toolcalls as tools
+from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.vm.events import (
     AgentEvent,
     AgentMessageChunk,
     AgentThoughtChunk,
@@ -352,7 +353,7 @@ class Translator:
         """The plain chunks one ``agent_message_chunk`` / ``agent_thought_chunk`` becomes.
 
         The fast lane for the bulk of a stream: what :meth:`translate` sends for the same
-        event, as :class:`~acp_bridge.coalesce.Chunk` values ready to be encoded or merged.
+        event, as :class:`~acp_bridge.acp.coalesce.Chunk` values ready to be encoded or merged.
         """
         think = self._think
         if kind != "agent_message_chunk" or (

@@ -21,19 +21,19 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import anyio
 
-from acp_bridge import jsonrpc
-from acp_bridge.acp_models import STOP_REASONS
+from acp_bridge.acp.updates import STOP_REASONS
 from acp_bridge.errors import RpcError
-from acp_bridge.vm_process import VmProcess, VmStartError
+from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.vm.process import VmProcess, VmStartError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from anyio.abc import TaskGroup
 
-    from acp_bridge.acp_models import JsonObject, StopReason
+    from acp_bridge.acp.updates import JsonObject, StopReason
     from acp_bridge.counters import Counters
-    from acp_bridge.framing import LineTooLong
+    from acp_bridge.jsonrpc.framing import LineTooLong
     from acp_bridge.settings import Settings
 
 log = logging.getLogger("acp_bridge.vm")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Final
 import anyio
 
 from acp_bridge import tuning
-from acp_bridge.framing import LineDecoder, LineTooLong
+from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence

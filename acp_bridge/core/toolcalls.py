@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import orjson
 
-from acp_bridge.acp_models import (
+from acp_bridge.acp.updates import (
     TOOL_KINDS,
     ContentToolCallContent,
     DiffToolCallContent,

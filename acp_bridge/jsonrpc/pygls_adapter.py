@@ -33,7 +33,7 @@ from pygls.server import JsonRPCServer
 from acp_bridge.errors import RpcError
 
 if TYPE_CHECKING:
-    from acp_bridge.jsonrpc import JsonObject, RequestId
+    from acp_bridge.jsonrpc.messages import JsonObject, RequestId
 
 log = logging.getLogger("acp_bridge.rpc")
 

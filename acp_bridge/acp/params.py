@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from acp_bridge.errors import RpcError
-from acp_bridge.jsonrpc import INVALID_PARAMS
+from acp_bridge.jsonrpc.messages import INVALID_PARAMS
 
 
 def _absolute(value: str) -> str:

@@ -1,11 +1,11 @@
 """The ACP agent side: the editor's methods, sessions, and the VM event pipeline.
 
 Every line the editor sends arrives in :meth:`AcpServer.on_line`, is classified
-(:mod:`acp_bridge.jsonrpc`), and is either answered at once (bad input, unknown method) or
-handed to pygls (:mod:`acp_bridge.rpc_adapter`), which calls the handlers below. Every line
-a VM writes goes through :meth:`SessionRuntime.ingest`: persisted first, then translated,
-then queued for the editor behind the same single writer as every response, so the order
-the editor sees is the order things happened.
+(:mod:`acp_bridge.jsonrpc.messages`), and is either answered at once (bad input, unknown
+method) or handed to pygls (:mod:`acp_bridge.jsonrpc.pygls_adapter`), which calls the
+handlers below. Every line a VM writes goes through :meth:`SessionRuntime.ingest`:
+persisted first, then translated, then queued for the editor behind the same single writer
+as every response, so the order the editor sees is the order things happened.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import anyio.lowlevel
 
-from acp_bridge import __version__, jsonrpc, tuning
-from acp_bridge.acp_inbound import (
+from acp_bridge import __version__, tuning
+from acp_bridge.acp.params import (
     CancelRequestParams,
     InitializeParams,
     ListSessionsParams,
@@ -31,35 +31,36 @@ from acp_bridge.acp_inbound import (
     StrictLoadSessionParams,
     parse_params,
 )
-from acp_bridge.acp_models import PROTOCOL_VERSION
-from acp_bridge.editor_calls import (
+from acp_bridge.acp.updates import PROTOCOL_VERSION
+from acp_bridge.core.editor_calls import (
     CLEANUP_METHODS,
     PERMISSION,
     PermissionMemory,
     check,
     permission_request,
 )
-from acp_bridge.errors import EventLogError, RpcError
-from acp_bridge.eventlog.catalog import list_sessions
-from acp_bridge.eventlog.naming import is_plain_session_id
-from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
-from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog, session_in_use
-from acp_bridge.replay import EDITOR_CALL_RECORD, SESSION_RECORD, Replayer
-from acp_bridge.rpc_adapter import RpcAdapter
-from acp_bridge.session import SessionCore
-from acp_bridge.supervisor import (
-    ExecSupervisor,
-    SessionSupervisor,
-    Supervisor,
-    Turn,
-    wait_any,
-)
-from acp_bridge.translate import (
+from acp_bridge.core.replay import EDITOR_CALL_RECORD, SESSION_RECORD, Replayer
+from acp_bridge.core.session import SessionCore
+from acp_bridge.core.translate import (
     EXTENSION_UPDATE_TYPES,
     HARN_META_KEY,
     HARN_UPDATE_METHOD,
     TranslatorOptions,
     outgoing,
+)
+from acp_bridge.errors import EventLogError, RpcError
+from acp_bridge.eventlog.catalog import list_sessions
+from acp_bridge.eventlog.naming import is_plain_session_id
+from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
+from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog, session_in_use
+from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.jsonrpc.pygls_adapter import RpcAdapter
+from acp_bridge.vm.supervisor import (
+    ExecSupervisor,
+    SessionSupervisor,
+    Supervisor,
+    Turn,
+    wait_any,
 )
 
 if TYPE_CHECKING:
@@ -67,13 +68,13 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
 
-    from acp_bridge.acp_models import JsonObject, StopReason
-    from acp_bridge.coalesce import Outgoing
+    from acp_bridge.acp.coalesce import Outgoing
+    from acp_bridge.acp.stdio import Outbox
+    from acp_bridge.acp.updates import JsonObject, StopReason
     from acp_bridge.counters import Counters
     from acp_bridge.eventlog.writer import EventLog
-    from acp_bridge.framing import LineTooLong
+    from acp_bridge.jsonrpc.framing import LineTooLong
     from acp_bridge.settings import Settings
-    from acp_bridge.stdio import Outbox
 
 log = logging.getLogger("acp_bridge.server")
 

@@ -21,18 +21,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from acp_bridge.errors import LocalProtocolError
-from acp_bridge.framing import LineTooLong
-from acp_bridge.replay import (
+from acp_bridge.core.replay import (
     prompt_record,
     session_record,
     turn_ended_record,
     undecodable_record,
     vm_turn_record,
 )
-from acp_bridge.translate import Translator, TranslatorOptions
-from acp_bridge.translate import outgoing as outgoing_entry
-from acp_bridge.vm_events import (
+from acp_bridge.core.translate import Translator, TranslatorOptions
+from acp_bridge.core.translate import outgoing as outgoing_entry
+from acp_bridge.errors import LocalProtocolError
+from acp_bridge.jsonrpc.framing import LineTooLong
+from acp_bridge.vm.events import (
     InvalidEvent,
     NotAnEvent,
     UnknownEvent,
@@ -45,8 +45,8 @@ from acp_bridge.vm_events import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from acp_bridge.acp_models import JsonObject, Notification, StopReason
-    from acp_bridge.coalesce import Outgoing
+    from acp_bridge.acp.coalesce import Outgoing
+    from acp_bridge.acp.updates import JsonObject, Notification, StopReason
     from acp_bridge.eventlog.records import PendingRecord
 
 #: The session-mode notification that carries one AgentEvent.

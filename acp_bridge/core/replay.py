@@ -16,14 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from acp_bridge.acp_models import STOP_REASONS, JsonObject, Notification, StopReason
-from acp_bridge.translate import Translator, TranslatorOptions, outgoing
-from acp_bridge.vm_events import InvalidEvent, UnknownEvent, decode_event, is_plain_text_chunk
+from acp_bridge.acp.updates import STOP_REASONS, JsonObject, Notification, StopReason
+from acp_bridge.core.translate import Translator, TranslatorOptions, outgoing
+from acp_bridge.vm.events import InvalidEvent, UnknownEvent, decode_event, is_plain_text_chunk
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from acp_bridge.coalesce import Outgoing
+    from acp_bridge.acp.coalesce import Outgoing
 
 #: A user's prompt, written when a turn starts: ``{"prompt": [ContentBlock, ...]}``.
 PROMPT_RECORD: Final = "acp_bridge.prompt"

@@ -17,8 +17,8 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from acp_bridge import jsonrpc
 from acp_bridge.errors import RpcError
+from acp_bridge.jsonrpc import messages as jsonrpc
 
 JsonObject = dict[str, Any]
 
