@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 import anyio
 
 from acp_bridge.acp.stdio import Outbox, read_loop, write_loop
-from acp_bridge.agent import AcpServer
+from acp_bridge.agent import Agent
 from acp_bridge.counters import Counters
-from acp_bridge.jsonrpc.pygls_adapter import configure_logging
 
 if TYPE_CHECKING:
     from acp_bridge.settings import Settings
@@ -31,13 +30,14 @@ SETTLE_TIMEOUT_S = 2.0
 
 async def run(settings: Settings, *, verbose: bool = False) -> int:
     """Serve ACP on stdin/stdout until the editor goes away; return the exit status."""
-    configure_logging(verbose)
+    # pygls logs every handler it registers at INFO; keep it quiet unless asked.
+    logging.getLogger("pygls").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
     counters = Counters()
     outbox = Outbox(settings.outbox_high_water_bytes)
     editor_gone = anyio.Event()
     writer_done = anyio.Event()
     async with anyio.create_task_group() as group:
-        server = AcpServer(settings, counters, outbox, group)
+        server = Agent(settings, counters, outbox, group)
 
         async def write() -> None:
             try:

@@ -9,12 +9,12 @@ import anyio
 import pytest
 
 from acp_bridge.acp.stdio import Outbox
-from acp_bridge.agent import SessionRuntime
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.counters import Counters
 from acp_bridge.eventlog.rotation import FsyncPolicy
 from acp_bridge.eventlog.writer import JsonlEventLog
+from acp_bridge.sessions import SessionRuntime
 
 
 class CountingLog(JsonlEventLog):

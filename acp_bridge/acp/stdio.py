@@ -23,7 +23,7 @@ from acp_bridge.acp.coalesce import coalesce, wire, wire_size
 from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from acp_bridge.acp.coalesce import Outgoing
 
@@ -141,8 +141,8 @@ async def write_loop(outbox: Outbox, fd: int = STDOUT_FD) -> None:
 
 
 async def read_loop(
-    on_line: Callable[[bytes], None],
-    on_too_long: Callable[[LineTooLong], None],
+    on_line: Callable[[bytes], Awaitable[None]],
+    on_too_long: Callable[[LineTooLong], Awaitable[None]],
     *,
     max_line_bytes: int,
     fd: int = STDIN_FD,
@@ -162,11 +162,11 @@ async def read_loop(
             break
         for item in decoder.feed(data):
             if isinstance(item, LineTooLong):
-                on_too_long(item)
+                await on_too_long(item)
             else:
-                on_line(item)
+                await on_line(item)
     tail = decoder.eof()
     if isinstance(tail, LineTooLong):
-        on_too_long(tail)
+        await on_too_long(tail)
     elif tail is not None:
-        on_line(tail)
+        await on_line(tail)

@@ -9,7 +9,7 @@ response, logs and counts it) without guessing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeGuard
 
 import orjson
 
@@ -76,7 +76,8 @@ class Invalid:
 Message: TypeAlias = Request | Notification | Response | Invalid
 
 
-def _valid_id(value: Any) -> bool:
+def valid_id(value: Any) -> TypeGuard[RequestId]:
+    """Whether ``value`` can be a request id: a string or an integer (not a bool)."""
     return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
 
 
@@ -87,7 +88,7 @@ def classify(value: Any) -> Message:
     if not isinstance(value, dict):
         return Invalid(INVALID_REQUEST, f"a message must be an object, not {type(value).__name__}")
     msg_id = value.get("id")
-    known_id = msg_id if _valid_id(msg_id) else None
+    known_id = msg_id if valid_id(msg_id) else None
     if value.get("jsonrpc") != "2.0":
         return Invalid(INVALID_REQUEST, 'missing or wrong "jsonrpc" (must be "2.0")', known_id)
     if "method" in value:

@@ -1,11 +1,12 @@
-"""Running turns on an agent VM: exec mode (a process per prompt) and session mode.
+"""What both ways of running turns on an agent VM share: the contract with the session.
 
-A supervisor starts VM processes, feeds their stdout lines to its :class:`TurnHost` (which
-persists, translates and forwards them), and turns how the VM ended a turn into a stop
-reason or an :class:`~acp_bridge.errors.RpcError` for the editor. Cancellation is
-prompt: the editor is answered ``cancelled`` at most a grace period after it asked,
-whatever the VM does; the VM is then stopped (exec) or given time to finish (session)
-in the background.
+A runner (:mod:`acp_bridge.vm.exec_mode`: a process per prompt;
+:mod:`acp_bridge.vm.session_mode`: a process per session, over JSON-RPC) starts VM
+processes, feeds their stdout lines to its :class:`TurnHost` (which persists, translates
+and forwards them), and turns how the VM ended a turn into a stop reason or an
+:class:`~acp_bridge.errors.RpcError` for the editor. Cancellation is prompt: the editor is
+answered ``cancelled`` at most a grace period after it asked, whatever the VM does; the VM
+is then stopped (exec) or given time to finish (session) in the background.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ import os
 import shlex
 import signal
 from dataclasses import dataclass, field
-from itertools import count
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import anyio
 
-from acp_bridge.acp.updates import STOP_REASONS
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.vm.process import VmProcess, VmStartError
@@ -42,7 +41,7 @@ VM_PROTOCOL_VERSION: Final = 1
 
 
 class TurnHost(Protocol):
-    """What a supervisor needs from its session."""
+    """What a runner needs from its session."""
 
     session_id: str
     cwd: str
@@ -85,7 +84,6 @@ class TurnHost(Protocol):
 class Turn:
     """One prompt being worked on."""
 
-    request_id: jsonrpc.RequestId
     prompt: list[JsonObject]
     cancelled: anyio.Event = field(default_factory=anyio.Event)
 
@@ -139,7 +137,7 @@ def describe_status(status: int) -> str:
     return f"exit status {status}"
 
 
-class Supervisor(Protocol):
+class Runner(Protocol):
     """A way of running a session's turns on a VM."""
 
     def warm_up(self) -> object:
@@ -183,7 +181,9 @@ def vm_environment(environ: Mapping[str, str], allow: tuple[str, ...] | None) ->
 
 
 @dataclass(slots=True)
-class _Base:
+class RunnerBase:
+    """The settings, session and task group every runner has, and how it starts a VM."""
+
     settings: Settings
     host: TurnHost
     task_group: TaskGroup
@@ -191,6 +191,7 @@ class _Base:
     spawn: Callable[[str, Callable[[], Awaitable[None]]], None]
 
     def env(self, mode: str) -> dict[str, str]:
+        """The VM's environment for ``mode`` (``exec`` or ``session``)."""
         env = vm_environment(os.environ, self.settings.vm_env_allow)
         env.update(
             ACP_BRIDGE_PROTOCOL=str(VM_PROTOCOL_VERSION),
@@ -200,6 +201,11 @@ class _Base:
         return env
 
     async def launch(self, mode: str) -> VmProcess:
+        """Start a VM process.
+
+        Raises:
+            RpcError: It could not be started (counted as a VM failure).
+        """
         try:
             return await VmProcess.start(
                 self.settings.vm_argv,
@@ -217,383 +223,3 @@ class _Base:
             raise vm_failed(
                 f"agent VM could not start: {exc.strerror}", None, command=command
             ) from None
-
-
-@dataclass(slots=True)
-class ExecSupervisor(_Base):
-    """Exec mode: one process per prompt; its exit ends the turn."""
-
-    running: set[VmProcess] = field(default_factory=set)
-
-    def warm_up(self) -> None:
-        """Nothing to start before a prompt."""
-
-    async def prepare(self, turn: Turn) -> None:
-        """Nothing to prepare: each prompt starts its own process."""
-
-    async def run_turn(self, turn: Turn) -> StopReason:
-        """Start the VM with the prompt on its stdin and forward its events until it exits."""
-        if turn.cancelled.is_set():
-            return "cancelled"
-        self.host.vm_turn_begins()
-        vm = await self.launch("exec")
-        self.running.add(vm)
-        payload = {
-            "protocolVersion": VM_PROTOCOL_VERSION,
-            "sessionId": self.host.session_id,
-            "cwd": self.host.cwd,
-            "prompt": turn.prompt,
-            "mcpServers": self.host.mcp_servers,
-            "additionalDirectories": self.host.additional_directories,
-        }
-        drained = anyio.Event()
-
-        async def feed_stdin() -> None:
-            await vm.send(jsonrpc.encode(payload))
-            await vm.close_stdin()
-
-        async def bad_answer(rpc: JsonObject, line: int) -> None:
-            self.counters.vm_bad_answers += 1  # exec mode has no JSON-RPC but session/event
-            log.warning(
-                "%s: ignoring a JSON-RPC message in exec mode (line %d): %.200s",
-                self.host.label,
-                line,
-                jsonrpc.encode(rpc).decode("utf-8", "replace"),
-            )
-
-        async def read_stdout() -> None:
-            try:
-                await pump(vm, self.host, bad_answer)
-            finally:
-                drained.set()
-
-        self.spawn(f"{self.host.label} stdin", feed_stdin)
-        self.spawn(f"{self.host.label} stdout", read_stdout)
-        await wait_any(drained, turn.cancelled)
-        if not turn.cancelled.is_set():
-            # Stdout is at its end: the VM should be exiting. One that closed stdout and
-            # keeps running would hold the turn forever; it gets a grace period.
-            exited = anyio.Event()
-
-            async def reap() -> None:
-                await vm.wait()
-                exited.set()
-
-            self.spawn(f"{self.host.label} wait", reap)
-            await wait_any(exited, turn.cancelled, timeout=self.settings.vm_stop_grace_s)
-            if not exited.is_set() and not turn.cancelled.is_set():
-                self.counters.vm_stdout_closed_early += 1
-                self.counters.vm_failures += 1
-                log.warning(
-                    "%s closed its stdout but still runs %.1f s later: stopping it",
-                    self.host.label,
-                    self.settings.vm_stop_grace_s,
-                )
-                await self._stop(vm)
-                raise vm_failed(
-                    "agent VM closed its stdout but did not exit; it was stopped",
-                    vm,
-                    exitStatus=vm.returncode,
-                )
-        if turn.cancelled.is_set():
-            self.spawn(f"{self.host.label} stop", lambda: self._stop(vm))
-            await wait_any(drained, timeout=self.settings.cancel_grace_s)
-            return "cancelled"
-        status = await vm.wait()
-        self.running.discard(vm)
-        if status == 0:
-            return "end_turn"
-        self.counters.vm_failures += 1
-        raise vm_failed(f"agent VM failed ({describe_status(status)})", vm, exitStatus=status)
-
-    async def _stop(self, vm: VmProcess) -> None:
-        await vm.stop(self.settings.vm_stop_grace_s, terminate=True)
-        self.running.discard(vm)
-
-    async def cancel(self, turn: Turn) -> None:
-        """Cancellation is handled in :meth:`run_turn` (SIGTERM to the process group)."""
-
-    async def stop(self) -> None:
-        """Stop every VM process still running."""
-        for vm in list(self.running):
-            await vm.stop(self.settings.vm_stop_grace_s, terminate=True)
-        self.running.clear()
-
-
-@dataclass(slots=True)
-class _Pending:
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: Any = None
-    error: JsonObject | None = None
-    vm_exited: bool = False
-
-
-@dataclass(slots=True)
-class SessionSupervisor(_Base):
-    """Session mode: one long-lived JSON-RPC process per session."""
-
-    client_capabilities: JsonObject = field(default_factory=dict)
-    client_info: JsonObject | None = None
-    vm: VmProcess | None = None
-    exited: anyio.Event = field(default_factory=anyio.Event)
-    ready: anyio.Event | None = None
-    start_error: RpcError | None = None
-    pending: dict[int, _Pending] = field(default_factory=dict)  # of the current VM
-    outstanding: _Pending | None = None
-    current_prompt: _Pending | None = None
-    retiring: set[VmProcess] = field(default_factory=set)  # being stopped in the background
-    _ids: count[int] = field(default_factory=count)
-
-    def warm_up(self) -> anyio.Event:
-        """Start the VM and initialize it in the background, unless done or under way.
-
-        Returns:
-            An event set once the VM is ready or failed to start (see ``start_error``).
-        """
-        if self.ready is not None and not self.exited.is_set():
-            return self.ready
-        self.ready = ready = anyio.Event()
-        self.start_error = None
-        self.exited = anyio.Event()
-        self.spawn(f"start {self.host.label}", lambda: self._start(ready))
-        return ready
-
-    async def _start(self, ready: anyio.Event) -> None:
-        try:
-            pending: dict[int, _Pending] = {}
-            self.pending = pending
-            self.vm = vm = await self.launch("session")
-            self.spawn(f"{self.host.label} stdout", lambda: self._read(vm, pending))
-            params = {
-                "protocolVersion": VM_PROTOCOL_VERSION,
-                "sessionId": self.host.session_id,
-                "cwd": self.host.cwd,
-                "mcpServers": self.host.mcp_servers,
-                "additionalDirectories": self.host.additional_directories,
-                "clientCapabilities": self.client_capabilities,
-            }
-            if self.client_info is not None:
-                params["clientInfo"] = self.client_info
-            answer = await self._call("initialize", params)
-            if answer.error is not None:
-                raise vm_failed("agent VM refused initialize", vm, vmError=answer.error)
-        except RpcError as exc:
-            self.start_error = exc
-        finally:
-            ready.set()
-
-    async def prepare(self, turn: Turn) -> None:
-        """Let a cancelled prompt finish, then wait for the VM to be initialized.
-
-        Raises:
-            RpcError: The VM failed to start, or did not answer ``initialize`` in time.
-        """
-        await self._settle_outstanding()
-        ready = self.warm_up()
-        await wait_any(ready, turn.cancelled, timeout=self.settings.vm_start_timeout_s)
-        if turn.cancelled.is_set() and not ready.is_set():
-            return
-        if not ready.is_set():
-            vm = self.vm
-            error = vm_failed(
-                f"agent VM did not answer initialize within {self.settings.vm_start_timeout_s} s",
-                vm,
-            )
-            self.counters.vm_failures += 1
-            await self.stop()
-            raise error
-        if self.start_error is not None:
-            error, self.start_error = self.start_error, None
-            self.ready = None
-            raise error
-
-    async def _call(self, method: str, params: JsonObject) -> _Pending:
-        vm = self.vm
-        pending = _Pending()
-        msg_id = next(self._ids)
-        self.pending[msg_id] = pending
-        if vm is None or not await vm.send(jsonrpc.encode(jsonrpc.request(msg_id, method, params))):
-            pending.error = jsonrpc.error_object(jsonrpc.INTERNAL_ERROR, "VM stdin is closed")
-            pending.done.set()
-            return pending
-        await wait_any(pending.done, self.exited)
-        if not pending.done.is_set():
-            raise self._exit_error(f"agent VM exited during {method}")
-        return pending
-
-    def _exit_error(self, message: str) -> RpcError:
-        vm = self.vm
-        status = vm.returncode if vm is not None else None
-        detail = f" ({describe_status(status)})" if status is not None else ""
-        self.counters.vm_failures += 1
-        return vm_failed(message + detail, vm, exitStatus=status)
-
-    async def _read(self, vm: VmProcess, pending_calls: dict[int, _Pending]) -> None:
-
-        async def on_rpc(rpc: JsonObject, line: int) -> None:
-            await self._on_rpc(vm, rpc, pending_calls)
-
-        try:
-            await pump(vm, self.host, on_rpc)
-        finally:
-            with anyio.CancelScope(shield=True):
-                # A VM without a stdout cannot answer anything: the session with it is over.
-                # Its stdin is closed now, so the grace period is also the one for stdin EOF.
-                await vm.close_stdin()
-                with anyio.move_on_after(self.settings.vm_stop_grace_s):
-                    await vm.wait()
-                if vm.returncode is None:  # closed stdout, still running: it cannot talk
-                    self.counters.vm_stdout_closed_early += 1
-                    log.warning("%s closed its stdout but did not exit: stopping it", vm.label)
-                    await vm.stop(self.settings.vm_stop_grace_s, terminate=True)
-            if vm is self.vm or self.vm is None:  # not once a newer VM may ask the editor
-                self.host.vm_exited()
-            if vm is self.vm:
-                self.exited.set()
-            for pending in pending_calls.values():
-                if not pending.done.is_set():
-                    pending.error = jsonrpc.error_object(jsonrpc.INTERNAL_ERROR, "VM exited")
-                    pending.vm_exited = True
-                    pending.done.set()
-            pending_calls.clear()
-
-    async def _on_rpc(
-        self, vm: VmProcess, message: JsonObject, pending_calls: dict[int, _Pending]
-    ) -> None:
-        parsed = jsonrpc.classify(message)
-        if isinstance(parsed, jsonrpc.Response):
-            pending = pending_calls.pop(parsed.id, None) if isinstance(parsed.id, int) else None
-            if pending is None:
-                self.counters.vm_bad_answers += 1
-                log.warning("%s: answer to unknown request id %r", self.host.label, parsed.id)
-                return
-            pending.result, pending.error = parsed.result, parsed.error
-            if pending is self.current_prompt:
-                self.host.vm_turn_over()
-            pending.done.set()
-        elif isinstance(parsed, jsonrpc.Request):
-            request = parsed
-            self.spawn(f"{self.host.label} {request.method}", lambda: self._serve(vm, request))
-        else:
-            self.counters.vm_bad_answers += 1
-            log.warning("%s: ignoring JSON-RPC message %s", self.host.label, message)
-
-    async def _serve(self, vm: VmProcess, request: jsonrpc.Request) -> None:
-        """Answer one request of the VM's, by asking the editor on its behalf."""
-        try:
-            result = await self.host.editor_call(request.method, request.params or {})
-            answer = jsonrpc.result_response(request.id, result)
-        except RpcError as exc:
-            answer = jsonrpc.error_response(request.id, exc.code, exc.message, exc.data)
-        await vm.send(jsonrpc.encode(answer))
-
-    async def run_turn(self, turn: Turn) -> StopReason:
-        """Send the prompt and forward events until the VM answers it."""
-        if turn.cancelled.is_set():
-            return "cancelled"
-        vm = self.vm
-        assert vm is not None
-        msg_id = next(self._ids)
-        pending = self.pending[msg_id] = _Pending()
-        self.current_prompt = pending
-        params = {"sessionId": self.host.session_id, "prompt": turn.prompt}
-        request = jsonrpc.encode(jsonrpc.request(msg_id, "session/prompt", params))
-        self.host.vm_turn_begins()
-        delivered = await self._deliver(vm, request, turn)
-        if delivered is False:
-            self.pending.pop(msg_id, None)
-            raise self._exit_error("agent VM no longer reads its stdin")
-        if delivered is None and turn.cancelled.is_set():
-            # A VM that has not taken its prompt off stdin cannot see the cancel behind it
-            # either: answer for it and restart it for the next prompt.
-            self.pending.pop(msg_id, None)
-            self.counters.vm_failures += 1
-            log.warning("%s: VM did not read its prompt; restarting it", self.host.label)
-            self._retire_vm()
-            return "cancelled"
-        await wait_any(pending.done, self.exited, turn.cancelled)
-        if turn.cancelled.is_set() and not pending.done.is_set():
-            await wait_any(pending.done, self.exited, timeout=self.settings.cancel_grace_s)
-            if not pending.done.is_set():
-                self.outstanding = pending
-            return "cancelled"
-        if not pending.done.is_set() or pending.vm_exited:
-            raise self._exit_error("agent VM exited during the turn")
-        return self._stop_reason(pending)
-
-    async def _deliver(self, vm: VmProcess, line: bytes, turn: Turn) -> bool | None:
-        """Write ``line`` to the VM without letting a VM that does not read it hold the turn.
-
-        Returns:
-            True once written; False if the VM's stdin is closed; None if the VM exited, or
-            the turn was cancelled and the line was still unread a grace period later.
-        """
-        written = anyio.Event()
-        outcome: list[bool] = []
-
-        async def write() -> None:
-            outcome.append(await vm.send(line))
-            written.set()
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(write)
-            await wait_any(written, turn.cancelled, self.exited)
-            if not written.is_set() and turn.cancelled.is_set():
-                await wait_any(written, self.exited, timeout=self.settings.cancel_grace_s)
-            group.cancel_scope.cancel()
-        return outcome[0] if outcome else None
-
-    def _retire_vm(self) -> None:
-        """Stop the current VM in the background; the next prompt starts a new one."""
-        vm, self.vm, self.ready = self.vm, None, None
-        if vm is None:
-            return
-        self.retiring.add(vm)
-
-        async def stop_it() -> None:
-            try:
-                await vm.stop(self.settings.vm_stop_grace_s)
-            finally:
-                self.retiring.discard(vm)
-
-        self.spawn(f"stop {self.host.label}", stop_it)
-
-    def _stop_reason(self, pending: _Pending) -> StopReason:
-        if pending.error is not None:
-            raise RpcError(
-                jsonrpc.INTERNAL_ERROR,
-                f"agent VM failed: {pending.error.get('message', 'error')}",
-                {"vmError": pending.error},
-            )
-        result = pending.result
-        reason = result.get("stopReason") if isinstance(result, dict) else None
-        if reason in STOP_REASONS:
-            return reason  # type: ignore[no-any-return]
-        self.counters.vm_bad_answers += 1
-        log.warning("%s: invalid stopReason %r, using end_turn", self.host.label, reason)
-        return "end_turn"
-
-    async def _settle_outstanding(self) -> None:
-        """Let a cancelled prompt finish before the next one; restart a VM that won't."""
-        pending, self.outstanding = self.outstanding, None
-        if pending is None or pending.done.is_set():
-            return
-        await wait_any(pending.done, self.exited, timeout=self.settings.cancelled_turn_timeout_s)
-        if not pending.done.is_set() and not self.exited.is_set():
-            log.warning("%s: VM ignored a cancelled prompt; restarting it", self.host.label)
-            await self.stop()
-
-    async def cancel(self, turn: Turn) -> None:
-        """Forward ``session/cancel`` to the VM at once."""
-        vm = self.vm
-        if vm is not None:
-            params = {"sessionId": self.host.session_id}
-            await vm.send(jsonrpc.encode(jsonrpc.notification("session/cancel", params)))
-
-    async def stop(self) -> None:
-        """Close the VM's stdin and stop it (and any still being stopped)."""
-        vm, self.vm = self.vm, None
-        self.ready = None
-        for old in [vm, *self.retiring]:
-            if old is not None:
-                await old.stop(self.settings.vm_stop_grace_s)

@@ -1,0 +1,531 @@
+"""One JSON-RPC 2.0 peer over newline-delimited lines: the editor's link, and each VM's.
+
+The bridge talks JSON-RPC in two directions: with the editor (it serves ACP) and with every
+session-mode VM (it is the VM's client, and serves the VM's requests to the editor). Both
+links are a :class:`Peer`; only the method table, the id scheme and what a problem costs
+differ, and those are the owner's.
+
+Rules:
+
+1. Every message is classified once (:func:`acp_bridge.jsonrpc.messages.classify`), before
+   any handler or library sees it. A message that cannot be processed is answered as
+   JSON-RPC prescribes (a request) or reported to the owner (a notification or response);
+   :meth:`Peer.receive_line` and :meth:`Peer.receive_value` never raise.
+2. Two id tables. ``_outgoing`` holds the requests this side sent, awaiting an answer;
+   ``_incoming`` the other side's requests being handled. A response is matched against
+   ``_outgoing`` only, ``$/cancel_request`` against ``_incoming`` only, so the two sides
+   may use the same ids without harm.
+3. Every request that was read is answered exactly once, and the answer is queued the
+   moment its handler returns, with no await in between: notifications a handler sent
+   before returning reach the other side before its answer.
+4. Handlers run in the owner's task group (a coroutine handler) or at once (a plain
+   function). :meth:`Peer._answer` is the one place where an exception becomes a wire
+   error: :class:`~acp_bridge.errors.RpcError` is a refusal, given as it is; anything
+   else is a bug, answered ``-32603`` without a traceback and reported.
+
+The method table is pygls's :class:`~pygls.feature_manager.FeatureManager`, and wire errors
+are built through pygls's :class:`~pygls.exceptions.JsonRpcException` family. pygls's
+``JsonRPCProtocol`` itself is not used: it keeps both directions' ids in one private dict
+(an answer carrying the id of a request still being handled is fed to that handler's task
+and kills the process), starts handlers with ``asyncio.ensure_future`` outside any task
+group, structures every message a second time (and rejects some JSON-RPC allows, such as
+a request without ``params``) and owns LSP's framing. ``docs/architecture.md`` says more.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+import anyio
+import orjson
+from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcRequestCancelled
+from pygls.feature_manager import FeatureManager
+
+from acp_bridge.errors import RpcError
+from acp_bridge.jsonrpc import messages
+from acp_bridge.jsonrpc.messages import (
+    Invalid,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from anyio.abc import TaskGroup
+
+    from acp_bridge.jsonrpc.messages import JsonObject, Message
+
+log = logging.getLogger("acp_bridge.jsonrpc")
+
+#: ACP's (and LSP's, spelled differently) notification that withdraws a request.
+CANCEL_REQUEST: Final = "$/cancel_request"
+
+#: A catch-all handler for methods the table does not name: ``(method, params)``.
+Fallback: TypeAlias = "Callable[[str, JsonObject], Awaitable[Any]]"
+#: How a peer writes one line to the other side; False when it can no longer be written.
+Send: TypeAlias = "Callable[[bytes], Awaitable[bool]]"
+
+
+class Problem(Enum):
+    """What the other side did wrong (or what went wrong here), for the owner to count."""
+
+    PARSE_ERROR = "parse_error"  # not JSON
+    INVALID = "invalid"  # JSON, but not a JSON-RPC message we can process
+    UNEXPECTED_RESPONSE = "unexpected_response"  # an answer to nothing we asked
+    UNKNOWN_METHOD = "unknown_method"
+    DUPLICATE_ID = "duplicate_id"  # a request id already being handled
+    BAD_NOTIFICATION = "bad_notification"  # a notification its handler refused
+    REFUSED = "refused"  # a request its handler answered with an RpcError
+    CRASHED = "crashed"  # a handler raised something unexpected: a bug
+    UNENCODABLE = "unencodable"  # a result that cannot be written as JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One problem, with what the owner needs to count and log it.
+
+    Attributes:
+        problem: Its kind.
+        message: A one-line description, for stderr.
+        method: The method involved, when known.
+        error: The refusal, for :attr:`Problem.REFUSED` and :attr:`Problem.BAD_NOTIFICATION`.
+        exception: The exception, for :attr:`Problem.CRASHED`.
+    """
+
+    problem: Problem
+    message: str
+    method: str | None = None
+    error: RpcError | None = None
+    exception: BaseException | None = None
+
+
+@dataclass(eq=False, slots=True)
+class OutgoingRequest:
+    """A request this side sent and the answer it awaits.
+
+    Attributes:
+        id: Its id, unique among this peer's outgoing requests.
+        method: Its method.
+        line: Its wire line (written by the peer, or by the caller: see :meth:`Peer.request`).
+        done: Set once answered, or once the peer closed (``closed`` then is True).
+        result: The answer's result.
+        error: The answer's error (or why there will be no answer).
+        closed: The other side went away before answering.
+        on_answer: Called as the answer is read, before ``done`` is set and before the
+            next message of the other side is looked at.
+    """
+
+    id: RequestId
+    method: str
+    line: bytes
+    done: anyio.Event = field(default_factory=anyio.Event)
+    result: Any = None
+    error: RpcError | None = None
+    closed: bool = False
+    on_answer: Callable[[], None] | None = None
+
+    def outcome(self) -> Any:
+        """The result of an answered request.
+
+        Raises:
+            RpcError: The other side answered with an error, or went away.
+        """
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+@dataclass(slots=True)
+class _Incoming:
+    """A request of the other side's being handled."""
+
+    method: str
+    params: JsonObject
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+class Peer:
+    """One side's end of a JSON-RPC link (see the module docstring for its rules)."""
+
+    def __init__(
+        self,
+        name: str,
+        send: Send,
+        task_group: TaskGroup,
+        *,
+        new_id: Callable[[], RequestId],
+        on_problem: Callable[[Report], None],
+        fallback: Fallback | None = None,
+    ) -> None:
+        """Create a peer.
+
+        Args:
+            name: Who the other side is, for stderr ("editor", "vm 1a2b3c4d").
+            send: Writes one line to the other side (newline included).
+            task_group: Where coroutine handlers run.
+            new_id: Makes the id of the next outgoing request.
+            on_problem: Told about every problem (count it, log it).
+            fallback: Handles requests for methods the table does not name; without one
+                they are answered ``-32601``. Unknown notifications are reported, ignored.
+        """
+        self.name = name
+        self._send = send
+        self._task_group = task_group
+        self._new_id = new_id
+        self._on_problem = on_problem
+        self._fallback = fallback
+        self._methods = FeatureManager(converter=_CONVERTER)  # type: ignore[no-untyped-call]
+        self._cancel_hooks: dict[str, Callable[[JsonObject], Awaitable[None]]] = {}
+        self._outgoing: dict[RequestId, OutgoingRequest] = {}
+        self._incoming: dict[RequestId, _Incoming] = {}
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    # ------------------------------------------------------------------ the method table
+
+    def on(
+        self,
+        method: str,
+        handler: Callable[[JsonObject], Any],
+        *,
+        on_cancel: Callable[[JsonObject], Awaitable[None]] | None = None,
+    ) -> None:
+        """Route ``method`` (request or notification) to ``handler``.
+
+        Args:
+            method: The method name.
+            handler: Called with the params; a coroutine function runs as a task.
+            on_cancel: For a request whose cancellation means something of its own (ACP's
+                ``session/prompt`` then ends its turn ``cancelled``): called with the
+                request's params on ``$/cancel_request`` instead of aborting the handler.
+        """
+        self._methods.feature(method)(_entry(handler))
+        if on_cancel is not None:
+            self._cancel_hooks[method] = on_cancel
+
+    @property
+    def methods(self) -> frozenset[str]:
+        """The methods the table names."""
+        return frozenset(self._methods.features)
+
+    # ------------------------------------------------------------------ reading
+
+    async def receive_line(self, line: bytes) -> None:
+        """Handle one line of the other side's (without its newline). Never raises."""
+        if not line.strip():
+            return
+        await self.receive(messages.parse_line(line))
+
+    async def receive_value(self, value: Any) -> None:
+        """Handle one parsed JSON value of the other side's. Never raises."""
+        await self.receive(messages.classify(value))
+
+    async def receive(self, message: Message) -> None:
+        """Handle one classified message. Never raises."""
+        if isinstance(message, Invalid):
+            await self._invalid(message)
+        elif isinstance(message, Response):
+            self._response(message)
+        elif isinstance(message, Request):
+            await self._request(message)
+        elif message.method == CANCEL_REQUEST:
+            await self._cancel_request(message.params or {})
+        else:
+            await self._notification(message)
+
+    async def _invalid(self, message: Invalid) -> None:
+        problem = Problem.PARSE_ERROR if message.code == messages.PARSE_ERROR else Problem.INVALID
+        self._report(problem, f"{self.name} sent an invalid message: {message.message}")
+        if message.answerable:
+            await self.send_error(message.id, message.code, message.message)
+
+    def _response(self, message: Response) -> None:
+        pending = None if message.id is None else self._outgoing.pop(message.id, None)
+        if pending is None:
+            error = message.error or {}
+            self._report(
+                Problem.UNEXPECTED_RESPONSE,
+                f"{self.name} sent a response to "
+                f"{'no' if message.id is None else 'an unknown'} request id {message.id!r} "
+                f"({_short(error.get('message', 'result'))}); ignored",
+            )
+            return
+        if message.error is not None:
+            pending.error = _answered_error(message.error)
+        else:
+            pending.result = message.result
+        if pending.on_answer is not None:
+            pending.on_answer()
+        pending.done.set()
+
+    async def _request(self, request: Request) -> None:
+        handler = self._handler(request.method, request=True)
+        if handler is None:
+            self._report(
+                Problem.UNKNOWN_METHOD,
+                f"{self.name} called unknown method {request.method!r}",
+                request.method,
+            )
+            await self.send_error(
+                request.id, messages.METHOD_NOT_FOUND, f"Method not found: {request.method}"
+            )
+            return
+        if request.id in self._incoming:
+            self._report(
+                Problem.DUPLICATE_ID,
+                f"{self.name} reused request id {request.id!r} while it is being handled",
+                request.method,
+            )
+            await self.send_error(
+                request.id,
+                messages.INVALID_REQUEST,
+                f"Invalid Request: id {request.id!r} is already in use by a request in flight",
+            )
+            return
+        entry = _Incoming(request.method, request.params or {})
+        self._incoming[request.id] = entry
+        self._idle = anyio.Event()
+        if inspect.iscoroutinefunction(handler):
+            self._task_group.start_soon(
+                self._run, request, handler, entry, name=f"{self.name} {request.method}"
+            )
+        else:
+            await self._run(request, handler, entry)
+
+    async def _run(self, request: Request, handler: Any, entry: _Incoming) -> None:
+        try:
+            with entry.scope:
+                answer = await self._answer(request, handler, entry.params)
+            if entry.scope.cancelled_caught:
+                answer = _error(
+                    request.id,
+                    JsonRpcRequestCancelled(f'Request with id "{request.id}" is canceled'),
+                )
+        finally:
+            if self._incoming.get(request.id) is entry:
+                del self._incoming[request.id]
+            if not self._incoming:
+                self._idle.set()
+        await self._send(self._encode_answer(request, answer))
+
+    async def _answer(self, request: Request, handler: Any, params: JsonObject) -> JsonObject:
+        """Call the handler: the one place where an exception becomes a wire error."""
+        try:
+            result = handler(params)
+            if inspect.isawaitable(result):
+                result = await result
+        except RpcError as exc:
+            self._report(Problem.REFUSED, f"{request.method}: {exc.message}", request.method, exc)
+            return messages.error_response(request.id, exc.code, exc.message, exc.data)
+        except Exception as exc:  # noqa: BLE001 - the one exception-to-wire boundary
+            self._report(
+                Problem.CRASHED,
+                f"{request.method}: unexpected error",
+                request.method,
+                exception=exc,
+            )
+            return _error(
+                request.id,
+                JsonRpcInternalError(f"Internal error in {request.method}: {type(exc).__name__}"),
+            )
+        return messages.result_response(request.id, result)
+
+    def _encode_answer(self, request: Request, answer: JsonObject) -> bytes:
+        try:
+            return messages.encode(answer)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            self._report(
+                Problem.UNENCODABLE,
+                f"{request.method}: the answer cannot be encoded ({exc})",
+                request.method,
+            )
+            return messages.encode(
+                _error(request.id, JsonRpcInternalError("Internal error: unencodable answer"))
+            )
+
+    async def _notification(self, message: Notification) -> None:
+        handler = self._handler(message.method, request=False)
+        if handler is None:
+            self._report(
+                Problem.UNKNOWN_METHOD,
+                f"ignoring unknown notification {message.method!r} from {self.name}",
+                message.method,
+            )
+            return
+        if inspect.iscoroutinefunction(handler):
+            self._task_group.start_soon(
+                self._run_notification, message, handler, name=f"{self.name} {message.method}"
+            )
+        else:
+            await self._run_notification(message, handler)
+
+    async def _run_notification(self, message: Notification, handler: Any) -> None:
+        try:
+            result = handler(message.params or {})
+            if inspect.isawaitable(result):
+                await result
+        except RpcError as exc:
+            self._report(
+                Problem.BAD_NOTIFICATION,
+                f"{message.method} ignored: {exc.message}",
+                message.method,
+                exc,
+            )
+        except Exception as exc:  # noqa: BLE001 - the one exception-to-wire boundary
+            self._report(
+                Problem.CRASHED,
+                f"{message.method}: unexpected error",
+                message.method,
+                exception=exc,
+            )
+
+    async def _cancel_request(self, params: JsonObject) -> None:
+        request_id = params.get("requestId")
+        if not messages.valid_id(request_id):
+            self._report(
+                Problem.BAD_NOTIFICATION,
+                f"{CANCEL_REQUEST} ignored: requestId must be a string or an integer",
+                CANCEL_REQUEST,
+            )
+            return
+        entry = self._incoming.get(request_id)
+        if entry is None:
+            log.info("%s for %r: nothing in flight", CANCEL_REQUEST, request_id)
+            return
+        hook = self._cancel_hooks.get(entry.method)
+        if hook is None:
+            entry.scope.cancel()
+            return
+        self._task_group.start_soon(
+            self._run_notification,
+            Notification(CANCEL_REQUEST, entry.params, {}),
+            hook,
+            name=f"{self.name} {CANCEL_REQUEST}",
+        )
+
+    def _handler(self, method: str, *, request: bool) -> Any:
+        handler = self._methods.features.get(method)
+        if handler is None and request and self._fallback is not None:
+            return functools.partial(self._fallback, method)
+        return handler
+
+    def _report(
+        self,
+        problem: Problem,
+        message: str,
+        method: str | None = None,
+        error: RpcError | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        self._on_problem(Report(problem, message, method, error, exception))
+
+    # ------------------------------------------------------------------ writing
+
+    async def send_error(self, msg_id: RequestId | None, code: int, message: str) -> None:
+        """Answer ``msg_id`` (``None``: a message whose id could not be read) with an error."""
+        await self._send(messages.encode(messages.error_response(msg_id, code, message)))
+
+    async def notify(self, method: str, params: JsonObject) -> bool:
+        """Send a notification; return whether it could be written."""
+        return await self._send(messages.encode(messages.notification(method, params)))
+
+    async def request(
+        self, method: str, params: JsonObject, *, send: bool = True
+    ) -> OutgoingRequest:
+        """Send a request (or, with ``send=False``, only register it: write ``line`` yourself).
+
+        An outgoing request that could not be written is done at once, with an error.
+        """
+        msg_id = self._new_id()
+        pending = OutgoingRequest(
+            msg_id, method, messages.encode(messages.request(msg_id, method, params))
+        )
+        self._outgoing[msg_id] = pending
+        if send and not await self._send(pending.line):
+            self._fail(pending, f"{self.name} can no longer be written to")
+        return pending
+
+    def forget(self, pending: OutgoingRequest) -> None:
+        """Stop waiting for ``pending``'s answer (given up on); a late answer is unexpected."""
+        if self._outgoing.get(pending.id) is pending:
+            del self._outgoing[pending.id]
+
+    def close(self, reason: str) -> None:
+        """The other side is gone: every outgoing request is done, with ``reason`` as error."""
+        outgoing, self._outgoing = self._outgoing, {}
+        for pending in outgoing.values():
+            pending.closed = True
+            self._fail(pending, reason)
+
+    @staticmethod
+    def _fail(pending: OutgoingRequest, reason: str) -> None:
+        if pending.done.is_set():
+            return
+        pending.error = RpcError(messages.INTERNAL_ERROR, reason)
+        pending.done.set()
+
+    # ------------------------------------------------------------------ shutdown
+
+    @property
+    def in_flight(self) -> int:
+        """How many of the other side's requests are being handled."""
+        return len(self._incoming)
+
+    async def wait_idle(self) -> None:
+        """Wait until no request of the other side's is being handled."""
+        await self._idle.wait()
+
+    def cancel_all(self) -> None:
+        """Abort every handler still running (each answers -32800) and every outgoing request."""
+        for entry in list(self._incoming.values()):
+            entry.scope.cancel()
+        self.close("shutting down")
+
+
+_CONVERTER: Final = get_converter()
+
+
+def _entry(handler: Callable[[JsonObject], Any]) -> Callable[[JsonObject], Any]:
+    """``handler`` as a plain function (pygls's table marks its entries with attributes)."""
+    if inspect.iscoroutinefunction(handler):
+
+        async def run_async(params: JsonObject) -> Any:
+            return await handler(params)
+
+        return run_async
+
+    def run_sync(params: JsonObject) -> Any:
+        return handler(params)
+
+    return run_sync
+
+
+def _error(msg_id: RequestId, error: JsonRpcException) -> JsonObject:
+    """An error response built from one of pygls's wire errors."""
+    return {
+        "jsonrpc": "2.0",
+        "id": msg_id,
+        "error": _CONVERTER.unstructure(error.to_response_error()),
+    }
+
+
+def _answered_error(error: JsonObject) -> RpcError:
+    """The :class:`RpcError` of an error the other side answered with (``message`` optional)."""
+    message = error.get("message")
+    return RpcError(
+        error["code"], message if isinstance(message, str) else "error", error.get("data")
+    )
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."

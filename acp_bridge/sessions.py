@@ -1,0 +1,545 @@
+"""Live sessions: each one's log, VM runner and turns, and the registry that opens them.
+
+A :class:`SessionRuntime` is one live ACP session. Every line its VM writes goes through
+:meth:`SessionRuntime.ingest`: persisted first, then translated, then queued for the editor
+behind the same single writer as every response, so the order the editor sees is the order
+things happened. It runs its turns one after another (:meth:`SessionRuntime.run_turn`) and
+has the one way to cancel a turn (:meth:`SessionRuntime.cancel_turn`).
+
+:class:`Sessions` opens sessions (new, or restored from their logs by ``session/load`` and
+``session/resume``), retires them (close, delete, shutdown) and lists them. Neither knows
+the ACP method table: :mod:`acp_bridge.agent` calls them with validated params.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+import anyio
+import anyio.lowlevel
+
+from acp_bridge import tuning
+from acp_bridge.core.editor_calls import PermissionMemory
+from acp_bridge.core.replay import SESSION_RECORD, Replayer
+from acp_bridge.core.session import SessionCore
+from acp_bridge.core.translate import TranslatorOptions, outgoing
+from acp_bridge.errors import EventLogError, RpcError
+from acp_bridge.eventlog.catalog import list_sessions
+from acp_bridge.eventlog.naming import is_plain_session_id
+from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
+from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog, session_in_use
+from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.vm.exec_mode import ExecModeRunner
+from acp_bridge.vm.session_mode import SessionModeRunner
+from acp_bridge.vm.supervisor import Turn
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+
+    from anyio.abc import TaskGroup
+
+    from acp_bridge.acp.coalesce import Outgoing
+    from acp_bridge.acp.params import LoadSessionParams
+    from acp_bridge.acp.stdio import Outbox
+    from acp_bridge.acp.updates import JsonObject, StopReason
+    from acp_bridge.counters import Counters
+    from acp_bridge.editor_gateway import EditorGateway
+    from acp_bridge.eventlog.writer import EventLog
+    from acp_bridge.jsonrpc.framing import LineTooLong
+    from acp_bridge.settings import Settings
+    from acp_bridge.vm.supervisor import Runner
+
+log = logging.getLogger("acp_bridge.sessions")
+
+#: Starts a named job in the bridge's task group; its unexpected errors are logged, counted.
+Spawn: TypeAlias = "Callable[[str, Callable[[], Awaitable[None]]], None]"
+
+LIST_PAGE_SIZE: Final = 100
+#: Records replayed between two yields to the event loop during session/load.
+REPLAY_YIELD_EVERY: Final = 500
+NO_PROMPTS_NOTICE: Final = (
+    "(This session was recorded by another runtime: the user's prompts were not recorded, "
+    "so only the agent's side is shown.)"
+)
+
+
+def session_not_found(session_id: str) -> RpcError:
+    """The -32002 answer for an id the bridge does not know."""
+    return RpcError(jsonrpc.RESOURCE_NOT_FOUND, "Session not found", {"sessionId": session_id})
+
+
+def guarded_spawner(task_group: TaskGroup, counters: Counters) -> Spawn:
+    """A :data:`Spawn` for ``task_group``: a job's unexpected error is logged and counted."""
+
+    def spawn(name: str, job: Callable[[], Awaitable[None]]) -> None:
+        async def guarded() -> None:
+            try:
+                await job()
+            except Exception:
+                counters.handler_unexpected_exceptions += 1
+                log.exception("task %s failed", name)
+
+        task_group.start_soon(guarded, name=name)
+
+    return spawn
+
+
+@dataclass(slots=True)
+class SessionRuntime:
+    """One live ACP session: its state, its log, its VM runner and its current turn."""
+
+    core: SessionCore
+    log: EventLog
+    outbox: Outbox
+    counters: Counters
+    mcp_servers: list[JsonObject]
+    spawn: Spawn | None = None
+    gateway: EditorGateway | None = None
+    runner: Runner | None = None
+    permissions: PermissionMemory = field(default_factory=PermissionMemory)
+    editor_calls: dict[str, anyio.Event] = field(default_factory=dict)
+    turn: Turn | None = None
+    turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    closed: bool = False
+    syncing: bool = False  # the log's fsync is running in a worker thread
+
+    @property
+    def session_id(self) -> str:
+        """The ACP session id."""
+        return self.core.session_id
+
+    @property
+    def cwd(self) -> str:
+        """The session's working directory."""
+        return self.core.cwd
+
+    @property
+    def additional_directories(self) -> list[str]:
+        """The session's workspace roots besides its cwd."""
+        return self.core.additional_directories
+
+    @property
+    def roots(self) -> list[str]:
+        """The directories the VM may touch through the editor: cwd, then the others."""
+        return self.core.roots
+
+    @property
+    def label(self) -> str:
+        """How this session's VM is named on stderr."""
+        return f"vm {self.core.session_id[:8]}"
+
+    @property
+    def turn_cancelled(self) -> bool:
+        """Whether the running turn (if any) was cancelled."""
+        return self.turn is not None and self.turn.cancelled.is_set()
+
+    def persist(self, record: JsonObject, frame_depth: int | None = None) -> None:
+        """Append to the session's log; a failure is counted by the log, never raised."""
+        self.log.append(record, frame_depth=frame_depth)
+
+    # ------------------------------------------------------------------ the VM's lines
+
+    async def ingest(
+        self, lines: Sequence[bytes | LineTooLong], start: int, first_line: int
+    ) -> tuple[int, JsonObject | None]:
+        """Persist VM lines, then translate and forward them (see :class:`TurnHost`).
+
+        Waiting for room in the outbox comes first, so that deciding whether the turn is
+        still open and queueing its notifications happen with no await in between: no
+        update can slip in behind the prompt's answer. The records of the batch reach the
+        log (one ``write``) before any of its notifications is queued.
+        """
+        await self.outbox.wait_for_room()
+        batch = self.core.vm_lines(lines, start)
+        if batch.records:
+            self.log.append_many(batch.records)
+            if self.log.sync_wanted and not self.syncing and self.spawn is not None:
+                self.syncing = True
+                self.spawn(f"fsync {self.label}", self.sync_log)
+        counters = self.counters
+        for name, count in batch.counts.items():
+            setattr(counters, name, getattr(counters, name) + count)
+        for position, problem in batch.problems:
+            log.warning("%s stdout line %d: %s", self.label, first_line + position, problem)
+        self.outbox.put_many(batch.outgoing)
+        return batch.end, batch.rpc
+
+    async def sync_log(self) -> None:
+        """Run the log's due ``fsync`` in a worker thread: the event loop goes on meanwhile."""
+        try:
+            handle = self.log.begin_sync()
+            if handle is None:
+                return
+            error: OSError | None = None
+            try:
+                await anyio.to_thread.run_sync(os.fsync, handle)
+            except OSError as exc:
+                error = exc
+            finally:
+                self.log.end_sync(handle, error)
+        finally:
+            self.syncing = False
+
+    def vm_turn_begins(self) -> None:
+        """The prompt is being handed to the VM."""
+        record = self.core.vm_has_prompt()
+        if record is not None:
+            self.persist(record)
+
+    def vm_turn_over(self) -> None:
+        """The VM answered its prompt; later lines are outside the turn."""
+        record = self.core.vm_answered()
+        if record is not None:
+            self.persist(record)
+
+    def vm_exited(self) -> None:
+        """Withdraw every editor request the VM was waiting for: nobody will read it."""
+        for waiting in list(self.editor_calls.values()):
+            waiting.set()
+
+    async def editor_call(self, method: str, params: JsonObject) -> Any:
+        """Ask the editor on the VM's behalf (see :class:`EditorGateway`).
+
+        Raises:
+            RpcError: Refused, failed, timed out, or the session has no gateway.
+        """
+        if self.gateway is None:
+            raise RpcError(jsonrpc.METHOD_NOT_FOUND, f"Method not found: {method}")
+        return await self.gateway.call(self, method, params)
+
+    # ------------------------------------------------------------------ turns
+
+    async def run_turn(self, prompt: list[JsonObject]) -> JsonObject:
+        """Run one turn; turns of a session run one after another, never mixed.
+
+        Raises:
+            RpcError: The session is closed, or its VM failed the turn.
+        """
+        async with self.turn_lock:
+            if self.closed:
+                raise session_not_found(self.session_id)
+            runner = self.runner
+            assert runner is not None
+            turn = Turn(prompt=prompt)
+            self.persist(self.core.begin_turn(prompt))
+            self.turn = turn
+            stop: StopReason | None = None
+            try:
+                await runner.prepare(turn)
+                stop = self.core.final_stop_reason(await runner.run_turn(turn))
+            finally:
+                self.turn = None
+                await self.outbox.wait_for_room()
+                closing, record = self.core.end_turn(stop)
+                for notification in closing:
+                    self.outbox.put_nowait(jsonrpc.encode(notification))
+                self.persist(record)
+            return {"stopReason": stop}
+
+    def cancel_now(self) -> Turn | None:
+        """Mark the running turn cancelled and withdraw the VM's editor requests, at once.
+
+        Returns:
+            The turn, if one was running and had not been cancelled yet: its VM is still
+            to be told (:meth:`cancel_turn`).
+        """
+        for waiting in list(self.editor_calls.values()):
+            waiting.set()
+        turn = self.turn
+        if turn is None or not self.core.cancel():
+            return None
+        turn.cancelled.set()
+        return turn
+
+    async def cancel_turn(self) -> None:
+        """Cancel the running turn: the prompt answers ``cancelled``; the VM is told."""
+        turn = self.cancel_now()
+        if turn is None:
+            log.info("session/cancel for %s with no turn running", self.session_id)
+            return
+        if self.runner is not None:
+            await self.runner.cancel(turn)
+
+    async def retire(self) -> None:
+        """Take the session out of service: cancel its turn, stop its VM, close its log."""
+        self.closed = True
+        await self.cancel_turn()
+        async with self.turn_lock:
+            if self.runner is not None:
+                await self.runner.stop()
+            self.log.close()
+
+    def status(self) -> JsonObject:
+        """This session's entry in ``_acp_bridge/status``."""
+        return {
+            "sessionId": self.session_id,
+            "cwd": self.cwd,
+            "phase": self.core.phase.value,
+            "logPath": str(getattr(self.log, "path", "")),
+            # The last write failure of this session's log, until a write works again.
+            "logError": None if self.log.last_error is None else str(self.log.last_error),
+        }
+
+
+class Sessions:
+    """The live sessions of one bridge, and how they are opened, restored and retired."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        counters: Counters,
+        outbox: Outbox,
+        task_group: TaskGroup,
+        gateway: EditorGateway,
+    ) -> None:
+        """Create an empty registry; ``client_*`` and ``options`` are set at initialize."""
+        self.settings = settings
+        self.counters = counters
+        self.outbox = outbox
+        self.task_group = task_group
+        self.gateway = gateway
+        self.spawn = guarded_spawner(task_group, counters)
+        self.live: dict[str, SessionRuntime] = {}
+        self.client_capabilities: JsonObject = {}
+        self.client_info: JsonObject | None = None
+        self.options = TranslatorOptions(harn_extensions=settings.harn_extensions)
+
+    def get(self, session_id: str) -> SessionRuntime:
+        """The live session ``session_id``.
+
+        Raises:
+            RpcError: -32002, there is none.
+        """
+        runtime = self.live.get(session_id)
+        if runtime is None or runtime.closed:
+            raise session_not_found(session_id)
+        return runtime
+
+    async def create(
+        self, cwd: str, mcp_servers: list[JsonObject], additional_directories: list[str]
+    ) -> str:
+        """A new session: its log, and (session mode) its VM, started in the background.
+
+        Raises:
+            RpcError: Its log could not be opened.
+        """
+        session_id = str(uuid.uuid4())
+        runtime = await self._open(session_id, cwd, mcp_servers, additional_directories)
+        self._go_live(runtime)
+        log.info("session %s created in %s", session_id, cwd)
+        return session_id
+
+    async def _open(
+        self,
+        session_id: str,
+        cwd: str,
+        mcp_servers: list[JsonObject],
+        additional_directories: list[str],
+    ) -> SessionRuntime:
+        try:
+            event_log: EventLog = await anyio.to_thread.run_sync(self._open_log, session_id)
+        except EventLogError as exc:
+            self.counters.eventlog_open_failures += 1
+            raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot open the event log: {exc}") from None
+        options = TranslatorOptions(harn_extensions=self.options.harn_extensions, cwd=cwd)
+        core = SessionCore(session_id, cwd, options, list(additional_directories))
+        return SessionRuntime(
+            core,
+            event_log,
+            self.outbox,
+            self.counters,
+            mcp_servers,
+            spawn=self.spawn,
+            gateway=self.gateway,
+        )
+
+    def _open_log(self, session_id: str) -> EventLog:
+        return JsonlEventLog(
+            self.settings.log_dir,
+            session_id,
+            counters=self.counters,
+            rotation=self.settings.rotation,
+            fsync=self.settings.fsync,
+            background_sync=True,
+        )
+
+    def _go_live(self, runtime: SessionRuntime) -> None:
+        runtime.persist(runtime.core.started(runtime.mcp_servers))
+        runtime.runner = self._runner(runtime)
+        self.live[runtime.session_id] = runtime
+        runtime.runner.warm_up()
+
+    def _runner(self, runtime: SessionRuntime) -> Runner:
+        common: dict[str, Any] = {
+            "settings": self.settings,
+            "host": runtime,
+            "task_group": self.task_group,
+            "counters": self.counters,
+            "spawn": self.spawn,
+        }
+        if self.settings.vm_mode == "exec":
+            return ExecModeRunner(**common)
+        return SessionModeRunner(
+            **common,
+            client_capabilities=self.client_capabilities,
+            client_info=self.client_info,
+        )
+
+    # ------------------------------------------------------------------ sessions from logs
+
+    def logged(self, session_id: str) -> list[Any]:
+        """The log segments of ``session_id``.
+
+        Raises:
+            RpcError: -32602 for an id the bridge could not have made, -32002 for no log.
+        """
+        if not is_plain_session_id(session_id):
+            raise RpcError(
+                jsonrpc.INVALID_PARAMS,
+                "Invalid params: sessionId is not a session id this bridge could have made",
+                {"field": "sessionId"},
+            )
+        paths = segment_paths(self.settings.log_dir, session_id)
+        if not paths:
+            raise session_not_found(session_id)
+        return paths
+
+    async def restore(self, request: LoadSessionParams, *, send: bool) -> None:
+        """Go live again from the log; with ``send``, replay the conversation to the editor.
+
+        Raises:
+            RpcError: No such log, or it could not be opened.
+        """
+        session_id = request.session_id
+        paths = self.logged(session_id)
+        await self.retire(session_id)
+        runtime = await self._open(
+            session_id, request.cwd, request.mcp_servers, request.additional_directories
+        )
+        replayer = Replayer(runtime.core.options)
+        replayer.begin_log(session_id)
+        tuning.tune()  # a stream of records is coming
+        pending: list[Outgoing] = []
+        first = True
+        for count, (where, item) in enumerate(read_located_records(paths), start=1):
+            if count % REPLAY_YIELD_EVERY == 0:
+                await self._send_lines(pending)
+                pending = []
+            if isinstance(item, CorruptLine):
+                self.counters.eventlog_corrupt_lines += 1
+                log.warning("%s, skipped while loading %s", item, session_id)
+                continue
+            if first and send and item.event.get("type") != SESSION_RECORD:
+                notice = runtime.core.translator.notice(NO_PROMPTS_NOTICE)
+                pending.append(jsonrpc.encode(notice))
+            first = False
+            lines = replayer.feed_wire(item.event, where=where)
+            if send:
+                pending += lines
+        closing = replayer.finish()
+        if send:
+            pending += map(outgoing, closing)
+            await self._send_lines(pending)
+        runtime.core.translator = replayer.translator(session_id)
+        self._go_live(runtime)
+        verb = "loaded" if send else "resumed"
+        log.info("session %s %s from %d segment(s)", session_id, verb, len(paths))
+
+    async def _send_lines(self, lines: list[Outgoing]) -> None:
+        """Queue replayed lines once the editor has room for them, and let others run."""
+        await anyio.lowlevel.checkpoint()
+        await self.outbox.wait_for_room()
+        self.outbox.put_many(lines)
+
+    # ------------------------------------------------------------------ retiring
+
+    async def retire(self, session_id: str) -> None:
+        """Take a live session out of service (if it is live)."""
+        runtime = self.live.pop(session_id, None)
+        if runtime is not None:
+            await runtime.retire()
+
+    async def close(self, session_id: str) -> None:
+        """Stop the session's work and VM; its log stays.
+
+        Raises:
+            RpcError: Neither live nor logged.
+        """
+        if session_id not in self.live:
+            self.logged(session_id)
+        await self.retire(session_id)
+
+    async def delete(self, session_id: str) -> None:
+        """Close the session if live and remove its log; unknown ids succeed.
+
+        Raises:
+            RpcError: The log is open in another process, or a file would not go.
+        """
+        await self.retire(session_id)
+        if not is_plain_session_id(session_id):
+            return
+        paths = segment_paths(self.settings.log_dir, session_id)
+        if paths and session_in_use(paths[0]):
+            raise RpcError(
+                jsonrpc.INTERNAL_ERROR,
+                "the session is open in another process; close it there first",
+                {"sessionId": session_id},
+            )
+        for path in paths:
+            for victim in (path, path.with_name(path.name + TORN_SUFFIX)):
+                try:
+                    victim.unlink()
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise RpcError(
+                        jsonrpc.INTERNAL_ERROR, f"cannot delete {victim.name}: {exc.strerror}"
+                    ) from None
+        log.info("session %s deleted", session_id)
+
+    async def list(self, cwd: str | None, cursor: str | None) -> JsonObject:
+        """One page of ``session/list``: every logged session, newest first.
+
+        Raises:
+            RpcError: -32602, a cursor this bridge did not hand out.
+        """
+        entries = await anyio.to_thread.run_sync(list_sessions, self.settings.log_dir)
+        if cwd is not None:
+            entries = [e for e in entries if e.cwd == cwd]
+        start = 0
+        if cursor is not None:
+            if not cursor.isdigit():
+                raise RpcError(jsonrpc.INVALID_PARAMS, "Invalid params: unknown cursor")
+            start = int(cursor)
+        page = entries[start : start + LIST_PAGE_SIZE]
+        result: JsonObject = {"sessions": [e.info(cwd or "/") for e in page]}
+        if start + LIST_PAGE_SIZE < len(entries):
+            result["nextCursor"] = str(start + LIST_PAGE_SIZE)
+        return result
+
+    # ------------------------------------------------------------------ shutdown
+
+    def cancel_all_turns(self) -> None:
+        """The editor is going: every running turn is cancelled (its prompt answers)."""
+        for runtime in self.live.values():
+            runtime.cancel_now()
+
+    async def shutdown(self) -> None:
+        """Cancel every turn, stop every VM, close every log."""
+        for runtime in list(self.live.values()):
+            runtime.closed = True
+            runtime.cancel_now()
+        with anyio.move_on_after(self.settings.cancel_grace_s * 2 + 0.5):
+            for runtime in self.live.values():
+                async with runtime.turn_lock:
+                    pass
+        async with anyio.create_task_group() as group:
+            for runtime in self.live.values():
+                if runtime.runner is not None:
+                    group.start_soon(runtime.runner.stop)
+        for runtime in self.live.values():
+            runtime.log.close()
