@@ -39,6 +39,8 @@ from acp_bridge.jsonrpc.peer import Peer, Problem, Report
 from acp_bridge.sessions import Sessions
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from anyio.abc import TaskGroup
 
     from acp_bridge.acp.stdio import Outbox
@@ -79,9 +81,19 @@ class Agent:
     """The editor-facing ACP agent: its method table and what it reports."""
 
     def __init__(
-        self, settings: Settings, counters: Counters, outbox: Outbox, task_group: TaskGroup
+        self,
+        settings: Settings,
+        counters: Counters,
+        outbox: Outbox,
+        task_group: TaskGroup,
+        *,
+        streaming: Callable[[], object],
     ) -> None:
-        """Wire the agent to its outbox and the task group that owns every task."""
+        """Wire the agent to its outbox and the task group that owns every task.
+
+        ``streaming`` is called before events start to stream (a VM starts, a log is
+        replayed): the composition root tunes the process there.
+        """
         self.settings = settings
         self.counters = counters
         self.outbox = outbox
@@ -94,7 +106,9 @@ class Agent:
             on_problem=self._problem,
         )
         self.gateway = EditorGateway(settings, counters, self.editor)
-        self.sessions = Sessions(settings, counters, outbox, task_group, self.gateway)
+        self.sessions = Sessions(
+            settings, counters, outbox, task_group, self.gateway, streaming=streaming
+        )
         for method, handler in (
             ("initialize", self.initialize),
             ("session/new", self.new_session),

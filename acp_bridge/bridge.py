@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from acp_bridge.acp.stdio import Outbox, read_loop, write_loop
+from acp_bridge import tuning
+from acp_bridge.acp.stdio import STDIN_FD, STDOUT_FD, Outbox, read_loop, write_loop
 from acp_bridge.agent import Agent
 from acp_bridge.counters import Counters
 
@@ -28,8 +29,21 @@ DRAIN_TIMEOUT_S = 2.0
 SETTLE_TIMEOUT_S = 2.0
 
 
-async def run(settings: Settings, *, verbose: bool = False) -> int:
-    """Serve ACP on stdin/stdout until the editor goes away; return the exit status."""
+async def run(
+    settings: Settings,
+    *,
+    verbose: bool = False,
+    stdin_fd: int = STDIN_FD,
+    stdout_fd: int = STDOUT_FD,
+) -> int:
+    """Serve ACP on the editor's pipes until the editor goes away; return the exit status.
+
+    Args:
+        settings: The bridge's configuration.
+        verbose: Let pygls log at DEBUG too.
+        stdin_fd: Where the editor's messages are read (a pipe, a socket or a file).
+        stdout_fd: Where the bridge's messages are written: nothing else writes there.
+    """
     # pygls logs every handler it registers at INFO; keep it quiet unless asked.
     logging.getLogger("pygls").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
     counters = Counters()
@@ -37,11 +51,12 @@ async def run(settings: Settings, *, verbose: bool = False) -> int:
     editor_gone = anyio.Event()
     writer_done = anyio.Event()
     async with anyio.create_task_group() as group:
-        server = Agent(settings, counters, outbox, group)
+        streaming = tuning.tune if settings.tune_process else _untuned
+        server = Agent(settings, counters, outbox, group, streaming=streaming)
 
         async def write() -> None:
             try:
-                await write_loop(outbox)
+                await write_loop(outbox, stdout_fd)
             except BrokenPipeError:
                 log.info("the editor closed stdout")
             except OSError as exc:
@@ -55,6 +70,7 @@ async def run(settings: Settings, *, verbose: bool = False) -> int:
                 server.on_line,
                 server.on_too_long,
                 max_line_bytes=settings.max_editor_line_bytes,
+                fd=stdin_fd,
             )
             log.info("the editor closed stdin")
             editor_gone.set()
@@ -80,3 +96,8 @@ async def run(settings: Settings, *, verbose: bool = False) -> int:
     if problems:
         log.info("tolerated on the way: %s", problems)
     return 0
+
+
+def _untuned() -> bool:
+    """The process is left as it is (``Settings.tune_process`` is off)."""
+    return False

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 import anyio
 import anyio.lowlevel
 
-from acp_bridge import tuning
 from acp_bridge.core.editor_calls import PermissionMemory
 from acp_bridge.core.replay import SESSION_RECORD, Replayer
 from acp_bridge.core.session import SessionCore
@@ -295,13 +294,20 @@ class Sessions:
         outbox: Outbox,
         task_group: TaskGroup,
         gateway: EditorGateway,
+        *,
+        streaming: Callable[[], object] = lambda: None,
     ) -> None:
-        """Create an empty registry; ``client_*`` and ``options`` are set at initialize."""
+        """Create an empty registry; ``client_*`` and ``options`` are set at initialize.
+
+        ``streaming`` is called whenever events are about to stream (a session goes live,
+        a log is replayed).
+        """
         self.settings = settings
         self.counters = counters
         self.outbox = outbox
         self.task_group = task_group
         self.gateway = gateway
+        self.streaming = streaming
         self.spawn = guarded_spawner(task_group, counters)
         self.live: dict[str, SessionRuntime] = {}
         self.client_capabilities: JsonObject = {}
@@ -368,6 +374,7 @@ class Sessions:
         )
 
     def _go_live(self, runtime: SessionRuntime) -> None:
+        self.streaming()  # a VM means a stream of events to come
         runtime.persist(runtime.core.started(runtime.mcp_servers))
         runtime.runner = self._runner(runtime)
         self.live[runtime.session_id] = runtime
@@ -422,7 +429,7 @@ class Sessions:
         )
         replayer = Replayer(runtime.core.options)
         replayer.begin_log(session_id)
-        tuning.tune()  # a stream of records is coming
+        self.streaming()  # a stream of records is coming
         pending: list[Outgoing] = []
         first = True
         for count, (where, item) in enumerate(read_located_records(paths), start=1):

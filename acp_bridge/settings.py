@@ -45,6 +45,9 @@ class Settings:
         vm_env_allow: When set, the only variables of the bridge's environment a VM gets
             (names or ``fnmatch`` patterns such as ``LC_*``), besides the ``ACP_BRIDGE_*``
             ones the bridge sets; ``None``: the VM gets the bridge's whole environment.
+        tune_process: Tune the garbage collector and the heap for streaming once events
+            start to flow (process-wide: see :mod:`acp_bridge.tuning`); an embedder that
+            minds may turn it off.
     """
 
     vm_mode: VmMode
@@ -63,3 +66,4 @@ class Settings:
     editor_timeout_s: float = 300.0
     allow_outside_cwd: bool = False
     vm_env_allow: tuple[str, ...] | None = None
+    tune_process: bool = True

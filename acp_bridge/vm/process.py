@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
-from acp_bridge import tuning
 from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
 
 if TYPE_CHECKING:
@@ -115,7 +114,6 @@ class VmProcess:
         Raises:
             VmStartError: The command could not be started.
         """
-        tuning.tune()  # a VM means a stream of events to come
         try:
             process = await anyio.open_process(
                 list(argv),
