@@ -18,20 +18,22 @@ import math
 import os
 import sys
 import threading
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from acp_bridge import __version__
 from acp_bridge.example_vm import script
 from acp_bridge.example_vm.request import Powers, Request
 from acp_bridge.example_vm.turn import EndOfInput, Turn
 from acp_bridge.example_vm.wire import Calls, Inbox, Wire, read_stdin
+from acp_bridge.jsonrpc import messages as rpc
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import BinaryIO
 
-    from acp_bridge.example_vm.wire import Incoming, JsonObject
+    from acp_bridge.example_vm.wire import Incoming
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +41,15 @@ PROTOCOL_VERSION: Final = 1
 AGENT_NAME: Final = "acp-bridge-example-vm"
 PACE_ENV: Final = "ACP_BRIDGE_EXAMPLE_PACE"
 
-# JSON-RPC error codes
-METHOD_NOT_FOUND: Final = -32601
-INVALID_PARAMS: Final = -32602
-
 
 class ExampleVm:
     """The main loop: answers requests one at a time, playing a turn per prompt."""
 
-    def __init__(self, pace: float, stdin: BinaryIO, stdout: BinaryIO) -> None:
-        """Serve ``stdin`` and ``stdout`` (the process's own, or pipes in tests)."""
+    def __init__(self, pace: float, read: Callable[[int], bytes], out: BinaryIO) -> None:
+        """Serve what ``read`` reads (see :func:`.wire.read_stdin`) and write to ``out``."""
         self.pace = pace
-        self.stdin = stdin
-        self.wire = Wire(stdout)
+        self.read = read
+        self.wire = Wire(out)
         self.inbox = Inbox(Calls(self.wire))
         self.session_id = os.environ.get("ACP_BRIDGE_SESSION_ID") or "example"
         try:
@@ -65,7 +63,7 @@ class ExampleVm:
     def serve(self) -> int:
         """Serve until stdin ends; return the exit status (0)."""
         reader = threading.Thread(
-            target=read_stdin, args=(self.stdin, self.inbox), name="stdin", daemon=True
+            target=read_stdin, args=(self.read, self.inbox), name="stdin", daemon=True
         )
         reader.start()
         while (incoming := self.inbox.queue.get()) is not None:
@@ -79,37 +77,20 @@ class ExampleVm:
         return 0
 
     def dispatch(self, incoming: Incoming) -> None:
-        """Handle one message from the bridge."""
-        message = incoming.message
-        method = message.get("method")
-        is_request = "id" in message
-        msg_id = message.get("id")
-        if not isinstance(method, str):
-            if is_request:
-                log.warning("ignoring a response to a request never sent (id %r)", msg_id)
-            else:
-                log.warning("ignoring a message with neither method nor id: %r", message)
-                # not JSON-RPC at all: there is no id to answer with an error
-            return
-        params = message.get("params", {})
-        if not isinstance(params, dict):
-            if is_request:
-                self.wire.refuse(msg_id, INVALID_PARAMS, f"params of {method} must be an object")
-            else:
-                log.warning("ignoring %s: params is not an object", method)
-            return
-        if not is_request:
-            log.info("ignoring the notification %s", method)
-        elif method == "initialize":
-            self.wire.answer(msg_id, self.initialize(params))
-        elif method == "session/prompt":
-            self.prompt(msg_id, params, incoming.cancelled)
-        elif method == "session/cancel":  # sent as a request: already acted on by the reader
-            self.wire.answer(msg_id, None)
-        else:
-            self.wire.refuse(msg_id, METHOD_NOT_FOUND, f"method not found: {method}")
+        """Answer one request from the bridge."""
+        match incoming.message:
+            case rpc.Invalid(id=msg_id, code=code, message=why):
+                self.wire.refuse(msg_id, code, why)
+            case rpc.Request(id=msg_id, method="initialize", params=params):
+                self.wire.answer(msg_id, self.initialize(params or {}))
+            case rpc.Request(id=msg_id, method="session/prompt", params=params):
+                self.prompt(msg_id, params or {}, incoming.cancelled)
+            case rpc.Request(id=msg_id, method="session/cancel"):  # the reader acted on it
+                self.wire.answer(msg_id, None)
+            case rpc.Request(id=msg_id, method=method):
+                self.wire.refuse(msg_id, rpc.METHOD_NOT_FOUND, f"method not found: {method}")
 
-    def initialize(self, params: JsonObject) -> JsonObject:
+    def initialize(self, params: rpc.JsonObject) -> rpc.JsonObject:
         """Remember the session and the cwd; say who we are."""
         if isinstance(params.get("sessionId"), str):
             self.session_id = params["sessionId"]
@@ -125,7 +106,9 @@ class ExampleVm:
             },
         }
 
-    def prompt(self, msg_id: Any, params: JsonObject, cancelled: threading.Event) -> None:
+    def prompt(
+        self, msg_id: rpc.RequestId, params: rpc.JsonObject, cancelled: threading.Event
+    ) -> None:
         """Play one turn for a ``session/prompt`` and answer it.
 
         Raises:
@@ -133,7 +116,7 @@ class ExampleVm:
         """
         prompt = params.get("prompt")
         if not isinstance(prompt, list):
-            self.wire.refuse(msg_id, INVALID_PARAMS, "session/prompt needs a 'prompt' list")
+            self.wire.refuse(msg_id, rpc.INVALID_PARAMS, "session/prompt needs a 'prompt' list")
             return
         if cancelled.is_set():  # cancelled while it waited behind another prompt
             self.wire.answer(msg_id, {"stopReason": "cancelled"})
@@ -195,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     pace = max(args.pace, 0.0) if args.pace is not None else pace_from_env()
     try:
-        return ExampleVm(pace, sys.stdin.buffer, sys.stdout.buffer).serve()  # wire
+        read = partial(os.read, sys.stdin.fileno())
+        return ExampleVm(pace, read, sys.stdout.buffer).serve()  # wire
     except BrokenPipeError:
         log.info("stdout was closed: the bridge went away")
         # Point stdout at /dev/null so that the interpreter's final flush cannot fail again.

@@ -26,7 +26,8 @@ from acp_bridge.example_vm.workspace import FileSummary, summarise_file, summari
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from acp_bridge.example_vm.turn import JsonObject, Turn
+    from acp_bridge.example_vm.turn import Turn
+    from acp_bridge.jsonrpc.messages import JsonObject
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final
 
 from acp_bridge.example_vm.prose import chunk_words
 from acp_bridge.example_vm.request import Powers
@@ -24,10 +24,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from acp_bridge.example_vm.wire import Calls, Wire
+    from acp_bridge.jsonrpc.messages import JsonObject
 
 log = logging.getLogger(__name__)
-
-JsonObject: TypeAlias = dict[str, Any]
 
 # The pace of a turn, in seconds before the multiplier.
 CHUNK_DELAY: Final = 0.025  # before each streamed piece of text
@@ -53,11 +52,10 @@ class EndOfInput(Exception):
 class EditorError(Exception):
     """The bridge (or the editor behind it) answered one of our requests with an error."""
 
-    def __init__(self, method: str, error: Any) -> None:
-        """Describe the error answer ``error`` to a ``method`` request."""
-        details = error if isinstance(error, dict) else {}
-        self.code = details.get("code")
-        self.reason = str(details.get("message") or error)
+    def __init__(self, method: str, error: JsonObject) -> None:
+        """Describe ``error``, the JSON-RPC error object answering a ``method`` request."""
+        self.code = error.get("code")
+        self.reason = str(error.get("message") or error)
         super().__init__(f"{method} failed: {self.reason} ({self.code})")
 
 
@@ -141,11 +139,11 @@ class Turn:
                     raise Cancelled
         if call.answer is None:  # stdin ended
             raise Cancelled
-        if "error" in call.answer:
+        if call.answer.error is not None:
             if self.cancelled.is_set():  # refused or withdrawn because of the cancel
                 raise Cancelled
-            raise EditorError(method, call.answer["error"])
-        result = call.answer.get("result")
+            raise EditorError(method, call.answer.error)
+        result = call.answer.result
         return result if isinstance(result, dict) else {}
 
     def cleanup_call(self, method: str, params: JsonObject) -> None:

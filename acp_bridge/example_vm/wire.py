@@ -1,12 +1,17 @@
 """The example VM's JSON-RPC link to the bridge: stdout, the stdin reader, its own requests.
 
 Three threads meet here. The main thread plays turns and is the only writer of stdout
-(:class:`Wire`). The reader thread (:func:`read_stdin`) parses stdin: it acts on
-``session/cancel`` at once, hands answers to the VM's own requests (:class:`Calls`) to the
-turn waiting for them, and queues everything else in the :class:`Inbox` for the main thread,
-in order.
+(:class:`Wire`). The reader thread (:func:`read_stdin`) splits stdin into lines with
+:class:`~acp_bridge.jsonrpc.framing.LineDecoder` and classifies each one once with
+:func:`acp_bridge.jsonrpc.messages.parse_line`; it acts on ``session/cancel`` at once,
+hands answers to the VM's own requests (:class:`Calls`) to the turn waiting for them, and
+queues requests in the :class:`Inbox` for the main thread, in order. Every envelope is
+built by :mod:`acp_bridge.jsonrpc.messages`.
 
 Rule: only the main thread writes to the wire; the reader thread never answers anything.
+A line that cannot be answered (no readable id: not JSON, not an object, a broken
+notification or response) is logged on stderr and dropped; an invalid request with an id
+is queued, and the main loop answers it with the error its classification carries.
 """
 
 from __future__ import annotations
@@ -16,16 +21,35 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Final
 
-import orjson
+from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
+from acp_bridge.jsonrpc.messages import (
+    PARSE_ERROR,
+    Invalid,
+    JsonObject,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+    encode,
+    error_response,
+    notification,
+    parse_line,
+    request,
+    result_response,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
-JsonObject: TypeAlias = dict[str, Any]
+#: The longest line read from the bridge: above the 32 MiB it accepts from an editor by
+#: default, so that every answer it forwards (a whole file, say) fits.
+MAX_LINE_BYTES: Final = 64 * 1024 * 1024
+READ_BYTES: Final = 64 * 1024  # how much one read of stdin asks for
 
 
 class Wire:
@@ -37,34 +61,34 @@ class Wire:
 
     def send(self, message: JsonObject) -> None:
         """Write one message as one line and flush it."""
-        self._out.write(orjson.dumps(message) + b"\n")
+        self._out.write(encode(message))
         self._out.flush()
 
-    def answer(self, msg_id: Any, result: Any) -> None:
+    def answer(self, msg_id: RequestId, result: Any) -> None:
         """Answer a request with a result."""
-        self.send({"jsonrpc": "2.0", "id": msg_id, "result": result})
+        self.send(result_response(msg_id, result))
 
-    def refuse(self, msg_id: Any, code: int, message: str) -> None:
+    def refuse(self, msg_id: RequestId | None, code: int, message: str) -> None:
         """Answer a request with an error."""
-        self.send({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
+        self.send(error_response(msg_id, code, message))
 
     def notify(self, method: str, params: JsonObject) -> None:
         """Send a notification."""
-        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+        self.send(notification(method, params))
 
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """One message from the bridge, with the flag that cancels it if it is a prompt."""
+    """A request from the bridge (or one to refuse), with the flag that cancels a prompt."""
 
-    message: JsonObject
+    message: Request | Invalid
     cancelled: threading.Event
 
 
 class Inbox:
     """What the stdin reader thread hands to the main thread.
 
-    Messages are queued in order and handled one at a time, so a prompt that arrives while
+    Requests are queued in order and handled one at a time, so a prompt that arrives while
     a turn runs waits for it. ``session/cancel`` is not queued: the reader sets the cancel
     flag of every prompt not answered yet, which wakes the running turn out of its pauses.
     End of input sets :attr:`eof`, cancels everything and queues ``None``.
@@ -78,10 +102,10 @@ class Inbox:
         self._lock = threading.Lock()
         self._open_prompts: list[threading.Event] = []
 
-    def put(self, message: JsonObject) -> None:
-        """Queue a message; a prompt's cancel flag is registered until it is answered."""
+    def put(self, message: Request | Invalid) -> None:
+        """Queue a request; a prompt's cancel flag is registered until it is answered."""
         cancelled = threading.Event()
-        if message.get("method") == "session/prompt":
+        if isinstance(message, Request) and message.method == "session/prompt":
             with self._lock:
                 self._open_prompts.append(cancelled)
         self.queue.put(Incoming(message, cancelled))
@@ -113,7 +137,7 @@ class Call:
 
     method: str
     done: threading.Event = field(default_factory=threading.Event)
-    answer: JsonObject | None = None
+    answer: Response | None = None
 
 
 class Calls:
@@ -128,7 +152,7 @@ class Calls:
         self._wire = wire
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._pending: dict[int, Call] = {}
+        self._pending: dict[RequestId, Call] = {}
 
     def start(self, method: str, params: JsonObject) -> Call:
         """Send a request; the returned call is done once it is answered (or abandoned)."""
@@ -136,16 +160,18 @@ class Calls:
         with self._lock:
             msg_id = next(self._ids)
             self._pending[msg_id] = call
-        self._wire.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        self._wire.send(request(msg_id, method, params))
         return call
 
-    def resolve(self, message: JsonObject) -> bool:
+    def resolve(self, response: Response) -> bool:
         """Hand an answer to its call; ``False`` if no request of ours has that id."""
+        if response.id is None:
+            return False
         with self._lock:
-            call = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
+            call = self._pending.pop(response.id, None)
         if call is None:
             return False
-        call.answer = message
+        call.answer = response
         call.done.set()
         return True
 
@@ -158,38 +184,51 @@ class Calls:
             call.done.set()
 
 
-def parse_line(line: bytes) -> JsonObject | None:
-    """Parse one line from the bridge; log and return ``None`` when it is unusable."""
-    stripped = line.strip()
-    if not stripped:
-        return None
-    try:
-        message = orjson.loads(stripped)
-    except orjson.JSONDecodeError as exc:
-        log.warning("ignoring a line that is not JSON (%s): %r", exc, stripped[:200])
-        return None
-    if not isinstance(message, dict):
-        log.warning("ignoring a JSON line that is not an object: %r", stripped[:200])
-        return None
-    return message
+def read_stdin(read: Callable[[int], bytes], inbox: Inbox) -> None:
+    """Body of the reader thread: split lines, act on cancels, queue requests.
 
-
-def read_stdin(stream: BinaryIO, inbox: Inbox) -> None:
-    """Body of the reader thread: parse lines, act on cancels, queue the rest."""
+    Args:
+        read: ``read(n)`` returns up to ``n`` bytes as soon as some arrived, ``b""`` at the
+            end of the input (``os.read`` on stdin's descriptor).
+        inbox: Where requests go, and what is closed when the input ends.
+    """
+    decoder = LineDecoder(max_line_bytes=MAX_LINE_BYTES)
     try:
-        while line := stream.readline():
-            message = parse_line(line)
-            if message is None:
-                continue
-            if message.get("method") == "session/cancel":
-                log.debug("session/cancel received")
-                inbox.cancel_prompts()
-                if "id" not in message:  # a notification, as it should be
-                    continue
-            if "method" not in message and "id" in message and inbox.calls.resolve(message):
-                continue  # the answer to one of our requests: the waiting turn takes it
-            inbox.put(message)
-    except (OSError, ValueError) as exc:  # ValueError: the stream was closed under us
+        while data := read(READ_BYTES):
+            for line in decoder.feed(data):
+                take_line(line, inbox)
+        if (last := decoder.eof()) is not None:
+            take_line(last, inbox)
+    except OSError as exc:
         log.warning("stopped reading stdin: %s", exc)
     finally:
         inbox.close()
+
+
+def take_line(line: bytes | LineTooLong, inbox: Inbox) -> None:
+    """Classify one line from the bridge and act on it (see the module's rule)."""
+    if isinstance(line, LineTooLong):
+        log.warning("ignoring a line of %d bytes (the limit is %d)", line.length, MAX_LINE_BYTES)
+        return
+    if not line.strip():
+        return
+    match parse_line(line):
+        case Invalid(code=code, message=why) if code == PARSE_ERROR:
+            log.warning("ignoring a line that is not JSON (%s): %r", why, line[:200])
+        case Invalid(answerable=True, id=msg_id) as invalid if msg_id is not None:
+            inbox.put(invalid)
+        case Invalid(message=why):
+            log.warning("ignoring a message that is not JSON-RPC (%s): %r", why, line[:200])
+        case Response(id=msg_id) as response:
+            if not inbox.calls.resolve(response):  # else: the waiting turn takes it
+                log.warning("ignoring a response to a request never sent (id %r)", msg_id)
+        case Notification(method="session/cancel"):
+            log.debug("session/cancel received")
+            inbox.cancel_prompts()
+        case Notification(method=method):
+            log.info("ignoring the notification %s", method)
+        case Request(method=method) as call:
+            if method == "session/cancel":  # sent as a request: cancel now, answer in turn
+                log.debug("session/cancel received")
+                inbox.cancel_prompts()
+            inbox.put(call)
