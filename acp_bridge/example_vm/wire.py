@@ -1,6 +1,6 @@
 """The example VM's JSON-RPC link to the bridge: stdout, the stdin reader, its own requests.
 
-Three threads meet here. The main thread plays turns and is the only writer of stdout
+Two threads meet here. The main thread plays turns and is the only writer of stdout
 (:class:`Wire`). The reader thread (:func:`read_stdin`) splits stdin into lines with
 :class:`~acp_bridge.jsonrpc.framing.LineDecoder` and classifies each one once with
 :func:`acp_bridge.jsonrpc.messages.parse_line`; it acts on ``session/cancel`` at once,
