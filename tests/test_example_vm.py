@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 
-from acp_bridge import example_vm
+from acp_bridge.example_vm.program import PACE_ENV, pace_from_env
+from acp_bridge.example_vm.prose import chunk_words
+from acp_bridge.example_vm.request import Request
+from acp_bridge.example_vm.workspace import find_file, summarise_file
 from acp_bridge.vm.events import (
     AgentEvent,
     AgentMessageChunk,
@@ -608,16 +611,16 @@ def test_eof_while_waiting_on_the_editor_exits_0(project: Path) -> None:
 
 
 def test_requests_name_what_to_run_and_write() -> None:
-    request = example_vm.Request.from_prompt([{"type": "text", "text": "please `make  test` it"}])
+    request = Request.from_prompt([{"type": "text", "text": "please `make  test` it"}])
     assert (request.command, request.write_notes) == (["make", "test"], False)
-    assert example_vm.Request.from_prompt([{"type": "text", "text": "run"}]).command == [
+    assert Request.from_prompt([{"type": "text", "text": "run"}]).command == [
         "ls",
         "-la",
     ]
-    unbalanced = example_vm.Request.from_prompt([{"type": "text", "text": "run `a 'b`"}])
+    unbalanced = Request.from_prompt([{"type": "text", "text": "run `a 'b`"}])
     assert unbalanced.command == ["ls", "-la"]
-    assert example_vm.Request.from_prompt([{"type": "text", "text": "Save notes"}]).write_notes
-    plain = example_vm.Request.from_prompt([{"type": "text", "text": "What is running here?"}])
+    assert Request.from_prompt([{"type": "text", "text": "Save notes"}]).write_notes
+    plain = Request.from_prompt([{"type": "text", "text": "What is running here?"}])
     assert (plain.command, plain.write_notes) == (None, False)
 
 
@@ -628,9 +631,9 @@ def test_find_file_prefers_readme_md(tmp_path: Path) -> None:
     (tmp_path / "README.rst").write_text("Title\n=====\n")
     (tmp_path / "README.md").write_text("# Title\n")
     (tmp_path / "a.txt").write_text("a\n")
-    assert example_vm.find_file(tmp_path) == "README.md"
+    assert find_file(tmp_path) == "README.md"
     (tmp_path / "README.md").unlink()
-    assert example_vm.find_file(tmp_path) == "README.rst"
+    assert find_file(tmp_path) == "README.rst"
 
 
 def test_find_file_scans_without_leaving_cwd(tmp_path: Path) -> None:
@@ -645,24 +648,24 @@ def test_find_file_scans_without_leaving_cwd(tmp_path: Path) -> None:
     (root / "aaa.txt").symlink_to(outside)
     (root / "bin.dat").write_bytes(b"\x00" * 10)
     (root / "empty.txt").write_text("")
-    assert example_vm.find_file(root) is None
+    assert find_file(root) is None
     (root / "src").mkdir()
     (root / "src" / "main.py").write_text("print('hi')\n")
-    assert example_vm.find_file(root) == "src/main.py"
-    assert example_vm.find_file(tmp_path / "missing") is None
+    assert find_file(root) == "src/main.py"
+    assert find_file(tmp_path / "missing") is None
 
 
 def test_summarise_file_counts_lines_and_finds_headings(tmp_path: Path) -> None:
     path = tmp_path / "notes.rst"
     path.write_text(".. badge\n\nNotes\n=====\n\nSome text here.\n")
-    summary = example_vm.summarise_file(path)
+    summary = summarise_file(path)
     assert (summary.line_count, summary.heading, summary.opening) == (6, "Notes", "Some text here.")
     assert summary.complete
 
 
 def test_chunks_concatenate_back_to_the_text() -> None:
     text = "one two  three\n\nfour five six seven"
-    chunks = list(example_vm.chunk_words(text, 3))
+    chunks = list(chunk_words(text, 3))
     assert "".join(chunks) == text
     assert chunks[0] == "one two  three\n\n"
 
@@ -671,8 +674,8 @@ def test_chunks_concatenate_back_to_the_text() -> None:
     ("raw", "pace"), [("", 1.0), ("0", 0.0), ("0.25", 0.25), ("fast", 1.0), ("-1", 1.0)]
 )
 def test_pace_from_env(monkeypatch: pytest.MonkeyPatch, raw: str, pace: float) -> None:
-    monkeypatch.setenv(example_vm.PACE_ENV, raw)
-    assert example_vm.pace_from_env() == pace
+    monkeypatch.setenv(PACE_ENV, raw)
+    assert pace_from_env() == pace
 
 
 # --------------------------------------------------------------------------- tests/vms

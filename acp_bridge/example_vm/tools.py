@@ -1,0 +1,235 @@
+"""The example agent's three tools, each one tool call from its announcement to its end.
+
+- :func:`read_file`: read the project's file, through the editor (its buffer) when it offers
+  ``fs/read_text_file``, else from disk;
+- :func:`run_command`: ask, then run a command in the editor's terminal (``terminal/*``), or
+  here when the editor offers none;
+- :func:`write_notes`: show the diff, ask, then write the notes file through the editor
+  (``fs/write_text_file``) or to disk.
+
+Rule: every tool ends its tool call (``completed`` or ``failed``) before it returns; only
+:class:`~.turn.Cancelled` leaves one open, for the turn to fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from acp_bridge.example_vm.prose import Outcome, exit_text
+from acp_bridge.example_vm.turn import CALL_POLL, EVENT_DELAY, Cancelled, EditorError
+from acp_bridge.example_vm.workspace import FileSummary, summarise_file, summarise_text
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from acp_bridge.example_vm.turn import Turn
+    from acp_bridge.jsonrpc.messages import JsonObject
+
+log = logging.getLogger(__name__)
+
+NOTES_FILE: Final = "acp-bridge-notes.md"
+TOOL_DELAY: Final = 0.15  # the tool "working", before the pace multiplier
+COMMAND_OUTPUT_LIMIT: Final = 64 * 1024
+COMMAND_TIMEOUT: Final = 30.0  # running a command ourselves (no editor terminal)
+
+
+def read_file(turn: Turn, target: str, exists: bool) -> tuple[FileSummary | None, str | None]:
+    """The read_file tool call; return the summary, or why there is none."""
+    turn.open_tool("read_file", "read", {"path": target})
+    turn.pause(EVENT_DELAY)
+    turn.update_tool()
+    started = time.monotonic()
+    summary: FileSummary | None = None
+    error: str | None = None
+    if not exists:
+        error = f"no readable text file found in {turn.cwd}"
+    else:
+        try:
+            summary = _summarise(turn, turn.cwd / target)
+        except OSError as exc:
+            error = f"{exc.strerror or exc}: {target}"
+            log.info("read_file %s failed: %s", target, exc)
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    turn.pause(TOOL_DELAY)
+    if summary is not None:
+        turn.close_tool("completed", raw_output={"text": summary.preview}, duration_ms=elapsed_ms)
+    else:
+        turn.close_tool("failed", error=error, duration_ms=elapsed_ms)
+    return summary, error
+
+
+def _editor_text(turn: Turn, path: Path) -> str | None:
+    """A file's text as the editor has it, if it offers to read files and has that file."""
+    if not turn.powers.read:
+        return None
+    try:
+        answer = turn.call("fs/read_text_file", {"path": str(path)})
+    except EditorError as exc:  # e.g. no such file (yet)
+        log.info("%s; reading it myself", exc)
+        return None
+    content = answer.get("content")
+    return content if isinstance(content, str) else None
+
+
+def _summarise(turn: Turn, path: Path) -> FileSummary:
+    """Summarise a file, read through the editor (its buffer) when it offers that.
+
+    Raises:
+        OSError: Reading it ourselves failed.
+    """
+    text = _editor_text(turn, path)
+    return summarise_text(text, complete=True) if text is not None else summarise_file(path)
+
+
+def _current_text(turn: Turn, path: Path) -> str | None:
+    """A file's text as the editor has it (else from disk); ``None`` if it is new."""
+    text = _editor_text(turn, path)
+    if text is not None:
+        return text
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        log.info("cannot read %s: %s", path, exc)
+        return None
+
+
+def write_notes(turn: Turn, new: str) -> Outcome:
+    """The write_file tool call: show the diff of the notes file, ask, then write ``new``."""
+    path = turn.cwd / NOTES_FILE
+    old = _current_text(turn, path)
+    raw_input = {"path": str(path), "old_text": old, "new_text": new}
+    turn.open_tool("write_file", "edit", raw_input)
+    allowed, why = turn.allowed(
+        f"Write {NOTES_FILE}",
+        content=[{"type": "diff", "path": str(path), "oldText": old, "newText": new}],
+        locations=[{"path": str(path)}],
+    )
+    if not allowed:
+        return _fail(turn, f"I did not write {NOTES_FILE}: {why}.", error=f"not written: {why}")
+    turn.update_tool()
+    try:
+        if turn.powers.write:
+            turn.call("fs/write_text_file", {"path": str(path), "content": new})
+            how = "through the editor"
+        else:
+            path.write_text(new, encoding="utf-8")
+            how = "myself, since the editor does not offer to write files"
+    except (EditorError, OSError) as exc:
+        log.warning("writing %s failed: %s", path, exc)
+        return _fail(
+            turn, f"Writing {NOTES_FILE} failed: {exc}.", error=f"writing {path} failed: {exc}"
+        )
+    turn.close_tool("completed", raw_output=raw_input)
+    verb = "created" if old is None else "updated"
+    return Outcome("write_file", f"With your permission I {verb} {NOTES_FILE} {how}.")
+
+
+def run_command(turn: Turn, command: list[str]) -> Outcome:
+    """The run_command tool call: ask, then run in the editor's terminal (or here)."""
+    text = shlex.join(command)
+    turn.open_tool("run_command", "execute", {"command": text, "cwd": str(turn.cwd)})
+    allowed, why = turn.allowed(f"Run `{text}`")
+    if not allowed:
+        return _fail(turn, f"I did not run `{text}`: {why}.", error=f"not run: {why}")
+    turn.update_tool()
+    if turn.powers.terminal:
+        return _run_in_terminal(turn, command, text)
+    return _run_here(turn, command, text)
+
+
+def _fail(turn: Turn, sentence: str, **fields: Any) -> Outcome:
+    """End the open tool call ``failed`` (with ``fields``); ``sentence`` tells the user."""
+    assert turn.open_tool_call is not None
+    tool_name = turn.open_tool_call.name
+    turn.close_tool("failed", **fields)
+    return Outcome(tool_name, sentence, failed=True)
+
+
+def _close_with_exit(turn: Turn, result: JsonObject, code: Any, signal: Any) -> str:
+    """End the tool call by how the command exited; return that in words."""
+    status = exit_text(code, signal)
+    if code == 0:
+        turn.close_tool("completed", raw_output=result)
+    else:
+        turn.close_tool("failed", raw_output=result, error=status)
+    return status
+
+
+def _run_in_terminal(turn: Turn, command: list[str], text: str) -> Outcome:
+    """Run through ``terminal/*``: the editor shows the terminal as the tool's content."""
+    create = {
+        "command": command[0],
+        "args": command[1:],
+        "cwd": str(turn.cwd),
+        "outputByteLimit": COMMAND_OUTPUT_LIMIT,
+    }
+    try:
+        created = turn.call("terminal/create", create)
+    except EditorError as exc:
+        return _fail(turn, f"The editor could not run `{text}`: {exc.reason}.", error=str(exc))
+    terminal_id = str(created.get("terminalId"))
+    terminal = {"terminalId": terminal_id}
+    turn.update_tool(raw_output={"terminal_id": terminal_id})
+    try:
+        exited = turn.call("terminal/wait_for_exit", terminal)
+        output = turn.call("terminal/output", terminal)
+    except Cancelled:
+        turn.cleanup_call("terminal/kill", terminal)
+        turn.cleanup_call("terminal/release", terminal)
+        raise
+    except EditorError as exc:
+        turn.cleanup_call("terminal/release", terminal)
+        return _fail(
+            turn,
+            f"Running `{text}` failed: {exc.reason}.",
+            error=str(exc),
+            raw_output={"terminal_id": terminal_id},
+        )
+    result = {
+        "terminal_id": terminal_id,
+        "exit_code": exited.get("exitCode"),
+        "signal": exited.get("signal"),
+        "output": output.get("output"),
+        "truncated": output.get("truncated"),
+    }
+    status = _close_with_exit(turn, result, exited.get("exitCode"), exited.get("signal"))
+    turn.cleanup_call("terminal/release", terminal)
+    return Outcome("run_command", f"I ran `{text}` in the editor's terminal: {status}.")
+
+
+def _run_here(turn: Turn, command: list[str], text: str) -> Outcome:
+    """Run the command ourselves (the editor offers no terminal); output as text."""
+    try:
+        proc = subprocess.Popen(
+            command,
+            cwd=turn.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+    except OSError as exc:
+        return _fail(turn, f"I could not run `{text}`: {exc}.", error=f"cannot run {text}: {exc}")
+    started = time.monotonic()
+    out: bytes | None = None
+    while out is None:
+        try:
+            out, _ = proc.communicate(timeout=CALL_POLL)
+        except subprocess.TimeoutExpired:
+            if turn.cancelled.is_set() or time.monotonic() - started > COMMAND_TIMEOUT:
+                proc.kill()
+                proc.communicate()
+                if turn.cancelled.is_set():
+                    raise Cancelled from None
+                timed_out = f"timed out after {COMMAND_TIMEOUT:.0f} s"
+                return _fail(turn, f"`{text}` took too long; I stopped it.", error=timed_out)
+    output = out[:COMMAND_OUTPUT_LIMIT].decode("utf-8", errors="replace")
+    result = {"stdout": output, "exit_code": proc.returncode}
+    status = _close_with_exit(turn, result, proc.returncode, None)
+    how = "myself, since the editor offers no terminal"
+    return Outcome("run_command", f"I ran `{text}` {how}: {status}.")
