@@ -35,7 +35,8 @@ from acp_bridge.core.translate import (
 from acp_bridge.editor_gateway import EditorGateway
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages as jsonrpc
-from acp_bridge.jsonrpc.peer import Peer, Problem, Report
+from acp_bridge.jsonrpc.peer import Peer
+from acp_bridge.jsonrpc.report import Problem, Report
 from acp_bridge.sessions import Sessions
 
 if TYPE_CHECKING:

@@ -33,7 +33,8 @@ from acp_bridge.vm.supervisor import wait_any
 if TYPE_CHECKING:
     from acp_bridge.acp.updates import JsonObject
     from acp_bridge.counters import Counters
-    from acp_bridge.jsonrpc.peer import OutgoingRequest, Peer
+    from acp_bridge.jsonrpc.outgoing import OutgoingRequest
+    from acp_bridge.jsonrpc.peer import Peer
     from acp_bridge.settings import Settings
 
 log = logging.getLogger("acp_bridge.gateway")

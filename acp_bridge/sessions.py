@@ -1,28 +1,21 @@
-"""Live sessions: each one's log, VM runner and turns, and the registry that opens them.
-
-A :class:`SessionRuntime` is one live ACP session. Every line its VM writes goes through
-:meth:`SessionRuntime.ingest`: persisted first, then translated, then queued for the editor
-behind the same single writer as every response, so the order the editor sees is the order
-things happened. It runs its turns one after another (:meth:`SessionRuntime.run_turn`) and
-has the one way to cancel a turn (:meth:`SessionRuntime.cancel_turn`).
+"""The registry of live sessions: how they are opened, restored, retired and listed.
 
 :class:`Sessions` opens sessions (new, or restored from their logs by ``session/load`` and
-``session/resume``), retires them (close, delete, shutdown) and lists them. Neither knows
-the ACP method table: :mod:`acp_bridge.agent` calls them with validated params.
+``session/resume``, which replays the conversation to the editor), retires them (close,
+delete, shutdown) and lists the logged ones. Each live one is a
+:class:`~acp_bridge.session_runtime.SessionRuntime`. It does not know the ACP method table:
+:mod:`acp_bridge.agent` calls it with validated params.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import uuid
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import anyio.lowlevel
 
-from acp_bridge.core.editor_calls import PermissionMemory
 from acp_bridge.core.replay import SESSION_RECORD, Replayer
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions, outgoing
@@ -32,30 +25,26 @@ from acp_bridge.eventlog.naming import is_plain_session_id
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
 from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog, session_in_use
 from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.session_runtime import SessionRuntime, guarded_spawner, session_not_found
 from acp_bridge.vm.exec_mode import ExecModeRunner
 from acp_bridge.vm.session_mode import SessionModeRunner
-from acp_bridge.vm.supervisor import Turn
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Callable
 
     from anyio.abc import TaskGroup
 
     from acp_bridge.acp.coalesce import Outgoing
     from acp_bridge.acp.params import LoadSessionParams
     from acp_bridge.acp.stdio import Outbox
-    from acp_bridge.acp.updates import JsonObject, StopReason
+    from acp_bridge.acp.updates import JsonObject
     from acp_bridge.counters import Counters
     from acp_bridge.editor_gateway import EditorGateway
     from acp_bridge.eventlog.writer import EventLog
-    from acp_bridge.jsonrpc.framing import LineTooLong
     from acp_bridge.settings import Settings
     from acp_bridge.vm.supervisor import Runner
 
 log = logging.getLogger("acp_bridge.sessions")
-
-#: Starts a named job in the bridge's task group; its unexpected errors are logged, counted.
-Spawn: TypeAlias = "Callable[[str, Callable[[], Awaitable[None]]], None]"
 
 LIST_PAGE_SIZE: Final = 100
 #: Records replayed between two yields to the event loop during session/load.
@@ -64,224 +53,6 @@ NO_PROMPTS_NOTICE: Final = (
     "(This session was recorded by another runtime: the user's prompts were not recorded, "
     "so only the agent's side is shown.)"
 )
-
-
-def session_not_found(session_id: str) -> RpcError:
-    """The -32002 answer for an id the bridge does not know."""
-    return RpcError(jsonrpc.RESOURCE_NOT_FOUND, "Session not found", {"sessionId": session_id})
-
-
-def guarded_spawner(task_group: TaskGroup, counters: Counters) -> Spawn:
-    """A :data:`Spawn` for ``task_group``: a job's unexpected error is logged and counted."""
-
-    def spawn(name: str, job: Callable[[], Awaitable[None]]) -> None:
-        async def guarded() -> None:
-            try:
-                await job()
-            except Exception:
-                counters.handler_unexpected_exceptions += 1
-                log.exception("task %s failed", name)
-
-        task_group.start_soon(guarded, name=name)
-
-    return spawn
-
-
-@dataclass(slots=True)
-class SessionRuntime:
-    """One live ACP session: its state, its log, its VM runner and its current turn."""
-
-    core: SessionCore
-    log: EventLog
-    outbox: Outbox
-    counters: Counters
-    mcp_servers: list[JsonObject]
-    spawn: Spawn | None = None
-    gateway: EditorGateway | None = None
-    runner: Runner | None = None
-    permissions: PermissionMemory = field(default_factory=PermissionMemory)
-    editor_calls: dict[str, anyio.Event] = field(default_factory=dict)
-    turn: Turn | None = None
-    turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
-    closed: bool = False
-    syncing: bool = False  # the log's fsync is running in a worker thread
-
-    @property
-    def session_id(self) -> str:
-        """The ACP session id."""
-        return self.core.session_id
-
-    @property
-    def cwd(self) -> str:
-        """The session's working directory."""
-        return self.core.cwd
-
-    @property
-    def additional_directories(self) -> list[str]:
-        """The session's workspace roots besides its cwd."""
-        return self.core.additional_directories
-
-    @property
-    def roots(self) -> list[str]:
-        """The directories the VM may touch through the editor: cwd, then the others."""
-        return self.core.roots
-
-    @property
-    def label(self) -> str:
-        """How this session's VM is named on stderr."""
-        return f"vm {self.core.session_id[:8]}"
-
-    @property
-    def turn_cancelled(self) -> bool:
-        """Whether the running turn (if any) was cancelled."""
-        return self.turn is not None and self.turn.cancelled.is_set()
-
-    def persist(self, record: JsonObject, frame_depth: int | None = None) -> None:
-        """Append to the session's log; a failure is counted by the log, never raised."""
-        self.log.append(record, frame_depth=frame_depth)
-
-    # ------------------------------------------------------------------ the VM's lines
-
-    async def ingest(
-        self, lines: Sequence[bytes | LineTooLong], start: int, first_line: int
-    ) -> tuple[int, JsonObject | None]:
-        """Persist VM lines, then translate and forward them (see :class:`TurnHost`).
-
-        Waiting for room in the outbox comes first, so that deciding whether the turn is
-        still open and queueing its notifications happen with no await in between: no
-        update can slip in behind the prompt's answer. The records of the batch reach the
-        log (one ``write``) before any of its notifications is queued.
-        """
-        await self.outbox.wait_for_room()
-        batch = self.core.vm_lines(lines, start)
-        if batch.records:
-            self.log.append_many(batch.records)
-            if self.log.sync_wanted and not self.syncing and self.spawn is not None:
-                self.syncing = True
-                self.spawn(f"fsync {self.label}", self.sync_log)
-        counters = self.counters
-        for name, count in batch.counts.items():
-            setattr(counters, name, getattr(counters, name) + count)
-        for position, problem in batch.problems:
-            log.warning("%s stdout line %d: %s", self.label, first_line + position, problem)
-        self.outbox.put_many(batch.outgoing)
-        return batch.end, batch.rpc
-
-    async def sync_log(self) -> None:
-        """Run the log's due ``fsync`` in a worker thread: the event loop goes on meanwhile."""
-        try:
-            handle = self.log.begin_sync()
-            if handle is None:
-                return
-            error: OSError | None = None
-            try:
-                await anyio.to_thread.run_sync(os.fsync, handle)
-            except OSError as exc:
-                error = exc
-            finally:
-                self.log.end_sync(handle, error)
-        finally:
-            self.syncing = False
-
-    def vm_turn_begins(self) -> None:
-        """The prompt is being handed to the VM."""
-        record = self.core.vm_has_prompt()
-        if record is not None:
-            self.persist(record)
-
-    def vm_turn_over(self) -> None:
-        """The VM answered its prompt; later lines are outside the turn."""
-        record = self.core.vm_answered()
-        if record is not None:
-            self.persist(record)
-
-    def vm_exited(self) -> None:
-        """Withdraw every editor request the VM was waiting for: nobody will read it."""
-        for waiting in list(self.editor_calls.values()):
-            waiting.set()
-
-    async def editor_call(self, method: str, params: JsonObject) -> Any:
-        """Ask the editor on the VM's behalf (see :class:`EditorGateway`).
-
-        Raises:
-            RpcError: Refused, failed, timed out, or the session has no gateway.
-        """
-        if self.gateway is None:
-            raise RpcError(jsonrpc.METHOD_NOT_FOUND, f"Method not found: {method}")
-        return await self.gateway.call(self, method, params)
-
-    # ------------------------------------------------------------------ turns
-
-    async def run_turn(self, prompt: list[JsonObject]) -> JsonObject:
-        """Run one turn; turns of a session run one after another, never mixed.
-
-        Raises:
-            RpcError: The session is closed, or its VM failed the turn.
-        """
-        async with self.turn_lock:
-            if self.closed:
-                raise session_not_found(self.session_id)
-            runner = self.runner
-            assert runner is not None
-            turn = Turn(prompt=prompt)
-            self.persist(self.core.begin_turn(prompt))
-            self.turn = turn
-            stop: StopReason | None = None
-            try:
-                await runner.prepare(turn)
-                stop = self.core.final_stop_reason(await runner.run_turn(turn))
-            finally:
-                self.turn = None
-                await self.outbox.wait_for_room()
-                closing, record = self.core.end_turn(stop)
-                for notification in closing:
-                    self.outbox.put_nowait(jsonrpc.encode(notification))
-                self.persist(record)
-            return {"stopReason": stop}
-
-    def cancel_now(self) -> Turn | None:
-        """Mark the running turn cancelled and withdraw the VM's editor requests, at once.
-
-        Returns:
-            The turn, if one was running and had not been cancelled yet: its VM is still
-            to be told (:meth:`cancel_turn`).
-        """
-        for waiting in list(self.editor_calls.values()):
-            waiting.set()
-        turn = self.turn
-        if turn is None or not self.core.cancel():
-            return None
-        turn.cancelled.set()
-        return turn
-
-    async def cancel_turn(self) -> None:
-        """Cancel the running turn: the prompt answers ``cancelled``; the VM is told."""
-        turn = self.cancel_now()
-        if turn is None:
-            log.info("session/cancel for %s with no turn running", self.session_id)
-            return
-        if self.runner is not None:
-            await self.runner.cancel(turn)
-
-    async def retire(self) -> None:
-        """Take the session out of service: cancel its turn, stop its VM, close its log."""
-        self.closed = True
-        await self.cancel_turn()
-        async with self.turn_lock:
-            if self.runner is not None:
-                await self.runner.stop()
-            self.log.close()
-
-    def status(self) -> JsonObject:
-        """This session's entry in ``_acp_bridge/status``."""
-        return {
-            "sessionId": self.session_id,
-            "cwd": self.cwd,
-            "phase": self.core.phase.value,
-            "logPath": str(getattr(self.log, "path", "")),
-            # The last write failure of this session's log, until a write works again.
-            "logError": None if self.log.last_error is None else str(self.log.last_error),
-        }
 
 
 class Sessions:

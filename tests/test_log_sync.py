@@ -14,7 +14,7 @@ from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.counters import Counters
 from acp_bridge.eventlog.rotation import FsyncPolicy
 from acp_bridge.eventlog.writer import JsonlEventLog
-from acp_bridge.sessions import SessionRuntime
+from acp_bridge.session_runtime import SessionRuntime
 
 
 class CountingLog(JsonlEventLog):

@@ -24,12 +24,8 @@ Rules:
    else is a bug, answered ``-32603`` without a traceback and reported.
 
 The method table is pygls's :class:`~pygls.feature_manager.FeatureManager`, and wire errors
-are built through pygls's :class:`~pygls.exceptions.JsonRpcException` family. pygls's
-``JsonRPCProtocol`` itself is not used: it keeps both directions' ids in one private dict
-(an answer carrying the id of a request still being handled is fed to that handler's task
-and kills the process), starts handlers with ``asyncio.ensure_future`` outside any task
-group, structures every message a second time (and rejects some JSON-RPC allows, such as
-a request without ``params``) and owns LSP's framing. ``docs/architecture.md`` says more.
+are built through pygls's :class:`~pygls.exceptions.JsonRpcException` family; why pygls's
+``JsonRPCProtocol`` is not used is in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -38,7 +34,6 @@ import functools
 import inspect
 import logging
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import anyio
@@ -56,6 +51,8 @@ from acp_bridge.jsonrpc.messages import (
     RequestId,
     Response,
 )
+from acp_bridge.jsonrpc.outgoing import OutgoingRequest, OutgoingTable
+from acp_bridge.jsonrpc.report import Problem, Report
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -73,75 +70,6 @@ CANCEL_REQUEST: Final = "$/cancel_request"
 Fallback: TypeAlias = "Callable[[str, JsonObject], Awaitable[Any]]"
 #: How a peer writes one line to the other side; False when it can no longer be written.
 Send: TypeAlias = "Callable[[bytes], Awaitable[bool]]"
-
-
-class Problem(Enum):
-    """What the other side did wrong (or what went wrong here), for the owner to count."""
-
-    PARSE_ERROR = "parse_error"  # not JSON
-    INVALID = "invalid"  # JSON, but not a JSON-RPC message we can process
-    UNEXPECTED_RESPONSE = "unexpected_response"  # an answer to nothing we asked
-    UNKNOWN_METHOD = "unknown_method"
-    DUPLICATE_ID = "duplicate_id"  # a request id already being handled
-    BAD_NOTIFICATION = "bad_notification"  # a notification its handler refused
-    REFUSED = "refused"  # a request its handler answered with an RpcError
-    CRASHED = "crashed"  # a handler raised something unexpected: a bug
-    UNENCODABLE = "unencodable"  # a result that cannot be written as JSON
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """One problem, with what the owner needs to count and log it.
-
-    Attributes:
-        problem: Its kind.
-        message: A one-line description, for stderr.
-        method: The method involved, when known.
-        error: The refusal, for :attr:`Problem.REFUSED` and :attr:`Problem.BAD_NOTIFICATION`.
-        exception: The exception, for :attr:`Problem.CRASHED`.
-    """
-
-    problem: Problem
-    message: str
-    method: str | None = None
-    error: RpcError | None = None
-    exception: BaseException | None = None
-
-
-@dataclass(eq=False, slots=True)
-class OutgoingRequest:
-    """A request this side sent and the answer it awaits.
-
-    Attributes:
-        id: Its id, unique among this peer's outgoing requests.
-        method: Its method.
-        line: Its wire line (written by the peer, or by the caller: see :meth:`Peer.request`).
-        done: Set once answered, or once the peer closed (``closed`` then is True).
-        result: The answer's result.
-        error: The answer's error (or why there will be no answer).
-        closed: The other side went away before answering.
-        on_answer: Called as the answer is read, before ``done`` is set and before the
-            next message of the other side is looked at.
-    """
-
-    id: RequestId
-    method: str
-    line: bytes
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: Any = None
-    error: RpcError | None = None
-    closed: bool = False
-    on_answer: Callable[[], None] | None = None
-
-    def outcome(self) -> Any:
-        """The result of an answered request.
-
-        Raises:
-            RpcError: The other side answered with an error, or went away.
-        """
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 @dataclass(slots=True)
@@ -185,7 +113,7 @@ class Peer:
         self._fallback = fallback
         self._methods = FeatureManager(converter=_CONVERTER)  # type: ignore[no-untyped-call]
         self._cancel_hooks: dict[str, Callable[[JsonObject], Awaitable[None]]] = {}
-        self._outgoing: dict[RequestId, OutgoingRequest] = {}
+        self._outgoing = OutgoingTable()
         self._incoming: dict[RequestId, _Incoming] = {}
         self._idle = anyio.Event()
         self._idle.set()
@@ -249,8 +177,7 @@ class Peer:
             await self.send_error(message.id, message.code, message.message)
 
     def _response(self, message: Response) -> None:
-        pending = None if message.id is None else self._outgoing.pop(message.id, None)
-        if pending is None:
+        if not self._outgoing.answer(message):
             error = message.error or {}
             self._report(
                 Problem.UNEXPECTED_RESPONSE,
@@ -259,13 +186,6 @@ class Peer:
                 f"({_short(error.get('message', 'result'))}); ignored",
             )
             return
-        if message.error is not None:
-            pending.error = _answered_error(message.error)
-        else:
-            pending.result = message.result
-        if pending.on_answer is not None:
-            pending.on_answer()
-        pending.done.set()
 
     async def _request(self, request: Request) -> None:
         handler = self._handler(request.method, request=True)
@@ -446,32 +366,19 @@ class Peer:
         An outgoing request that could not be written is done at once, with an error.
         """
         msg_id = self._new_id()
-        pending = OutgoingRequest(
-            msg_id, method, messages.encode(messages.request(msg_id, method, params))
-        )
-        self._outgoing[msg_id] = pending
-        if send and not await self._send(pending.line):
-            self._fail(pending, f"{self.name} can no longer be written to")
+        line = messages.encode(messages.request(msg_id, method, params))
+        pending = self._outgoing.add(msg_id, method, line)
+        if send and not await self._send(line):
+            pending.fail(f"{self.name} can no longer be written to")
         return pending
 
     def forget(self, pending: OutgoingRequest) -> None:
         """Stop waiting for ``pending``'s answer (given up on); a late answer is unexpected."""
-        if self._outgoing.get(pending.id) is pending:
-            del self._outgoing[pending.id]
+        self._outgoing.forget(pending)
 
     def close(self, reason: str) -> None:
         """The other side is gone: every outgoing request is done, with ``reason`` as error."""
-        outgoing, self._outgoing = self._outgoing, {}
-        for pending in outgoing.values():
-            pending.closed = True
-            self._fail(pending, reason)
-
-    @staticmethod
-    def _fail(pending: OutgoingRequest, reason: str) -> None:
-        if pending.done.is_set():
-            return
-        pending.error = RpcError(messages.INTERNAL_ERROR, reason)
-        pending.done.set()
+        self._outgoing.close(reason)
 
     # ------------------------------------------------------------------ shutdown
 
@@ -516,14 +423,6 @@ def _error(msg_id: RequestId, error: JsonRpcException) -> JsonObject:
         "id": msg_id,
         "error": _CONVERTER.unstructure(error.to_response_error()),
     }
-
-
-def _answered_error(error: JsonObject) -> RpcError:
-    """The :class:`RpcError` of an error the other side answered with (``message`` optional)."""
-    message = error.get("message")
-    return RpcError(
-        error["code"], message if isinstance(message, str) else "error", error.get("data")
-    )
 
 
 def _short(value: Any) -> str:

@@ -31,7 +31,8 @@ import anyio
 from acp_bridge.acp.updates import STOP_REASONS
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages as jsonrpc
-from acp_bridge.jsonrpc.peer import Peer, Problem, Report
+from acp_bridge.jsonrpc.peer import Peer
+from acp_bridge.jsonrpc.report import Problem, Report
 from acp_bridge.vm.supervisor import (
     VM_PROTOCOL_VERSION,
     RunnerBase,
@@ -44,7 +45,7 @@ from acp_bridge.vm.supervisor import (
 
 if TYPE_CHECKING:
     from acp_bridge.acp.updates import JsonObject, StopReason
-    from acp_bridge.jsonrpc.peer import OutgoingRequest
+    from acp_bridge.jsonrpc.outgoing import OutgoingRequest
     from acp_bridge.vm.process import VmProcess
 
 log = logging.getLogger("acp_bridge.vm")

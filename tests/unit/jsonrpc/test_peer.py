@@ -10,7 +10,8 @@ import anyio.lowlevel
 import pytest
 
 from acp_bridge.errors import RpcError
-from acp_bridge.jsonrpc.peer import Peer, Problem, Report
+from acp_bridge.jsonrpc.peer import Peer
+from acp_bridge.jsonrpc.report import Problem, Report
 
 pytestmark = pytest.mark.anyio
 
