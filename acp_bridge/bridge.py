@@ -32,7 +32,6 @@ SETTLE_TIMEOUT_S = 2.0
 async def run(
     settings: Settings,
     *,
-    verbose: bool = False,
     stdin_fd: int = STDIN_FD,
     stdout_fd: int = STDOUT_FD,
 ) -> int:
@@ -40,12 +39,9 @@ async def run(
 
     Args:
         settings: The bridge's configuration.
-        verbose: Let pygls log at DEBUG too.
         stdin_fd: Where the editor's messages are read (a pipe, a socket or a file).
         stdout_fd: Where the bridge's messages are written: nothing else writes there.
     """
-    # pygls logs every handler it registers at INFO; keep it quiet unless asked.
-    logging.getLogger("pygls").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
     counters = Counters()
     outbox = Outbox(settings.outbox_high_water_bytes)
     editor_gone = anyio.Event()

@@ -41,10 +41,6 @@ class EventLogCorruptError(EventLogError):
         self.reason = reason
 
 
-class UnsafeSessionIdError(BridgeError):
-    """A session id cannot be used to name a log file as it is."""
-
-
 class RpcError(BridgeError):
     """An error answer for the editor (or the VM): a JSON-RPC code, message and data.
 

@@ -12,7 +12,7 @@ Rule: nothing in this module performs I/O; it only names shapes and constants.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, NotRequired, TypeAlias, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypeAlias, TypedDict, get_args
 
 JsonObject: TypeAlias = dict[str, Any]
 
@@ -21,25 +21,10 @@ PROTOCOL_VERSION: Final = 1
 ToolKind: TypeAlias = Literal[
     "read", "edit", "delete", "move", "search", "execute", "think", "fetch", "switch_mode", "other"
 ]
-TOOL_KINDS: Final[frozenset[str]] = frozenset(
-    (
-        "read",
-        "edit",
-        "delete",
-        "move",
-        "search",
-        "execute",
-        "think",
-        "fetch",
-        "switch_mode",
-        "other",
-    )
-)
+TOOL_KINDS: Final[frozenset[str]] = frozenset(get_args(ToolKind))
 
 ToolCallStatus: TypeAlias = Literal["pending", "in_progress", "completed", "failed"]
-TOOL_CALL_STATUSES: Final[frozenset[str]] = frozenset(
-    ("pending", "in_progress", "completed", "failed")
-)
+TOOL_CALL_STATUSES: Final[frozenset[str]] = frozenset(get_args(ToolCallStatus))
 
 PlanEntryPriority: TypeAlias = Literal["high", "medium", "low"]
 PlanEntryStatus: TypeAlias = Literal["pending", "in_progress", "completed"]
@@ -47,9 +32,7 @@ PlanEntryStatus: TypeAlias = Literal["pending", "in_progress", "completed"]
 StopReason: TypeAlias = Literal[
     "end_turn", "max_tokens", "max_turn_requests", "refusal", "cancelled"
 ]
-STOP_REASONS: Final[frozenset[str]] = frozenset(
-    ("end_turn", "max_tokens", "max_turn_requests", "refusal", "cancelled")
-)
+STOP_REASONS: Final[frozenset[str]] = frozenset(get_args(StopReason))
 
 
 class TextContent(TypedDict):

@@ -39,6 +39,8 @@ def _configure_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # pygls logs every handler it registers at INFO: quiet unless asked.
+    logging.getLogger("pygls").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def _parser() -> argparse.ArgumentParser:
