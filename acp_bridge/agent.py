@@ -50,9 +50,10 @@ from acp_bridge.core.translate import (
 )
 from acp_bridge.errors import EventLogError, RpcError
 from acp_bridge.eventlog.catalog import list_sessions
-from acp_bridge.eventlog.naming import is_plain_session_id
+from acp_bridge.eventlog.locking import session_in_use
+from acp_bridge.eventlog.naming import is_plain_session_id, torn_file_name
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
-from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog, session_in_use
+from acp_bridge.eventlog.writer import JsonlEventLog
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.jsonrpc.pygls_adapter import RpcAdapter
 from acp_bridge.vm.supervisor import (
@@ -519,7 +520,7 @@ class AcpServer:
                 {"sessionId": request.session_id},
             )
         for path in paths:
-            for victim in (path, path.with_name(path.name + TORN_SUFFIX)):
+            for victim in (path, path.with_name(torn_file_name(path.name))):
                 try:
                     victim.unlink()
                 except FileNotFoundError:
