@@ -53,7 +53,7 @@ from acp_bridge.eventlog.catalog import list_sessions
 from acp_bridge.eventlog.locking import session_in_use
 from acp_bridge.eventlog.naming import is_plain_session_id, torn_file_name
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
-from acp_bridge.eventlog.writer import JsonlEventLog
+from acp_bridge.eventlog.writer import BackgroundSync, JsonlEventLog
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.jsonrpc.pygls_adapter import RpcAdapter
 from acp_bridge.vm.supervisor import (
@@ -123,6 +123,12 @@ class SessionRuntime:
     turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
     closed: bool = False
     syncing: bool = False  # the log's fsync is running in a worker thread
+    #: The log's background fsync, if it offers one (looked up once: a protocol check is slow).
+    background_sync: BackgroundSync | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.log, BackgroundSync):
+            self.background_sync = self.log
 
     @property
     def session_id(self) -> str:
@@ -162,7 +168,13 @@ class SessionRuntime:
         batch = self.core.vm_lines(lines, start)
         if batch.records:
             self.log.append_many(batch.records)
-            if self.log.sync_wanted and not self.syncing and self.server is not None:
+            sync = self.background_sync
+            if (
+                sync is not None
+                and sync.sync_wanted
+                and not self.syncing
+                and self.server is not None
+            ):
                 self.syncing = True
                 self.server.spawn(f"fsync {self.label}", self.sync_log)
         counters = self.counters
@@ -176,8 +188,8 @@ class SessionRuntime:
     async def sync_log(self) -> None:
         """Run the log's due ``fsync`` in a worker thread: the event loop goes on meanwhile."""
         try:
-            handle = self.log.begin_sync()
-            if handle is None:
+            sync = self.background_sync
+            if sync is None or (handle := sync.begin_sync()) is None:
                 return
             error: OSError | None = None
             try:
@@ -185,7 +197,7 @@ class SessionRuntime:
             except OSError as exc:
                 error = exc
             finally:
-                self.log.end_sync(handle, error)
+                sync.end_sync(handle, error)
         finally:
             self.syncing = False
 

@@ -10,7 +10,8 @@ Rules:
 - The lines are exactly what the JSONL backend would write (:func:`encode_record`).
 - Failures are what the JSONL backend does with them: counted, logged once per cause, the
   index not consumed, never raised (:class:`~acp_bridge.eventlog.appending.Failures`).
-- Nothing to make durable: the ``fsync`` handshake of the protocol is a no-op here.
+- No ``fsync`` handshake: there is nothing to make durable, so it offers no
+  ``BackgroundSync``.
 """
 
 from __future__ import annotations
@@ -104,18 +105,6 @@ class MemoryEventLog:
     def records(self) -> list[LogRecord]:
         """Decode every stored line."""
         return [decode_record(line) for line in self.lines]
-
-    @property
-    def sync_wanted(self) -> bool:
-        """Never: memory has nothing to sync."""
-        return False
-
-    def begin_sync(self) -> int | None:
-        """Nothing to sync."""
-        return None
-
-    def end_sync(self, handle: int, error: OSError | None) -> None:
-        """Nothing was synced."""
 
     def flush(self, *, durable: bool = False) -> None:
         """Do nothing: memory has nothing to flush."""

@@ -23,14 +23,14 @@ Rules:
 
 Synchronous by design: async callers run ``flush(durable=True)`` / ``close`` through
 ``anyio.to_thread.run_sync`` when a blocking ``fsync`` matters, and take the interval
-``fsync`` off the appending thread (``background_sync``).
+``fsync`` off the appending thread through :class:`BackgroundSync`.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from acp_bridge.eventlog.appending import LOGGER, Failures, closed_error, wall_clock_ms
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name
@@ -85,9 +85,29 @@ class EventLog(Protocol):
         """Store ``(event, frame_depth)`` records in order; return how many were stored."""
         ...
 
+    def flush(self, *, durable: bool = False) -> None:
+        """Push buffered records to the OS; with ``durable``, to stable storage."""
+        ...
+
+    def close(self) -> None:
+        """Flush (and ``fsync`` per policy) and release the log; idempotent."""
+        ...
+
+
+@runtime_checkable
+class BackgroundSync(Protocol):
+    """A log whose interval ``fsync`` its owner runs elsewhere (a worker thread).
+
+    The handshake: after an append, ``sync_wanted`` says one is due; ``begin_sync`` hands
+    out a descriptor to ``fsync``; ``end_sync`` takes it back with the outcome. Only the
+    JSONL backend offers it (and asks for syncs only when opened with
+    ``background_sync=True``). ``isinstance`` against this protocol is slow: check once
+    per log, not per append.
+    """
+
     @property
     def sync_wanted(self) -> bool:
-        """An interval ``fsync`` is due and left to the caller (``background_sync``)."""
+        """An interval ``fsync`` is due and left to the caller."""
         ...
 
     def begin_sync(self) -> int | None:
@@ -98,17 +118,9 @@ class EventLog(Protocol):
         """The ``fsync`` of ``handle`` is over (``error``: it failed)."""
         ...
 
-    def flush(self, *, durable: bool = False) -> None:
-        """Push buffered records to the OS; with ``durable``, to stable storage."""
-        ...
-
-    def close(self) -> None:
-        """Flush (and ``fsync`` per policy) and release the log; idempotent."""
-        ...
-
 
 class JsonlEventLog:
-    """An ``EventLog`` appending JSONL lines to numbered segment files.
+    """An ``EventLog`` (and a ``BackgroundSync``) appending JSONL lines to segment files.
 
     The lines are Harn-shaped, the segments numbered upward. One instance per session, used
     from one thread; the session lock keeps a second process out.
@@ -307,7 +319,7 @@ class JsonlEventLog:
     ) -> None:
         self.close()
 
-    # -- background fsync -------------------------------------------------------------------
+    # -- background fsync (BackgroundSync) --------------------------------------------------
 
     @property
     def sync_wanted(self) -> bool:
