@@ -48,10 +48,9 @@ from acp_bridge.core.translate import (
     TranslatorOptions,
     outgoing,
 )
-from acp_bridge.errors import EventLogError, RpcError
-from acp_bridge.eventlog.catalog import list_sessions
-from acp_bridge.eventlog.locking import session_in_use
-from acp_bridge.eventlog.naming import is_plain_session_id, torn_file_name
+from acp_bridge.errors import EventLogDeleteError, EventLogError, EventLogInUseError, RpcError
+from acp_bridge.eventlog.catalog import delete_session, list_sessions
+from acp_bridge.eventlog.naming import is_plain_session_id
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
 from acp_bridge.eventlog.writer import BackgroundSync, JsonlEventLog
 from acp_bridge.jsonrpc import messages as jsonrpc
@@ -522,25 +521,16 @@ class AcpServer:
         """``session/delete``: close it if live and remove its log; unknown ids succeed."""
         request = parse_params(SessionIdParams, params)
         await self._retire(request.session_id)
-        if not is_plain_session_id(request.session_id):
-            return {}
-        paths = segment_paths(self.settings.log_dir, request.session_id)
-        if paths and session_in_use(paths[0]):
+        try:
+            delete_session(self.settings.log_dir, request.session_id)
+        except EventLogInUseError:
             raise RpcError(
                 jsonrpc.INTERNAL_ERROR,
                 "the session is open in another process; close it there first",
                 {"sessionId": request.session_id},
-            )
-        for path in paths:
-            for victim in (path, path.with_name(torn_file_name(path.name))):
-                try:
-                    victim.unlink()
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    raise RpcError(
-                        jsonrpc.INTERNAL_ERROR, f"cannot delete {victim.name}: {exc.strerror}"
-                    ) from None
+            ) from None
+        except EventLogDeleteError as exc:
+            raise RpcError(jsonrpc.INTERNAL_ERROR, str(exc)) from None
         log.info("session %s deleted", request.session_id)
         return {}
 

@@ -10,7 +10,7 @@ Its parts, split by whether they touch the file system:
   test double; ``appending``: what both backends share (clock, failure bookkeeping).
 - ``opening``, ``locking``, ``recovery`` (I/O edge): opening a log for appending, the
   one-appender-per-session lock, and the byte-level scans of a segment's tail.
-- ``reader`` / ``catalog`` (I/O edge): streaming reads; listing sessions.
+- ``reader`` / ``catalog`` (I/O edge): streaming reads; listing and deleting sessions.
 
 Rule: this package ``__init__`` imports nothing, so importing a pure part never pulls in I/O.
 """
