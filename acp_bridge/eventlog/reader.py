@@ -5,8 +5,8 @@ Rules:
 - Stream line by line; memory is bounded by the longest line (or by ``max_line_bytes``),
   never by the size of a log.
 - A bad line is a value (``CorruptLine``), not an exception, so one damaged line never hides
-  the rest; ``iter_session_records(strict=True)`` turns the first one into
-  ``EventLogCorruptError``. An unterminated last line is reported as torn, never parsed.
+  the rest; a caller that wants to stop at the first one raises ``CorruptLine.to_error()``.
+  An unterminated last line is reported as torn, never parsed.
 - Both shapes read: Harn-enveloped records and raw event lines without an envelope
   (``LogRecord.index is None``).
 - One reader: segment files (:func:`read_located_records`) and any other binary stream,
@@ -104,34 +104,10 @@ def segments_for_file(path: Path) -> list[Path]:
     return [path, *(path.parent / file_name for segment, file_name in later if segment > 0)]
 
 
-def read_records(
-    paths: Iterable[Path], *, check_index: bool = True, max_line_bytes: int | None = None
-) -> Iterator[LogRecord | CorruptLine]:
-    """Stream the records of the given files, in the order given.
-
-    Args:
-        paths: Segment files, usually from ``segment_paths`` or ``segments_for_file``.
-        check_index: Report a record whose ``index`` does not follow the previous one (a
-            gap or a step back) as a ``CorruptLine`` just before the record itself, which is
-            still yielded. Lines without an index are not checked.
-        max_line_bytes: Report longer lines as corrupt instead of holding them in memory.
-
-    Yields:
-        A ``LogRecord`` per good line and a ``CorruptLine`` per bad line or index break.
-
-    Raises:
-        EventLogError: A file cannot be opened or read.
-    """
-    for _, item in read_located_records(
-        paths, check_index=check_index, max_line_bytes=max_line_bytes
-    ):
-        yield item
-
-
 def read_located_records(
     paths: Iterable[Path], *, check_index: bool = True, max_line_bytes: int | None = None
 ) -> Iterator[Located]:
-    """Stream the records of the given files, in the order given, with their locations.
+    """Stream the records of the given files, in the order given.
 
     Args:
         paths: Segment files, usually from ``segment_paths`` or ``segments_for_file``.
@@ -247,28 +223,3 @@ def _bounded_lines(f: IO[bytes], max_line_bytes: int) -> Iterator[bytes]:
             while chunk := f.readline(_SKIP_CHUNK):  # skip the rest, up to its newline
                 if chunk.endswith(b"\n"):
                     break
-
-
-def iter_session_records(
-    directory: Path, session_id: str, *, strict: bool, check_index: bool = True
-) -> Iterator[LogRecord | CorruptLine]:
-    """Stream a session's records across all its segments.
-
-    Args:
-        directory: The log directory.
-        session_id: The session id.
-        strict: Raise on the first corrupt line instead of yielding it.
-        check_index: As for ``read_records``.
-
-    Yields:
-        Records, and (when not strict) ``CorruptLine`` values.
-
-    Raises:
-        EventLogCorruptError: ``strict`` is set and a line is corrupt or breaks the index
-            sequence; it carries the file and the 1-based line number.
-        EventLogError: A segment cannot be listed, opened or read.
-    """
-    for item in read_records(segment_paths(directory, session_id), check_index=check_index):
-        if strict and isinstance(item, CorruptLine):
-            raise item.to_error()
-        yield item
