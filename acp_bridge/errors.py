@@ -25,6 +25,10 @@ class EventLogInUseError(EventLogError):
     """Another process has the session's log open for appending."""
 
 
+class EventLogDeleteError(EventLogError):
+    """A file of a session's log could not be deleted (the message names it)."""
+
+
 class EventLogCorruptError(EventLogError):
     """A log line is not a valid record.
 

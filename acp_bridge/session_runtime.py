@@ -19,6 +19,7 @@ import anyio
 
 from acp_bridge.core.editor_calls import PermissionMemory
 from acp_bridge.errors import RpcError
+from acp_bridge.eventlog.writer import BackgroundSync
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.vm.supervisor import Turn
 
@@ -81,6 +82,13 @@ class SessionRuntime:
     turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
     closed: bool = False
     syncing: bool = False  # the log's fsync is running in a worker thread
+    #: The log's background fsync, if it offers one (looked up once: a protocol check is slow).
+    background_sync: BackgroundSync | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        """Look up whether the log can fsync in the background."""
+        if isinstance(self.log, BackgroundSync):
+            self.background_sync = self.log
 
     @property
     def session_id(self) -> str:
@@ -132,7 +140,8 @@ class SessionRuntime:
         batch = self.core.vm_lines(lines, start)
         if batch.records:
             self.log.append_many(batch.records)
-            if self.log.sync_wanted and not self.syncing and self.spawn is not None:
+            sync = self.background_sync
+            if sync is not None and sync.sync_wanted and not self.syncing and self.spawn:
                 self.syncing = True
                 self.spawn(f"fsync {self.label}", self.sync_log)
         counters = self.counters
@@ -146,8 +155,8 @@ class SessionRuntime:
     async def sync_log(self) -> None:
         """Run the log's due ``fsync`` in a worker thread: the event loop goes on meanwhile."""
         try:
-            handle = self.log.begin_sync()
-            if handle is None:
+            sync = self.background_sync
+            if sync is None or (handle := sync.begin_sync()) is None:
                 return
             error: OSError | None = None
             try:
@@ -155,7 +164,7 @@ class SessionRuntime:
             except OSError as exc:
                 error = exc
             finally:
-                self.log.end_sync(handle, error)
+                sync.end_sync(handle, error)
         finally:
             self.syncing = False
 

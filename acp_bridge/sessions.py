@@ -19,11 +19,11 @@ import anyio.lowlevel
 from acp_bridge.core.replay import SESSION_RECORD, Replayer
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions, outgoing
-from acp_bridge.errors import EventLogError, RpcError
-from acp_bridge.eventlog.catalog import list_sessions
+from acp_bridge.errors import EventLogDeleteError, EventLogError, EventLogInUseError, RpcError
+from acp_bridge.eventlog.catalog import delete_session, list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
-from acp_bridge.eventlog.writer import TORN_SUFFIX, JsonlEventLog, session_in_use
+from acp_bridge.eventlog.writer import JsonlEventLog
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.session_runtime import SessionRuntime, guarded_spawner, session_not_found
 from acp_bridge.vm.exec_mode import ExecModeRunner
@@ -258,25 +258,16 @@ class Sessions:
             RpcError: The log is open in another process, or a file would not go.
         """
         await self.retire(session_id)
-        if not is_plain_session_id(session_id):
-            return
-        paths = segment_paths(self.settings.log_dir, session_id)
-        if paths and session_in_use(paths[0]):
+        try:
+            delete_session(self.settings.log_dir, session_id)
+        except EventLogInUseError:
             raise RpcError(
                 jsonrpc.INTERNAL_ERROR,
                 "the session is open in another process; close it there first",
                 {"sessionId": session_id},
-            )
-        for path in paths:
-            for victim in (path, path.with_name(path.name + TORN_SUFFIX)):
-                try:
-                    victim.unlink()
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    raise RpcError(
-                        jsonrpc.INTERNAL_ERROR, f"cannot delete {victim.name}: {exc.strerror}"
-                    ) from None
+            ) from None
+        except EventLogDeleteError as exc:
+            raise RpcError(jsonrpc.INTERNAL_ERROR, str(exc)) from None
         log.info("session %s deleted", session_id)
 
     async def list(self, cwd: str | None, cursor: str | None) -> JsonObject:

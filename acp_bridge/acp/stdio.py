@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final
 import anyio
 
 from acp_bridge.acp.coalesce import coalesce, wire, wire_size
+from acp_bridge.fdio import write_all
 from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
 
 if TYPE_CHECKING:
@@ -117,13 +118,6 @@ class Outbox:
         return not self._lines
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
 async def write_loop(outbox: Outbox, fd: int = STDOUT_FD) -> None:
     """Own stdout: write what the outbox holds until it is closed and drained.
 
@@ -137,7 +131,7 @@ async def write_loop(outbox: Outbox, fd: int = STDOUT_FD) -> None:
                 return
             continue
         data = outbox.take_all()
-        await anyio.to_thread.run_sync(_write_all, fd, data)
+        await anyio.to_thread.run_sync(write_all, fd, data)
 
 
 async def read_loop(

@@ -101,22 +101,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _stdin_records() -> Iterator[tuple[str, LogRecord | CorruptLine]]:
-    from acp_bridge.eventlog.reader import CorruptLine
-    from acp_bridge.eventlog.records import decode_record
+    from acp_bridge.eventlog.reader import read_stream
 
-    stream: BinaryIO = sys.stdin.buffer
-    for lineno, line in enumerate(stream, start=1):
-        body = line.rstrip(b"\r\n")
-        where = f"<stdin>:{lineno}"
-        if not body.strip():
-            continue
-        if not line.endswith(b"\n"):
-            yield where, CorruptLine("<stdin>", lineno, "torn last line (no newline)", body)
-            continue
-        try:
-            yield where, decode_record(body)
-        except ValueError as exc:
-            yield where, CorruptLine("<stdin>", lineno, str(exc), body)
+    return read_stream(sys.stdin.buffer, "<stdin>", check_index=False, skip_blank_lines=True)
 
 
 def _write(out: BinaryIO, notifications: list[Notification]) -> None:

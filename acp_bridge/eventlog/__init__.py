@@ -1,11 +1,16 @@
 """The append-only JSONL event log, on disk in the Harn runtime's ``event_log.jsonl`` shape.
 
-Four parts, split by whether they touch the file system:
+Its parts, split by whether they touch the file system:
 
-- ``naming`` (pure): session id -> safe file-name part; segment file names.
+- ``naming`` (pure): session id -> safe file-name part; segment and quarantine file names.
 - ``rotation`` (pure): when to start a new segment and when to ``fsync``.
 - ``records`` (pure): the Harn envelope, encoded and decoded.
-- ``writer`` / ``reader`` (I/O edge): ``JsonlEventLog`` / ``MemoryEventLog`` and streaming reads.
+- ``writer`` (I/O edge): the ``EventLog`` protocol and ``JsonlEventLog``, with its
+  ``BackgroundSync`` capability; ``memory``: ``MemoryEventLog``, the in-memory backend and
+  test double; ``appending``: what both backends share (clock, failure bookkeeping).
+- ``opening``, ``locking``, ``recovery`` (I/O edge): opening a log for appending, the
+  one-appender-per-session lock, and the byte-level scans of a segment's tail.
+- ``reader`` / ``catalog`` (I/O edge): streaming reads; listing and deleting sessions.
 
 Rule: this package ``__init__`` imports nothing, so importing a pure part never pulls in I/O.
 """

@@ -1,9 +1,14 @@
-"""The log directory as a catalogue of sessions, for ``session/list`` and friends.
+"""The log directory as a catalogue of sessions: ``session/list`` and ``session/delete``.
 
 Listing never reads a log in full: a session's id, cwd and title come from the first
 records of its first segment (read up to a small byte budget), and ``updatedAt`` from the
 last complete line of its newest segment (read from the end). Logs written by Harn itself
 (no ``acp_bridge.session`` record) are listed too, with the id their records carry.
+
+Deleting removes a session's segments and their ``.torn`` quarantine files. Rule: never
+while another process appends to the session (its lock is held), and only for ids that
+name their own files (``naming.is_plain_session_id``): any other id could share a file
+name with another session.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from acp_bridge.eventlog.naming import parse_segment_file_name
+from acp_bridge.errors import EventLogDeleteError, EventLogInUseError
+from acp_bridge.eventlog.locking import session_in_use
+from acp_bridge.eventlog.naming import is_plain_session_id, parse_segment_file_name, torn_file_name
+from acp_bridge.eventlog.reader import segment_paths
 from acp_bridge.eventlog.records import decode_record
 
 if TYPE_CHECKING:
@@ -171,3 +179,37 @@ def list_sessions(directory: Path) -> list[SessionEntry]:
             out.append(entry)
     out.sort(key=lambda e: (-(e.updated_at_ms or 0), e.session_id))
     return out
+
+
+def delete_session(directory: Path, session_id: str) -> int:
+    """Delete every file of a session's log: its segments and their ``.torn`` files.
+
+    Args:
+        directory: The log directory.
+        session_id: The session id. An unknown one, or one that is not plain (see the
+            module docstring), has nothing to delete.
+
+    Returns:
+        How many files were deleted.
+
+    Raises:
+        EventLogInUseError: Another process has the session's log open; nothing is deleted.
+        EventLogDeleteError: A file cannot be deleted; the ones before it are gone.
+        EventLogError: The directory exists but cannot be listed.
+    """
+    if not is_plain_session_id(session_id):
+        return 0
+    paths = segment_paths(directory, session_id)
+    if paths and session_in_use(paths[0]):
+        raise EventLogInUseError(f"the log of session {session_id} is open in another process")
+    deleted = 0
+    for path in paths:
+        for victim in (path, path.with_name(torn_file_name(path.name))):
+            try:
+                victim.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise EventLogDeleteError(f"cannot delete {victim.name}: {exc.strerror}") from None
+            deleted += 1
+    return deleted

@@ -18,6 +18,9 @@ So names are injective (a plain name never ends like a hashed one, and hashed na
 in their 96-bit digest), contain only ``[A-Za-z0-9._-]``, never start with ``.``, are at
 most 128 characters, and never end in something that reads as a segment number. Joined to
 a directory they cannot escape it.
+
+A segment's torn last lines, cut off when the log is reopened, are kept beside it in
+``<segment file name>.torn`` (``torn_file_name``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 
 FILE_PREFIX: Final = "event_log-"
 FILE_SUFFIX: Final = ".jsonl"
+TORN_SUFFIX: Final = ".torn"
 MAX_PLAIN_ID_CHARS: Final = 128
 HASHED_PREFIX_CHARS: Final = 64
 HASH_HEX_CHARS: Final = 24
@@ -96,6 +100,11 @@ def segment_file_name(name: str, segment: int) -> str:
     if segment == 0:
         return f"{FILE_PREFIX}{name}{FILE_SUFFIX}"
     return f"{FILE_PREFIX}{name}-{segment:06d}{FILE_SUFFIX}"
+
+
+def torn_file_name(segment_file: str) -> str:
+    """Return the name of the file that keeps the torn lines cut off a segment file."""
+    return segment_file + TORN_SUFFIX
 
 
 def parse_segment_file_name(file_name: str) -> tuple[str, int] | None:

@@ -5,10 +5,12 @@ Rules:
 - Stream line by line; memory is bounded by the longest line (or by ``max_line_bytes``),
   never by the size of a log.
 - A bad line is a value (``CorruptLine``), not an exception, so one damaged line never hides
-  the rest; ``iter_session_records(strict=True)`` turns the first one into
-  ``EventLogCorruptError``. An unterminated last line is reported as torn, never parsed.
+  the rest; a caller that wants to stop at the first one raises ``CorruptLine.to_error()``.
+  An unterminated last line is reported as torn, never parsed.
 - Both shapes read: Harn-enveloped records and raw event lines without an envelope
   (``LogRecord.index is None``).
+- One reader: segment files (:func:`read_located_records`) and any other binary stream,
+  such as stdin (:func:`read_stream`), go through the same line loop.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from acp_bridge.eventlog.naming import log_name_for, parse_segment_file_name, se
 from acp_bridge.eventlog.records import LogRecord, decode_record
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Generator, Iterable, Iterator
     from pathlib import Path
+
+#: What the readers yield: ``path:lineno`` (for diagnostics) and the record or bad line.
+Located = tuple[str, "LogRecord | CorruptLine"]
 
 TORN_REASON: Final = "torn last line (no trailing newline)"
 _SKIP_CHUNK: Final = 64 * 1024
@@ -99,129 +104,122 @@ def segments_for_file(path: Path) -> list[Path]:
     return [path, *(path.parent / file_name for segment, file_name in later if segment > 0)]
 
 
-def _lines(f: IO[bytes], max_line_bytes: int | None) -> Iterator[tuple[bytes, bool, bool]]:
-    """Yield ``(line without newline, terminated, overlong)``."""
-    limit = -1 if max_line_bytes is None else max_line_bytes + 1
-    while line := f.readline(limit):
-        if line.endswith(b"\n"):
-            yield line[:-1], True, False
-        elif len(line) == limit:  # longer than max_line_bytes: keep the head, skip the rest
-            terminated = False
-            while chunk := f.readline(_SKIP_CHUNK):
-                if chunk.endswith(b"\n"):
-                    terminated = True
-                    break
-            yield line[:-1], terminated, True
-        else:
-            yield line, False, False
-
-
-def read_records(
+def read_located_records(
     paths: Iterable[Path], *, check_index: bool = True, max_line_bytes: int | None = None
-) -> Iterator[LogRecord | CorruptLine]:
+) -> Iterator[Located]:
     """Stream the records of the given files, in the order given.
 
     Args:
         paths: Segment files, usually from ``segment_paths`` or ``segments_for_file``.
         check_index: Report a record whose ``index`` does not follow the previous one (a
-            gap or a step back) as a ``CorruptLine`` just before the record itself, which is
-            still yielded. Lines without an index are not checked.
+            gap or a step back, across files too) as a ``CorruptLine`` just before the
+            record itself, which is still yielded. Lines without an index are not checked.
         max_line_bytes: Report longer lines as corrupt instead of holding them in memory.
 
     Yields:
-        A ``LogRecord`` per good line and a ``CorruptLine`` per bad line or index break.
-
-    Raises:
-        EventLogError: A file cannot be opened or read.
-    """
-    for _, item in read_located_records(
-        paths, check_index=check_index, max_line_bytes=max_line_bytes
-    ):
-        yield item
-
-
-def read_located_records(
-    paths: Iterable[Path], *, check_index: bool = True, max_line_bytes: int | None = None
-) -> Iterator[tuple[str, LogRecord | CorruptLine]]:
-    """Like ``read_records``, with ``path:lineno`` of each item for diagnostics.
+        ``(path:lineno, item)``: a ``LogRecord`` per good line and a ``CorruptLine`` per bad
+        line or index break.
 
     Raises:
         EventLogError: A file cannot be opened or read.
     """
     expected: int | None = None
     for path in paths:
-        prefix = f"{path}:"
-        for lineno, item, raw in _file_items(path, max_line_bytes):
-            where = prefix + str(lineno)
-            if check_index and type(item) is LogRecord and item.index is not None:
-                if expected is not None and item.index != expected:
-                    kind = "index gap" if item.index > expected else "index went back"
-                    reason = f"{kind}: expected {expected}, found {item.index}"
-                    yield where, CorruptLine(str(path), lineno, reason, raw.rstrip(b"\n"))
-                expected = item.index + 1
-            yield where, item
+        try:
+            with path.open("rb") as f:
+                expected = yield from _located(
+                    f, str(path), expected, check_index, max_line_bytes, skip_blank_lines=False
+                )
+        except OSError as exc:
+            raise EventLogError(f"cannot read {path}: {exc}") from exc
 
 
-def _file_items(
-    path: Path, max_line_bytes: int | None
-) -> Iterator[tuple[int, LogRecord | CorruptLine, bytes]]:
-    """Yield ``(lineno, record or corrupt line, raw line)`` for one file.
-
-    The raw line of a record still ends in its newline (the common case pays for no copy).
-    """
-    where = str(path)
-    try:
-        with path.open("rb") as f:
-            if max_line_bytes is None:  # the fast path: every line whole, as it comes
-                for lineno, line in enumerate(f, 1):
-                    if line[-1] != 0x0A:  # no newline: the torn end of a file
-                        yield lineno, CorruptLine(where, lineno, TORN_REASON, line), line
-                        continue
-                    try:
-                        record = decode_record(line)
-                    except ValueError as exc:
-                        raw = line[:-1]
-                        yield lineno, CorruptLine(where, lineno, str(exc), raw), raw
-                        continue
-                    yield lineno, record, line
-                return
-            for lineno, (raw, terminated, overlong) in enumerate(_lines(f, max_line_bytes), 1):
-                if overlong:
-                    reason = f"line longer than {max_line_bytes} bytes"
-                    yield lineno, CorruptLine(where, lineno, reason, raw), raw
-                elif not terminated:
-                    yield lineno, CorruptLine(where, lineno, TORN_REASON, raw), raw
-                else:
-                    try:
-                        record = decode_record(raw)
-                    except ValueError as exc:
-                        yield lineno, CorruptLine(where, lineno, str(exc), raw), raw
-                        continue
-                    yield lineno, record, raw
-    except OSError as exc:
-        raise EventLogError(f"cannot read {path}: {exc}") from exc
-
-
-def iter_session_records(
-    directory: Path, session_id: str, *, strict: bool, check_index: bool = True
-) -> Iterator[LogRecord | CorruptLine]:
-    """Stream a session's records across all its segments.
+def read_stream(
+    stream: IO[bytes],
+    name: str,
+    *,
+    check_index: bool = True,
+    max_line_bytes: int | None = None,
+    skip_blank_lines: bool = False,
+) -> Iterator[Located]:
+    """Stream the records of an open binary stream (stdin, a pipe), as for a file.
 
     Args:
-        directory: The log directory.
-        session_id: The session id.
-        strict: Raise on the first corrupt line instead of yielding it.
-        check_index: As for ``read_records``.
+        stream: Read line by line, to its end; not closed.
+        name: What ``CorruptLine.path`` and the ``name:lineno`` locations say.
+        check_index: As for :func:`read_located_records`.
+        max_line_bytes: As for :func:`read_located_records`.
+        skip_blank_lines: Pass over lines of only whitespace instead of reporting them (a
+            hand-made event stream may have them; a log never does).
 
     Yields:
-        Records, and (when not strict) ``CorruptLine`` values.
+        ``(name:lineno, item)``, as :func:`read_located_records` does.
 
     Raises:
-        EventLogCorruptError: ``strict`` is set and a line is corrupt or breaks the index
-            sequence; it carries the file and the 1-based line number.
-        EventLogError: A segment cannot be listed, opened or read.
+        EventLogError: The stream cannot be read.
     """
-    for item in read_records(segment_paths(directory, session_id), check_index=check_index):
-        if strict and isinstance(item, CorruptLine):
-            raise item.to_error()
-        yield item
+    try:
+        yield from _located(stream, name, None, check_index, max_line_bytes, skip_blank_lines)
+    except OSError as exc:
+        raise EventLogError(f"cannot read {name}: {exc}") from exc
+
+
+def _located(
+    f: IO[bytes],
+    name: str,
+    expected: int | None,
+    check_index: bool,
+    max_line_bytes: int | None,
+    skip_blank_lines: bool,
+) -> Generator[Located, None, int | None]:
+    """Yield ``(name:lineno, item)`` for one stream; return the index the next record needs.
+
+    ``expected`` is that index on the way in (None: no record seen yet, or not checked).
+    """
+    prefix = name + ":"
+    for lineno, line in enumerate(_lines(f, max_line_bytes), 1):
+        if skip_blank_lines and not line.strip():
+            continue
+        item: LogRecord | CorruptLine
+        if line[-1] != 0x0A:  # no newline: a torn last line, or the head of an overlong one
+            if max_line_bytes is not None and len(line) > max_line_bytes:
+                reason = f"line longer than {max_line_bytes} bytes"
+                item = CorruptLine(name, lineno, reason, line[:max_line_bytes])
+            else:
+                item = CorruptLine(name, lineno, TORN_REASON, line)
+        else:
+            try:
+                item = decode_record(line)
+            except ValueError as exc:
+                item = CorruptLine(name, lineno, str(exc), line[:-1])
+            else:
+                index = item.index
+                if check_index and index is not None:
+                    if expected is not None and index != expected:
+                        kind = "index gap" if index > expected else "index went back"
+                        reason = f"{kind}: expected {expected}, found {index}"
+                        yield prefix + str(lineno), CorruptLine(name, lineno, reason, line[:-1])
+                    expected = index + 1
+        yield prefix + str(lineno), item
+    return expected
+
+
+def _lines(f: IO[bytes], max_line_bytes: int | None) -> Iterator[bytes]:
+    """Yield each line as read, its newline included.
+
+    A line without one is a torn last line or, with ``max_line_bytes``, the first
+    ``max_line_bytes + 1`` bytes of a longer line, whose rest is skipped unread.
+    """
+    if max_line_bytes is None:  # the common case: every line whole, as the file gives it
+        return iter(f)
+    return _bounded_lines(f, max_line_bytes)
+
+
+def _bounded_lines(f: IO[bytes], max_line_bytes: int) -> Iterator[bytes]:
+    limit = max_line_bytes + 1
+    while line := f.readline(limit):
+        yield line
+        if len(line) == limit and not line.endswith(b"\n"):
+            while chunk := f.readline(_SKIP_CHUNK):  # skip the rest, up to its newline
+                if chunk.endswith(b"\n"):
+                    break

@@ -100,6 +100,9 @@ class _KeyShapes:
         return known
 
 
+# Process-global caches, shared by every log and session in the process (and by threads:
+# a lost or duplicated entry only costs a recheck). They hold key tuples only, never event
+# values, and are capped at MAX_SHAPES each.
 _TO_ESCAPE: Final = _KeyShapes(_ESCAPED_KEY)  # keys that must be escaped on encode
 _ESCAPED: Final = _KeyShapes(_UNESCAPE_KEY)  # keys that were escaped, to undo on decode
 

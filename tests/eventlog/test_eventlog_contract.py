@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
+from acp_bridge.eventlog.memory import MemoryEventLog
 from acp_bridge.eventlog.reader import segment_paths
 from acp_bridge.eventlog.records import decode_record
 from acp_bridge.eventlog.rotation import FsyncPolicy
-from acp_bridge.eventlog.writer import EventLog, JsonlEventLog, MemoryEventLog
+from acp_bridge.eventlog.writer import EventLog, JsonlEventLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import pytest
+from support.eventlog_helpers import iter_session_records
 
 from acp_bridge.errors import EventLogError, EventLogInUseError
+from acp_bridge.eventlog.locking import session_in_use
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name
-from acp_bridge.eventlog.reader import iter_session_records, segment_paths
+from acp_bridge.eventlog.reader import segment_paths
 from acp_bridge.eventlog.records import LogRecord, decode_record, encode_record
 from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
-from acp_bridge.eventlog.writer import JsonlEventLog, session_in_use
+from acp_bridge.eventlog.writer import JsonlEventLog
 
 if TYPE_CHECKING:
     from collections.abc import Callable

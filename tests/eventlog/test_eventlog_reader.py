@@ -5,17 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from support.eventlog_helpers import iter_session_records, read_records
 
 from acp_bridge.errors import EventLogCorruptError, EventLogError
 from acp_bridge.eventlog.naming import segment_file_name
-from acp_bridge.eventlog.reader import (
-    TORN_REASON,
-    CorruptLine,
-    iter_session_records,
-    read_records,
-    segment_paths,
-    segments_for_file,
-)
+from acp_bridge.eventlog.reader import TORN_REASON, CorruptLine, segment_paths, segments_for_file
 from acp_bridge.eventlog.records import LogRecord, encode_record
 from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
 from acp_bridge.eventlog.writer import JsonlEventLog
