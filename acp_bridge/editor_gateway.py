@@ -12,6 +12,7 @@ with ``$/cancel_request``.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -24,13 +25,15 @@ from acp_bridge.core.editor_calls import (
     check,
     permission_request,
 )
-from acp_bridge.core.replay import EDITOR_CALL_RECORD
 from acp_bridge.errors import RpcError
+from acp_bridge.eventlog.records import editor_call_record
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.jsonrpc.peer import CANCEL_REQUEST
 from acp_bridge.vm.supervisor import wait_any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from acp_bridge.acp.updates import JsonObject
     from acp_bridge.counters import Counters
     from acp_bridge.jsonrpc.outgoing import OutgoingRequest
@@ -159,15 +162,10 @@ class EditorGateway:
             raise
         policy = POLICIES.get(method, DEFAULT_POLICY)
         params = policy.prepare(params, session)
-        record: JsonObject = {
-            "type": EDITOR_CALL_RECORD,
-            "session_id": session.session_id,
-            "method": method,
-            "params": params,
-        }
+        record = functools.partial(editor_call_record, session.session_id, method, params)
         remembered = policy.recall(params, session)
         if remembered is not None:
-            session.persist({**record, "result": remembered})
+            session.persist(record(result=remembered))
             return remembered
         answer = await self._forward(session, method, params, record)
         if answer is None:
@@ -175,14 +173,18 @@ class EditorGateway:
         try:
             result = answer.outcome()
         except RpcError as exc:
-            session.persist({**record, "error": {"code": exc.code, "message": exc.message}})
+            session.persist(record(error={"code": exc.code, "message": exc.message}))
             raise
         result = policy.answered(params, result, session)
-        session.persist({**record, "result": result})
+        session.persist(record(result=result))
         return result
 
     async def _forward(
-        self, session: CallingSession, method: str, params: JsonObject, record: JsonObject
+        self,
+        session: CallingSession,
+        method: str,
+        params: JsonObject,
+        record: Callable[..., JsonObject],
     ) -> OutgoingRequest | None:
         """Ask the editor; wait for its answer, a withdrawal or the timeout.
 
@@ -202,9 +204,9 @@ class EditorGateway:
             self.editor.forget(pending)
             await self.editor.notify(CANCEL_REQUEST, {"requestId": pending.id})
             if withdrawn.is_set():
-                session.persist({**record, "error": "cancelled"})
+                session.persist(record(error="cancelled"))
                 return None
-            session.persist({**record, "error": "timeout"})
+            session.persist(record(error="timeout"))
             self.counters.editor_call_timeouts += 1
             raise RpcError(
                 jsonrpc.INTERNAL_ERROR,

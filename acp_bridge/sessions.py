@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import anyio.lowlevel
 
-from acp_bridge.core.replay import SESSION_RECORD, Replayer
+from acp_bridge.core.replay import Replayer
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions, outgoing
 from acp_bridge.errors import EventLogDeleteError, EventLogError, EventLogInUseError, RpcError
 from acp_bridge.eventlog.catalog import delete_session, list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
+from acp_bridge.eventlog.records import SESSION_RECORD
 from acp_bridge.eventlog.writer import JsonlEventLog
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.session_runtime import SessionRuntime, guarded_spawner, session_not_found

@@ -14,74 +14,26 @@ Rule: nothing in this module performs I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from acp_bridge.acp.updates import STOP_REASONS, JsonObject, Notification, StopReason
 from acp_bridge.core.translate import Translator, TranslatorOptions, outgoing
+from acp_bridge.eventlog.records import (
+    EDITOR_CALL_RECORD,
+    PROMPT_RECORD,
+    SESSION_RECORD,
+    TURN_ENDED_RECORD,
+    UNDECODABLE_RECORD,
+    VM_TURN_OVER_RECORD,
+    VM_TURN_STARTED_RECORD,
+    is_bridge_record,
+)
 from acp_bridge.vm.events import InvalidEvent, UnknownEvent, decode_event, is_plain_text_chunk
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from acp_bridge.acp.coalesce import Outgoing
-
-#: A user's prompt, written when a turn starts: ``{"prompt": [ContentBlock, ...]}``.
-PROMPT_RECORD: Final = "acp_bridge.prompt"
-#: The end of a turn: ``{"stop_reason": StopReason}``.
-TURN_ENDED_RECORD: Final = "acp_bridge.turn_ended"
-#: The start of a session: ``{"cwd": str, "mcp_servers": [...]}``.
-SESSION_RECORD: Final = "acp_bridge.session"
-#: The prompt was handed to the VM: its events belong to the turn from here.
-VM_TURN_STARTED_RECORD: Final = "acp_bridge.vm_turn_started"
-#: The VM answered the prompt (or was given up on): its later events were not forwarded.
-VM_TURN_OVER_RECORD: Final = "acp_bridge.vm_turn_over"
-#: A request a VM made of the editor through the bridge, with its answer.
-EDITOR_CALL_RECORD: Final = "acp_bridge.editor_call"
-#: A VM line that was not an event object: ``{"raw": str, "reason": str}``.
-UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
-#: Prefix of every record type the bridge itself writes.
-BRIDGE_RECORD_PREFIX: Final = "acp_bridge."
-
-
-def session_record(
-    session_id: str, cwd: str, mcp_servers: list[Any], additional_directories: list[str]
-) -> JsonObject:
-    """The record that opens a session's log (and each later load or resume of it)."""
-    record: JsonObject = {
-        "type": SESSION_RECORD,
-        "session_id": session_id,
-        "cwd": cwd,
-        "mcp_servers": mcp_servers,
-    }
-    if additional_directories:
-        record["additional_directories"] = additional_directories
-    return record
-
-
-def prompt_record(session_id: str, blocks: list[JsonObject]) -> JsonObject:
-    """The record that starts a turn with the user's prompt."""
-    return {"type": PROMPT_RECORD, "session_id": session_id, "prompt": blocks}
-
-
-def turn_ended_record(session_id: str, stop_reason: StopReason | None) -> JsonObject:
-    """The record that ends a turn (``stop_reason`` None: the turn failed)."""
-    return {"type": TURN_ENDED_RECORD, "session_id": session_id, "stop_reason": stop_reason}
-
-
-def vm_turn_record(session_id: str, *, started: bool) -> JsonObject:
-    """The record that marks where the VM's part of a turn starts or ends."""
-    kind = VM_TURN_STARTED_RECORD if started else VM_TURN_OVER_RECORD
-    return {"type": kind, "session_id": session_id}
-
-
-def undecodable_record(session_id: str, raw: bytes, reason: str) -> JsonObject:
-    """The record that keeps a VM line which was not an event, byte for byte."""
-    record: JsonObject = {"type": UNDECODABLE_RECORD, "session_id": session_id, "reason": reason}
-    try:
-        record["raw"] = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        record["raw_hex"] = raw.hex()
-    return record
 
 
 @dataclass(slots=True)
@@ -147,9 +99,8 @@ class Replayer:
         if self._bound is not None:
             # One of the bridge's logs belongs to one ACP session, whatever id the VM used.
             session_id = self._bound
-        record_type = data.get("type")
-        if isinstance(record_type, str) and record_type.startswith(BRIDGE_RECORD_PREFIX):
-            return self._bridge_record(record_type, session_id, data, where)
+        if is_bridge_record(data):
+            return self._bridge_record(data["type"], session_id, data, where)
         decoded = decode_event(data)
         if isinstance(decoded, UnknownEvent):
             self.stats.unknown_event_types += 1

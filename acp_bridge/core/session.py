@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from acp_bridge.core.replay import (
+from acp_bridge.core.translate import Translator, TranslatorOptions
+from acp_bridge.core.translate import outgoing as outgoing_entry
+from acp_bridge.errors import LocalProtocolError
+from acp_bridge.eventlog.records import (
     prompt_record,
     session_record,
     turn_ended_record,
     undecodable_record,
     vm_turn_record,
 )
-from acp_bridge.core.translate import Translator, TranslatorOptions
-from acp_bridge.core.translate import outgoing as outgoing_entry
-from acp_bridge.errors import LocalProtocolError
 from acp_bridge.jsonrpc.framing import LineTooLong
 from acp_bridge.vm.events import (
     InvalidEvent,

@@ -23,7 +23,7 @@ from acp_bridge.errors import EventLogDeleteError, EventLogInUseError
 from acp_bridge.eventlog.locking import session_in_use
 from acp_bridge.eventlog.naming import is_plain_session_id, parse_segment_file_name, torn_file_name
 from acp_bridge.eventlog.reader import segment_paths
-from acp_bridge.eventlog.records import decode_record
+from acp_bridge.eventlog.records import PROMPT_RECORD, SESSION_RECORD, decode_record
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -94,12 +94,12 @@ def _tail(path: Path) -> tuple[int | None, dict[str, Any] | None]:
     for line in reversed(tail.split(b"\n")[:-1] if tail.endswith(b"\n") else tail.split(b"\n")):
         if not line.strip():
             continue
-        if b'"acp_bridge.session"' in line:
+        if f'"{SESSION_RECORD}"'.encode() in line:
             try:
                 record = decode_record(line)
             except ValueError:
                 continue
-            if record.event.get("type") == "acp_bridge.session":
+            if record.event.get("type") == SESSION_RECORD:
                 return (stamp if stamp is not None else record.emitted_at_ms), record.event
         if stamp is None:
             stamp = _stamp(line)
@@ -115,7 +115,7 @@ def _roots(record: dict[str, Any]) -> tuple[str, ...]:
 
 def _title(records: list[dict[str, Any]]) -> str | None:
     for record in records:
-        if record.get("type") != "acp_bridge.prompt":
+        if record.get("type") != PROMPT_RECORD:
             continue
         for block in record.get("prompt") or []:
             if isinstance(block, dict) and isinstance(block.get("text"), str):
@@ -135,14 +135,14 @@ def describe(directory: Path, name: str, files: list[str]) -> SessionEntry | Non
         log.warning("cannot read %s: %s", first, exc)
         return None
     opening = records[0] if records else {}
-    by_bridge = opening.get("type") == "acp_bridge.session"
+    by_bridge = opening.get("type") == SESSION_RECORD
     session_id = opening.get("session_id") if by_bridge else None
     if not isinstance(session_id, str):
         session_id = name  # Harn names its logs after the session id
     cwd = opening.get("cwd") if by_bridge else None
     # The latest load or resume names the session's current roots; the opening, the first.
     latest = reopened or next(
-        (r for r in reversed(records) if r.get("type") == "acp_bridge.session"), opening
+        (r for r in reversed(records) if r.get("type") == SESSION_RECORD), opening
     )
     if updated is None:
         updated = int(first.stat().st_mtime * 1000)

@@ -16,6 +16,9 @@ by Harn (which has no ``_event_`` keys) reads unchanged.
 Lines without envelope keys (a raw AgentEvent stream, one event per line) decode too, with
 ``index``/``emitted_at_ms``/``frame_depth`` set to ``None``.
 
+The bridge's own record types (the constants ending in ``_RECORD``) and the builders that
+make them live here too, at the end of the module: every writer and reader of the log takes
+them from this one place.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 
 ENVELOPE_KEYS: Final = ("index", "emitted_at_ms", "frame_depth")
 CONFLICT_PREFIX: Final = "_event_"
+#: Prefix of every record type the bridge itself writes (the ``*_RECORD`` constants below).
 BRIDGE_TYPE_PREFIX: Final = "acp_bridge."
 
 _ESCAPED_KEY: Final = re.compile(r"\A(?:_event_)*(?:index|emitted_at_ms|frame_depth)\Z")
@@ -187,3 +191,100 @@ def _check_envelope(**fields: Any) -> None:
 def _unescape(key: str) -> str:
     match = _UNESCAPE_KEY.match(key)
     return key if match is None else match.group(1)
+
+
+# --------------------------------------------------------------------------- bridge records
+
+#: A user's prompt, written when a turn starts: ``{"prompt": [ContentBlock, ...]}``.
+PROMPT_RECORD: Final = "acp_bridge.prompt"
+#: The end of a turn: ``{"stop_reason": StopReason | None}`` (``None``: the turn failed).
+TURN_ENDED_RECORD: Final = "acp_bridge.turn_ended"
+#: The start of a session, and each later load or resume of it:
+#: ``{"cwd": str, "mcp_servers": [...], "additional_directories"?: [str, ...]}``.
+SESSION_RECORD: Final = "acp_bridge.session"
+#: The prompt was handed to the VM: its events belong to the turn from here.
+VM_TURN_STARTED_RECORD: Final = "acp_bridge.vm_turn_started"
+#: The VM answered the prompt (or was given up on): its later events were not forwarded.
+VM_TURN_OVER_RECORD: Final = "acp_bridge.vm_turn_over"
+#: A request a VM made of the editor through the bridge, with its answer:
+#: ``{"method": str, "params": {...}, "result": ...}`` or ``{..., "error": ...}``.
+EDITOR_CALL_RECORD: Final = "acp_bridge.editor_call"
+#: A VM line that was not an event object: ``{"raw": str, "reason": str}``, or ``raw_hex``
+#: instead of ``raw`` for bytes that are not UTF-8.
+UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
+
+
+def session_record(
+    session_id: str, cwd: str, mcp_servers: list[Any], additional_directories: list[str]
+) -> dict[str, Any]:
+    """The record that opens a session's log (and each later load or resume of it)."""
+    record: dict[str, Any] = {
+        "type": SESSION_RECORD,
+        "session_id": session_id,
+        "cwd": cwd,
+        "mcp_servers": mcp_servers,
+    }
+    if additional_directories:
+        record["additional_directories"] = additional_directories
+    return record
+
+
+def prompt_record(session_id: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record that starts a turn with the user's prompt."""
+    return {"type": PROMPT_RECORD, "session_id": session_id, "prompt": blocks}
+
+
+def turn_ended_record(session_id: str, stop_reason: str | None) -> dict[str, Any]:
+    """The record that ends a turn (``stop_reason`` None: the turn failed)."""
+    return {"type": TURN_ENDED_RECORD, "session_id": session_id, "stop_reason": stop_reason}
+
+
+def vm_turn_record(session_id: str, *, started: bool) -> dict[str, Any]:
+    """The record that marks where the VM's part of a turn starts or ends."""
+    kind = VM_TURN_STARTED_RECORD if started else VM_TURN_OVER_RECORD
+    return {"type": kind, "session_id": session_id}
+
+
+def editor_call_record(
+    session_id: str,
+    method: str,
+    params: Mapping[str, Any],
+    *,
+    result: Any = None,
+    error: str | Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The record of one request a VM made of the editor, and how it ended.
+
+    Args:
+        session_id: The ACP session the request was made in.
+        method: The request's method.
+        params: The params as sent to the editor.
+        result: The answer (``null`` included), recorded when ``error`` is ``None``.
+        error: Why there is no answer: ``"cancelled"``, ``"timeout"``, or the editor's
+            error as ``{"code": int, "message": str}``.
+    """
+    record: dict[str, Any] = {
+        "type": EDITOR_CALL_RECORD,
+        "session_id": session_id,
+        "method": method,
+        "params": params,
+    }
+    if error is None:
+        record["result"] = result
+    else:
+        record["error"] = error
+    return record
+
+
+def undecodable_record(session_id: str, raw: bytes, reason: str) -> dict[str, Any]:
+    """The record that keeps a VM line which was not an event, byte for byte."""
+    record: dict[str, Any] = {
+        "type": UNDECODABLE_RECORD,
+        "session_id": session_id,
+        "reason": reason,
+    }
+    try:
+        record["raw"] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        record["raw_hex"] = raw.hex()
+    return record
