@@ -8,6 +8,40 @@ one bridge (or one replay run); there are no module-level globals.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+#: The name of one counter: a field of :class:`Counters` (a test keeps the two in step).
+CounterName: TypeAlias = Literal[
+    "editor_parse_errors",
+    "editor_invalid_requests",
+    "editor_unknown_methods",
+    "editor_notification_errors",
+    "editor_unexpected_responses",
+    "editor_overlong_lines",
+    "editor_refused_requests",
+    "editor_call_timeouts",
+    "vm_undecodable_lines",
+    "vm_unknown_event_types",
+    "vm_overlong_lines",
+    "vm_invalid_events",
+    "vm_events_outside_turn",
+    "vm_bad_answers",
+    "vm_refused_requests",
+    "vm_stderr_lines_suppressed",
+    "vm_stdout_closed_early",
+    "vm_leftover_processes",
+    "vm_failures",
+    "updates_after_cancel",
+    "translation_repairs",
+    "eventlog_write_failures",
+    "eventlog_torn_tails",
+    "eventlog_corrupt_lines",
+    "eventlog_open_failures",
+    "handler_unexpected_exceptions",
+]
 
 
 @dataclass(slots=True)
@@ -45,6 +79,11 @@ class Counters:
     eventlog_open_failures: int = 0
     # The one exception-to-wire boundary.
     handler_unexpected_exceptions: int = 0
+
+    def add(self, counts: Mapping[CounterName, int]) -> None:
+        """Add ``counts`` (counter name to how many) to the counters they name."""
+        for name, count in counts.items():
+            setattr(self, name, getattr(self, name) + count)
 
     def snapshot(self) -> dict[str, int]:
         """Return a copy of every counter by name."""

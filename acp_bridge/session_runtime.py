@@ -144,9 +144,7 @@ class SessionRuntime:
             if sync is not None and sync.sync_wanted and not self.syncing and self.spawn:
                 self.syncing = True
                 self.spawn(f"fsync {self.label}", self.sync_log)
-        counters = self.counters
-        for name, count in batch.counts.items():
-            setattr(counters, name, getattr(counters, name) + count)
+        self.counters.add(batch.counts)
         for position, problem in batch.problems:
             log.warning("%s stdout line %d: %s", self.label, first_line + position, problem)
         self.outbox.put_many(batch.outgoing)

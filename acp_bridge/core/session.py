@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from acp_bridge.acp.coalesce import Outgoing
     from acp_bridge.acp.updates import JsonObject, Notification, StopReason
+    from acp_bridge.counters import CounterName
     from acp_bridge.eventlog.records import PendingRecord
 
 #: The session-mode notification that carries one AgentEvent.
@@ -87,7 +88,7 @@ class Ingested:
     record: JsonObject | None
     frame_depth: int | None = None
     notifications: list[Notification] = field(default_factory=list)
-    counter: str | None = None
+    counter: CounterName | None = None
     problem: str | None = None
     rpc: JsonObject | None = None
 
@@ -110,7 +111,7 @@ class Batch:
 
     records: list[PendingRecord] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[CounterName, int] = field(default_factory=dict)
     problems: list[tuple[int, str]] = field(default_factory=list)
     end: int = 0
     rpc: JsonObject | None = None
