@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from acp_bridge.core.session import Phase, SessionCore
+from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions
+from acp_bridge.core.turn import Phase
 from acp_bridge.errors import LocalProtocolError
 from acp_bridge.jsonrpc.framing import LineTooLong
 

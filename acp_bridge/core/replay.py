@@ -5,6 +5,9 @@ what AgentEvents lack: the user's prompt and where each turn ended and why. Feed
 records in order through :class:`Replayer` drives the very same :class:`Translator` the
 live session used, in the same order, so a replayed session looks exactly as it did live.
 
+Whether an event is forwarded is decided as it was live: each session's turn records
+(``prompt``, ``vm_turn_started``, ``vm_turn_over``, ``turn_ended``) drive a
+:class:`~acp_bridge.core.turn.TurnMachine` of its own, the same table the live session ran.
 Logs written by Harn itself have no bridge records: their events replay as they are, and no
 user turns are invented.
 
@@ -14,10 +17,11 @@ Rule: nothing in this module performs I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from acp_bridge.acp.updates import STOP_REASONS, JsonObject, Notification, StopReason
 from acp_bridge.core.translate import Translator, TranslatorOptions, outgoing
+from acp_bridge.core.turn import TurnInput, TurnMachine
 from acp_bridge.eventlog.records import (
     EDITOR_CALL_RECORD,
     PROMPT_RECORD,
@@ -34,6 +38,15 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from acp_bridge.acp.coalesce import Outgoing
+
+
+#: The records that say how a turn went, and the input each one was written on.
+TURN_RECORDS: Final = {
+    PROMPT_RECORD: TurnInput.PROMPT,
+    VM_TURN_STARTED_RECORD: TurnInput.VM_HAS_PROMPT,
+    VM_TURN_OVER_RECORD: TurnInput.VM_ANSWERED,
+    TURN_ENDED_RECORD: TurnInput.ANSWERED,
+}
 
 
 @dataclass(slots=True)
@@ -64,8 +77,8 @@ class Replayer:
     stats: ReplayStats = field(default_factory=ReplayStats)
     _translators: dict[str, Translator] = field(default_factory=dict)
     _bound: str | None = None
-    # Per session: None while the log has no turn records (Harn's logs: forward all).
-    _forwarding: dict[str, bool] = field(default_factory=dict)
+    # Per session, from its first turn record; until then (Harn's logs) all is forwarded.
+    _turns: dict[str, TurnMachine] = field(default_factory=dict)
 
     def begin_log(self, session_id: str | None = None) -> None:
         """A new log file starts; ``session_id`` (if given) owns every record in it."""
@@ -112,7 +125,8 @@ class Replayer:
                 f"{where}: invalid {decoded.type} event ({decoded.reason}), skipped"
             )
             return []
-        if not self._forwarding.get(session_id, True):
+        turn = self._turns.get(session_id)
+        if turn is not None and not turn.forwarding:
             self.stats.not_forwarded += 1  # it arrived outside a turn and was not sent live
             return []
         return self.translator(session_id).translate(decoded)
@@ -127,7 +141,8 @@ class Replayer:
             return [outgoing(n) for n in self.feed(event, where)]
         self.stats.records += 1
         session_id = self._bound if self._bound is not None else event["session_id"]
-        if not self._forwarding.get(session_id, True):
+        turn = self._turns.get(session_id)
+        if turn is not None and not turn.forwarding:
             self.stats.not_forwarded += 1
             return []
         return list(self.translator(session_id).text_chunks(event["type"], event["content"]))
@@ -149,14 +164,13 @@ class Replayer:
             self._bound = session_id
             return []
         translator = self.translator(session_id)
-        if record_type == VM_TURN_STARTED_RECORD:
-            self._forwarding[session_id] = True
-            return []
-        if record_type == VM_TURN_OVER_RECORD:
-            self._forwarding[session_id] = False
-            return []
+        turn_input = TURN_RECORDS.get(record_type)
+        if turn_input is not None:
+            turn = self._turns.get(session_id)
+            if turn is None:
+                turn = self._turns[session_id] = TurnMachine()
+            turn.follow(turn_input)
         if record_type == PROMPT_RECORD:
-            self._forwarding[session_id] = False
             blocks = data.get("prompt")
             translator.begin_turn()
             if isinstance(blocks, list):
@@ -164,10 +178,11 @@ class Replayer:
             self.stats.problems.append(f"{where}: prompt record without a prompt list")
             return []
         if record_type == TURN_ENDED_RECORD:
-            self._forwarding[session_id] = False
             reason = data.get("stop_reason")
             stop: StopReason = reason if reason in STOP_REASONS else "end_turn"
             return translator.end_turn(stop)
+        if turn_input is not None:  # vm_turn_started, vm_turn_over: nothing to send
+            return []
         if record_type == UNDECODABLE_RECORD:
             self.stats.undecodable_lines += 1
             return []

@@ -1,14 +1,12 @@
 """One ACP session's protocol state: turns, cancellation, and what each VM line becomes.
 
 :class:`SessionCore` decides, for every line a VM writes, what is persisted (always
-something, and always before anything is sent), what is sent to the editor (only while a
-turn is open: ACP allows updates only between a prompt and its answer) and which counter a
-bad line bumps. The server around it does the I/O in that order.
+something, and always before anything is sent), what is sent to the editor (only while the
+VM has the prompt of an open turn: ACP allows updates only between a prompt and its answer)
+and which counter a bad line bumps. The server around it does the I/O in that order.
 
-Turn phases, as a transition table::
-
-    IDLE --prompt--> PROMPTING --cancel--> CANCELLING
-    PROMPTING --answered--> IDLE          CANCELLING --answered--> IDLE
+The turn's state is a :class:`~acp_bridge.core.turn.TurnMachine`: every turn rule is in its
+transition table, and this module only turns its transitions into log records.
 
 Rule: nothing in this module performs I/O or reads the clock.
 """
@@ -16,14 +14,13 @@ Rule: nothing in this module performs I/O or reads the clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from acp_bridge.core.translate import Translator, TranslatorOptions
 from acp_bridge.core.translate import outgoing as outgoing_entry
-from acp_bridge.errors import LocalProtocolError
+from acp_bridge.core.turn import Phase, TurnInput, TurnMachine, TurnState
 from acp_bridge.eventlog.records import (
     prompt_record,
     session_record,
@@ -52,23 +49,6 @@ if TYPE_CHECKING:
 
 #: The session-mode notification that carries one AgentEvent.
 VM_EVENT_METHOD: Final = "session/event"
-
-
-class Phase(Enum):
-    """Where a session is in its turn cycle."""
-
-    IDLE = "idle"
-    PROMPTING = "prompting"
-    CANCELLING = "cancelling"
-
-
-_TRANSITIONS: Final[dict[tuple[Phase, str], Phase]] = {
-    (Phase.IDLE, "prompt"): Phase.PROMPTING,
-    (Phase.PROMPTING, "cancel"): Phase.CANCELLING,
-    (Phase.CANCELLING, "cancel"): Phase.CANCELLING,
-    (Phase.PROMPTING, "answered"): Phase.IDLE,
-    (Phase.CANCELLING, "answered"): Phase.IDLE,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,19 +105,17 @@ class SessionCore:
     cwd: str
     options: TranslatorOptions
     additional_directories: list[str] = field(default_factory=list)
-    phase: Phase = Phase.IDLE
-    accepting: bool = False
+    turn: TurnMachine = field(default_factory=TurnMachine)
     translator: Translator = field(init=False)
 
     def __post_init__(self) -> None:
         """Create the session's translator."""
         self.translator = Translator(self.session_id, self.options)
 
-    def _move(self, event: str) -> None:
-        target = _TRANSITIONS.get((self.phase, event))
-        if target is None:
-            raise LocalProtocolError(f"{event!r} is not allowed while {self.phase.value}")
-        self.phase = target
+    @property
+    def phase(self) -> Phase:
+        """Where the session is in its turn cycle, as ``_acp_bridge/status`` reports it."""
+        return self.turn.phase
 
     def started(self, mcp_servers: list[Any]) -> JsonObject:
         """The record that opens a session's log."""
@@ -154,47 +132,44 @@ class SessionCore:
         Raises:
             LocalProtocolError: A turn is already running (the server serialises turns).
         """
-        self._move("prompt")
+        self.turn.handle(TurnInput.PROMPT)
         self.translator.begin_turn()
         return prompt_record(self.session_id, prompt)
 
     def cancel(self) -> bool:
         """The editor cancelled; return whether a turn was running."""
-        if self.phase is Phase.IDLE:
-            return False
-        self._move("cancel")
-        return True
+        return self.turn.handle(TurnInput.CANCEL) is not TurnState.IDLE
 
     def vm_has_prompt(self) -> JsonObject | None:
         """The prompt is being handed to the VM: its events belong to the turn from now.
 
         Returns:
-            The record to persist, so a replay knows where forwarding started.
+            The record to persist, so a replay knows where forwarding started; ``None`` when
+            nothing changed (no turn is open, or the VM has the prompt already).
         """
-        if self.phase is Phase.IDLE or self.accepting:
+        if self.turn.handle(TurnInput.VM_HAS_PROMPT) is self.turn.state:
             return None
-        self.accepting = True
         return vm_turn_record(self.session_id, started=True)
 
     def vm_answered(self) -> JsonObject | None:
         """The VM answered its prompt: nothing it writes from now is forwarded.
 
         Returns:
-            The record to persist, so a replay stops forwarding at the same place.
+            The record to persist, so a replay stops forwarding at the same place; ``None``
+            when nothing changed (the VM did not have the prompt).
         """
-        if not self.accepting:
+        if self.turn.handle(TurnInput.VM_ANSWERED) is self.turn.state:
             return None
-        self.accepting = False
         return vm_turn_record(self.session_id, started=False)
 
     @property
-    def in_turn(self) -> bool:
+    def forwarding(self) -> bool:
         """Whether the VM's updates may be sent now."""
-        return self.accepting and self.phase is not Phase.IDLE
+        return self.turn.forwarding
 
     def final_stop_reason(self, vm_reason: StopReason) -> StopReason:
         """The stop reason to answer with, given what the VM said."""
-        if self.phase is Phase.CANCELLING:
+        if self.turn.phase is Phase.CANCELLING:
             return "cancelled"
         return self.translator.stop_requested or vm_reason
 
@@ -206,8 +181,7 @@ class SessionCore:
         Raises:
             LocalProtocolError: No turn is running.
         """
-        self._move("answered")
-        self.accepting = False
+        self.turn.handle(TurnInput.ANSWERED)
         closing = self.translator.end_turn(stop_reason or "end_turn")
         return closing, turn_ended_record(self.session_id, stop_reason)
 
@@ -222,7 +196,7 @@ class SessionCore:
         """
         batch = Batch()
         records, outgoing, counts = batch.records, batch.outgoing, batch.counts
-        in_turn = self.in_turn
+        in_turn = self.turn.forwarding
         text_chunks = self.translator.text_chunks
         loads = orjson.loads
         for position in range(start, len(lines)):
@@ -300,7 +274,7 @@ class SessionCore:
                 counter="vm_invalid_events",
                 problem=f"invalid {decoded.type} event: {decoded.reason}",
             )
-        if not self.in_turn:
+        if not self.turn.forwarding:
             return Ingested(data, frame_depth, counter="vm_events_outside_turn")
         return Ingested(data, frame_depth, self.translator.translate(decoded))
 
