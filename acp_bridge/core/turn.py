@@ -28,7 +28,7 @@ Rule: nothing in this module performs I/O or reads the clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
@@ -128,9 +128,21 @@ class TurnMachine:
 
     Attributes:
         state: The current state; change it only through :meth:`handle` or :meth:`follow`.
+        forwarding: Whether what the VM writes now is sent to the editor (the state is in
+            :data:`FORWARDING`); kept beside the state because the hot paths read it for
+            every event.
     """
 
     state: TurnState = TurnState.IDLE
+    forwarding: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Derive ``forwarding`` from the initial state."""
+        self.forwarding = self.state in FORWARDING
+
+    def _enter(self, state: TurnState) -> None:
+        self.state = state
+        self.forwarding = state in FORWARDING
 
     def handle(self, event: TurnInput) -> TurnState:
         """Take the transition for ``event``.
@@ -146,7 +158,7 @@ class TurnMachine:
         target = TRANSITIONS.get((before, event))
         if target is None:
             raise LocalProtocolError(f"{event.value!r} is not allowed while {before.value}")
-        self.state = target
+        self._enter(target)
         return before
 
     def follow(self, event: TurnInput) -> None:
@@ -165,12 +177,7 @@ class TurnMachine:
         if replayed is None:
             raise LocalProtocolError(f"{event.value!r} is never logged, so never replayed")
         target = TRANSITIONS.get((self.state, event))
-        self.state = replayed if target is None or target is self.state else target
-
-    @property
-    def forwarding(self) -> bool:
-        """Whether what the VM writes now is sent to the editor."""
-        return self.state in FORWARDING
+        self._enter(replayed if target is None or target is self.state else target)
 
     @property
     def phase(self) -> Phase:
