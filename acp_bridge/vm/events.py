@@ -502,6 +502,16 @@ def is_plain_text_chunk(data: Any) -> bool:
     )
 
 
+def is_rpc_message(value: JsonObject) -> bool:
+    """Whether a parsed VM line is a JSON-RPC message rather than an event.
+
+    A session-mode VM writes JSON-RPC too (answers, requests, ``session/event``
+    notifications): an object with a ``jsonrpc`` key and no string ``type``. An object with
+    a string ``type`` is an event, whatever else it carries.
+    """
+    return "jsonrpc" in value and not isinstance(value.get("type"), str)
+
+
 def parse_object(line: bytes) -> JsonObject | NotAnEvent:
     """Parse one line into an event object (or a JSON-RPC message), or explain why not."""
     try:
@@ -515,7 +525,7 @@ def checked_object(line: bytes, value: Any) -> JsonObject | NotAnEvent:
     """What :func:`parse_object` makes of ``line``, which parsed to ``value``."""
     if not isinstance(value, dict):
         return NotAnEvent(raw=line, reason=f"not a JSON object but {type(value).__name__}")
-    if not isinstance(value.get("type"), str) and "jsonrpc" not in value:
+    if not isinstance(value.get("type"), str) and not is_rpc_message(value):
         return NotAnEvent(raw=line, reason="object has no string 'type'")
     return value
 
@@ -525,7 +535,7 @@ def decode_line(line: bytes) -> Decoded:
     parsed = parse_object(line)
     if isinstance(parsed, NotAnEvent):
         return parsed
-    if "jsonrpc" in parsed and not isinstance(parsed.get("type"), str):
+    if is_rpc_message(parsed):
         return NotAnEvent(raw=line, reason="object has no string 'type'")
     return decode_event(parsed)
 
