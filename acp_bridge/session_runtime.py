@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
 
+from acp_bridge.acp.coalesce import wire
 from acp_bridge.core.editor_calls import PermissionMemory
 from acp_bridge.errors import RpcError
 from acp_bridge.eventlog.writer import BackgroundSync
@@ -217,8 +218,8 @@ class SessionRuntime:
                 self.turn = None
                 await self.outbox.wait_for_room()
                 closing, record = self.core.end_turn(stop)
-                for notification in closing:
-                    self.outbox.put_nowait(jsonrpc.encode(notification))
+                for entry in closing:
+                    self.outbox.put_nowait(wire(entry))
                 self.persist(record)
             return {"stopReason": stop}
 

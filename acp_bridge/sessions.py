@@ -18,7 +18,7 @@ import anyio.lowlevel
 
 from acp_bridge.core.replay import Replayer
 from acp_bridge.core.session import SessionCore
-from acp_bridge.core.translate import TranslatorOptions, outgoing
+from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.errors import EventLogDeleteError, EventLogError, EventLogInUseError, RpcError
 from acp_bridge.eventlog.catalog import delete_session, list_sessions
 from acp_bridge.eventlog.naming import is_plain_session_id
@@ -213,15 +213,14 @@ class Sessions:
                 log.warning("%s, skipped while loading %s", item, session_id)
                 continue
             if first and send and item.event.get("type") != SESSION_RECORD:
-                notice = runtime.core.translator.notice(NO_PROMPTS_NOTICE)
-                pending.append(jsonrpc.encode(notice))
+                pending.append(runtime.core.translator.notice(NO_PROMPTS_NOTICE))
             first = False
-            lines = replayer.feed_wire(item.event, where=where)
+            lines = replayer.feed(item.event, where=where)
             if send:
                 pending += lines
         closing = replayer.finish()
         if send:
-            pending += map(outgoing, closing)
+            pending += closing
             await self._send_lines(pending)
         runtime.core.translator = replayer.translator(session_id)
         self._go_live(runtime)

@@ -8,10 +8,10 @@ from typing import Any
 from acp_schema import StrictAcp
 from hypothesis import given
 from hypothesis import strategies as st
+from support.wire import mergeable, outgoing
 
-from acp_bridge.acp.coalesce import Chunk, Outgoing, chunk_line, coalesce, mergeable
+from acp_bridge.acp.coalesce import Chunk, Outgoing, chunk_line, coalesce
 from acp_bridge.acp.stdio import Outbox
-from acp_bridge.core.translate import outgoing
 from acp_bridge.jsonrpc import messages as jsonrpc
 
 
@@ -21,7 +21,7 @@ def chunk(sid: str, kind: str, text: str) -> dict[str, Any]:
 
 
 def entries(notifications: list[dict[str, Any]]) -> list[Outgoing]:
-    return [outgoing(n) for n in notifications]  # type: ignore[arg-type]
+    return [outgoing(n) for n in notifications]
 
 
 def test_runs_of_the_same_session_and_kind_merge_and_nothing_else_does(acp: StrictAcp) -> None:
@@ -107,12 +107,12 @@ def test_the_outbox_merges_only_when_the_editor_is_behind() -> None:
     small = Outbox(high_water_bytes=1 << 20, coalesce_from_bytes=1 << 20)
     for text in "abc":
         n = chunk("a", "agent_message_chunk", text)
-        small.put_nowait(outgoing(n))  # type: ignore[arg-type]
+        small.put_nowait(outgoing(n))
     assert small.take_all().count(b"\n") == 3
     behind = Outbox(high_water_bytes=1 << 20, coalesce_from_bytes=10)
     for text in "abc":
         n = chunk("a", "agent_message_chunk", text)
-        behind.put_nowait(outgoing(n))  # type: ignore[arg-type]
+        behind.put_nowait(outgoing(n))
     data = behind.take_all()
     assert [json.loads(line) for line in data.splitlines()] == [
         chunk("a", "agent_message_chunk", "abc")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.ingest import vm_line
 
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions
@@ -51,9 +52,9 @@ def test_turn_transitions() -> None:
 def test_events_in_a_turn_are_persisted_and_forwarded_under_the_acp_session_id() -> None:
     session = core()
     session.begin_turn([])
-    assert session.vm_line(CHUNK).notifications == []  # not yet handed to the VM
+    assert vm_line(session, CHUNK).notifications == []  # not yet handed to the VM
     assert session.vm_has_prompt() == {"type": "acp_bridge.vm_turn_started", "session_id": "s1"}
-    ingested = session.vm_line(CHUNK)
+    ingested = vm_line(session, CHUNK)
     assert ingested.record == json.loads(CHUNK)
     [note] = ingested.notifications
     assert note["params"]["sessionId"] == "s1"
@@ -61,7 +62,7 @@ def test_events_in_a_turn_are_persisted_and_forwarded_under_the_acp_session_id()
 
 
 def test_events_outside_a_turn_are_persisted_only() -> None:
-    ingested = core().vm_line(CHUNK)
+    ingested = vm_line(core(), CHUNK)
     assert ingested.record == json.loads(CHUNK)
     assert ingested.notifications == []
     assert ingested.counter == "vm_events_outside_turn"
@@ -78,7 +79,7 @@ def test_session_event_notifications_unwrap_with_frame_depth() -> None:
             "params": {"event": json.loads(CHUNK), "frame_depth": 2},
         }
     ).encode()
-    ingested = session.vm_line(line)
+    ingested = vm_line(session, line)
     assert ingested.frame_depth == 2
     assert ingested.record == json.loads(CHUNK)
     assert len(ingested.notifications) == 1
@@ -86,7 +87,7 @@ def test_session_event_notifications_unwrap_with_frame_depth() -> None:
 
 def test_other_json_rpc_messages_go_to_the_supervisor() -> None:
     answer = {"jsonrpc": "2.0", "id": 3, "result": {"stopReason": "end_turn"}}
-    ingested = core().vm_line(json.dumps(answer).encode())
+    ingested = vm_line(core(), json.dumps(answer).encode())
     assert ingested.record is None
     assert ingested.rpc == answer
 
@@ -114,7 +115,7 @@ def test_bad_lines_are_persisted_counted_and_not_forwarded(
 ) -> None:
     session = core()
     session.begin_turn([])
-    ingested = session.vm_line(line)
+    ingested = vm_line(session, line)
     assert ingested.counter == counter
     assert ingested.notifications == []
     assert ingested.record is not None
@@ -123,13 +124,13 @@ def test_bad_lines_are_persisted_counted_and_not_forwarded(
 
 
 def test_undecodable_bytes_are_kept_exactly() -> None:
-    record = core().vm_line(b"\xff\xfe garbage").record
+    record = vm_line(core(), b"\xff\xfe garbage").record
     assert record is not None
     assert bytes.fromhex(record["raw_hex"]) == b"\xff\xfe garbage"
 
 
 def test_overlong_lines_keep_their_head() -> None:
-    ingested = core().vm_line(LineTooLong(10_000_000, b'{"type":'))
+    ingested = vm_line(core(), LineTooLong(10_000_000, b'{"type":'))
     assert ingested.counter == "vm_overlong_lines"
     assert ingested.record is not None
     assert ingested.record["raw"] == '{"type":'
@@ -139,7 +140,7 @@ def test_budget_exhausted_turns_end_turn_into_max_turn_requests() -> None:
     session = core()
     session.begin_turn([])
     session.vm_has_prompt()
-    session.vm_line(b'{"type":"budget_exhausted","session_id":"x","max_iterations":3}')
+    vm_line(session, b'{"type":"budget_exhausted","session_id":"x","max_iterations":3}')
     assert session.final_stop_reason("end_turn") == "max_turn_requests"
 
 
@@ -149,7 +150,7 @@ def test_the_vm_answer_closes_forwarding_before_the_turn_ends() -> None:
     session.vm_has_prompt()
     assert session.vm_answered() == {"type": "acp_bridge.vm_turn_over", "session_id": "s1"}
     assert session.vm_answered() is None
-    ingested = session.vm_line(CHUNK)
+    ingested = vm_line(session, CHUNK)
     assert ingested.notifications == []
     assert ingested.counter == "vm_events_outside_turn"
 

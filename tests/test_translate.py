@@ -11,8 +11,9 @@ from acp_schema import StrictAcp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import from_schema
+from support.wire import mergeable, notes
 
-from acp_bridge.acp.updates import Notification
+from acp_bridge.acp.coalesce import Outgoing
 from acp_bridge.core.translate import (
     EXTENSION_UPDATE_TYPES,
     HARN_UPDATE_METHOD,
@@ -41,14 +42,14 @@ def ev(**fields: Any) -> AgentEvent:
     return event
 
 
-def assert_valid(acp: StrictAcp, messages: list[Notification]) -> None:
-    for message in messages:
+def assert_valid(acp: StrictAcp, messages: list[Outgoing]) -> None:
+    for message in notes(messages):
         problems = acp.agent_outbound(dict(message))
         assert not problems, (message, problems)
 
 
-def updates(messages: list[Notification]) -> list[dict[str, Any]]:
-    return [cast("dict[str, Any]", m["params"]["update"]) for m in messages]
+def updates(messages: list[Outgoing]) -> list[dict[str, Any]]:
+    return [cast("dict[str, Any]", m["params"]["update"]) for m in notes(messages)]
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[p["event"]["type"] for p in PAIRS])
@@ -58,14 +59,14 @@ def test_default_mode_output_is_strictly_valid_acp(acp: StrictAcp, pair: dict[st
     assert_valid(acp, out)
     if pair["acp"] is None:
         assert out == []
-    for message in out:
+    for message in notes(out):
         assert message["method"] in ("session/update", HARN_UPDATE_METHOD)
         assert message["params"]["sessionId"] == SESSION
 
 
 def test_whole_harn_stream_in_order_is_valid_and_ends_cleanly(acp: StrictAcp) -> None:
     translator = Translator(SESSION, TranslatorOptions(cwd="/home/dev/repo"))
-    out: list[Notification] = []
+    out: list[Outgoing] = []
     for pair in PAIRS:
         out += translator.translate(ev(**pair["event"]))
     out += translator.end_turn("end_turn")
@@ -80,7 +81,7 @@ def test_whole_harn_stream_in_order_is_valid_and_ends_cleanly(acp: StrictAcp) ->
 )
 def test_harn_mode_extension_variants_equal_harns_own_adapter(pair: dict[str, Any]) -> None:
     translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
-    assert translator.translate(ev(**pair["event"])) == [pair["acp"]]
+    assert notes(translator.translate(ev(**pair["event"]))) == [pair["acp"]]
 
 
 @pytest.mark.parametrize(
@@ -91,7 +92,7 @@ def test_harn_mode_extension_variants_equal_harns_own_adapter(pair: dict[str, An
 def test_default_mode_sends_extension_variants_as_an_extension_notification(
     pair: dict[str, Any],
 ) -> None:
-    [message] = Translator(SESSION).translate(ev(**pair["event"]))
+    [message] = notes(Translator(SESSION).translate(ev(**pair["event"])))
     assert message["method"] == HARN_UPDATE_METHOD
     assert message["params"] == pair["acp"]["params"]
 
@@ -363,13 +364,13 @@ def test_plan_artifact_travels_in_meta(acp: StrictAcp) -> None:
     assert update["_meta"]["harn"]["plan"] == pair["event"]["plan"]
 
 
-def split_runs(messages: list[Notification]) -> list[tuple[str, str]]:
+def split_runs(messages: list[Outgoing]) -> list[tuple[str, str]]:
     return [(u["sessionUpdate"], u["content"]["text"]) for u in updates(messages)]
 
 
 def test_think_tags_become_thought_chunks_even_split_across_chunks(acp: StrictAcp) -> None:
     translator = Translator(SESSION)
-    out: list[Notification] = []
+    out: list[Outgoing] = []
     for chunk in ["Hi <thi", "nk>pondering</th", "ink>Done. See HTTP"]:
         out += translator.translate(ev(type="agent_message_chunk", content=chunk))
     out += translator.end_turn("end_turn")
@@ -409,7 +410,7 @@ def test_notifications_carry_the_translators_session_not_the_events(acp: StrictA
         ev(type="agent_message_chunk", session_id="vm-internal", content="x")
     )
     assert_valid(acp, out)
-    assert out[0]["params"]["sessionId"] == "acp-session"
+    assert notes(out)[0]["params"]["sessionId"] == "acp-session"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -421,9 +422,37 @@ def test_any_valid_event_sequence_translates_to_strictly_valid_acp(
     acp: StrictAcp, raws: list[dict[str, Any]], stop: Any
 ) -> None:
     translator = Translator(SESSION, TranslatorOptions(cwd="/w"))
-    out: list[Notification] = []
+    out: list[Outgoing] = []
     for raw in raws:
         out += translator.translate(ev(**raw))
     out += translator.end_turn(stop)
     assert_valid(acp, out)
     assert translator.open_tool_calls == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            from_schema(SCHEMA, SCHEMA),
+            st.builds(
+                lambda kind, text: {"type": kind, "content": text},
+                st.sampled_from(["agent_message_chunk", "agent_thought_chunk"]),
+                st.sampled_from(["", "a", "<think>", "x<th", "ink>y</think>z", "</think>"]),
+            ),
+        ),
+        max_size=8,
+    ),
+    st.booleans(),
+)
+def test_plain_text_chunks_and_only_they_come_out_as_chunks(
+    raws: list[dict[str, Any]], harn: bool
+) -> None:
+    """The translator says which notifications may merge; nothing re-inspects them."""
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=harn, cwd="/w"))
+    out: list[Outgoing] = []
+    for raw in raws:
+        out += translator.translate(ev(**raw))
+    out += translator.end_turn("end_turn")
+    for entry, message in zip(out, notes(out), strict=True):
+        assert mergeable(message) == (None if isinstance(entry, bytes) else entry)

@@ -8,12 +8,16 @@ Only plain chunks merge (no ``_meta``, no message id, text content only); anythi
 between two chunks keeps them apart, so order is never changed. The event log is not
 involved: it keeps every raw event.
 
+The translator knows which notifications are plain chunks: it hands those over as
+:class:`Chunk` values and everything else as finished lines, so nothing here inspects a
+notification.
+
 Rule: pure functions only; no I/O.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Final, NamedTuple, TypeAlias
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,7 +56,8 @@ def new_chunk(session_id: str, kind: str, text: str) -> Chunk:
     return tuple.__new__(Chunk, (session_id, kind, text))
 
 
-#: The line up to the text, by (session id, kind): a session's chunks share it.
+#: The line up to the text, by (session id, kind): a session's chunks share it. A cache
+#: shared by the whole process (all sessions, all bridges in it), bounded by ``_HEADS_MAX``.
 _HEADS: dict[tuple[str, str], bytes] = {}
 _HEADS_MAX: Final = 1024
 
@@ -65,29 +70,6 @@ def chunk_line(chunk: Chunk) -> bytes:
             _HEADS.clear()
         head = _HEADS[chunk[:2]] = _HEAD + orjson.dumps(chunk.session_id) + _KIND[chunk.kind]
     return head + orjson.dumps(chunk.text) + _TAIL
-
-
-def mergeable(notification: Any) -> Chunk | None:
-    """The :class:`Chunk` of a plain text-chunk notification; ``None`` for anything else."""
-    if not isinstance(notification, dict) or notification.get("method") != "session/update":
-        return None
-    params = notification.get("params")
-    if not isinstance(params, dict) or params.keys() != {"sessionId", "update"}:
-        return None
-    update = params["update"]
-    if not isinstance(update, dict) or update.keys() != {"sessionUpdate", "content"}:
-        return None
-    content = update["content"]
-    if (
-        update["sessionUpdate"] not in MERGEABLE_KINDS
-        or not isinstance(content, dict)
-        or content.keys() != {"type", "text"}
-        or content["type"] != "text"
-        or not isinstance(content["text"], str)
-        or not isinstance(params["sessionId"], str)
-    ):
-        return None
-    return Chunk(params["sessionId"], update["sessionUpdate"], content["text"])
 
 
 def wire(entry: Outgoing) -> bytes:

@@ -21,7 +21,7 @@ from acp_bridge.errors import BridgeError
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from acp_bridge.acp.updates import Notification
+    from acp_bridge.acp.coalesce import Outgoing
     from acp_bridge.core.replay import Replayer
     from acp_bridge.eventlog.reader import CorruptLine
     from acp_bridge.eventlog.records import LogRecord
@@ -106,11 +106,11 @@ def _stdin_records() -> Iterator[tuple[str, LogRecord | CorruptLine]]:
     return read_stream(sys.stdin.buffer, "<stdin>", check_index=False, skip_blank_lines=True)
 
 
-def _write(out: BinaryIO, notifications: list[Notification]) -> None:
-    import orjson
+def _write(out: BinaryIO, entries: list[Outgoing]) -> None:
+    from acp_bridge.acp.coalesce import wire
 
-    for notification in notifications:
-        out.write(orjson.dumps(notification) + b"\n")  # wire
+    for entry in entries:
+        out.write(wire(entry))  # wire
 
 
 def _replay_one(

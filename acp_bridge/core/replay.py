@@ -3,7 +3,9 @@
 A log holds the VM's AgentEvents as they arrived plus the bridge's own records, which carry
 what AgentEvents lack: the user's prompt and where each turn ended and why. Feeding those
 records in order through :class:`Replayer` drives the very same :class:`Translator` the
-live session used, in the same order, so a replayed session looks exactly as it did live.
+live session used, in the same order, so a replayed session looks exactly as it did live;
+what comes out is what the outbox takes (:data:`~acp_bridge.acp.coalesce.Outgoing`), as it
+was live.
 
 Whether an event is forwarded is decided as it was live: each session's turn records
 (``prompt``, ``vm_turn_started``, ``vm_turn_over``, ``turn_ended``) drive a
@@ -19,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from acp_bridge.acp.updates import STOP_REASONS, JsonObject, Notification, StopReason
-from acp_bridge.core.translate import Translator, TranslatorOptions, outgoing
+from acp_bridge.acp.updates import STOP_REASONS, JsonObject, StopReason
+from acp_bridge.core.translate import Translator, TranslatorOptions
 from acp_bridge.core.turn import TurnInput, TurnMachine
 from acp_bridge.eventlog.records import (
     EDITOR_CALL_RECORD,
@@ -94,16 +96,37 @@ class Replayer:
             found = self._translators[session_id] = Translator(session_id, options)
         return found
 
-    def feed(self, event: Mapping[str, Any], where: str = "") -> list[Notification]:
+    def feed(self, event: Mapping[str, Any], where: str = "") -> list[Outgoing]:
         """Replay one record (envelope keys already removed).
+
+        A plain text chunk, the bulk of a log, skips the full decoder, as it does live
+        (:mod:`acp_bridge.core.ingest`), and comes out exactly as it would through it.
 
         Args:
             event: The record's event object.
             where: ``file:line`` of the record, for problem descriptions.
 
         Returns:
-            The notifications the record makes, in order.
+            What the record makes for the editor, in order, as the outbox takes it.
         """
+        if not is_plain_text_chunk(event):
+            return self._feed_decoded(event, where)
+        self.stats.records += 1
+        session_id = self._bound if self._bound is not None else event["session_id"]
+        if not self._forwards(session_id):
+            return []
+        return self.translator(session_id).text_chunks(event["type"], event["content"])
+
+    def finish(self) -> list[Outgoing]:
+        """End of the log: close any turn still open, as the live bridge would have."""
+        out: list[Outgoing] = []
+        for translator in self._translators.values():
+            if translator.open_tool_calls:
+                out.extend(translator.end_turn("end_turn"))
+        return out
+
+    def _feed_decoded(self, event: Mapping[str, Any], where: str) -> list[Outgoing]:
+        """:meth:`feed` by the full decoder, which is right for every record."""
         self.stats.records += 1
         data = dict(event)
         session_id = data.get("session_id")
@@ -125,39 +148,21 @@ class Replayer:
                 f"{where}: invalid {decoded.type} event ({decoded.reason}), skipped"
             )
             return []
-        turn = self._turns.get(session_id)
-        if turn is not None and not turn.forwarding:
-            self.stats.not_forwarded += 1  # it arrived outside a turn and was not sent live
+        if not self._forwards(session_id):
             return []
         return self.translator(session_id).translate(decoded)
 
-    def feed_wire(self, event: Mapping[str, Any], where: str = "") -> list[Outgoing]:
-        """:meth:`feed`, as the outbox takes it (``translate.outgoing``).
-
-        Plain text chunks, the bulk of a log, take the fast lane (no full decoder, no
-        notification dicts); on the wire they are byte for byte those of :meth:`feed`.
-        """
-        if not is_plain_text_chunk(event):
-            return [outgoing(n) for n in self.feed(event, where)]
-        self.stats.records += 1
-        session_id = self._bound if self._bound is not None else event["session_id"]
+    def _forwards(self, session_id: str) -> bool:
+        """Whether the session forwarded its VM's events at this point of the log, live."""
         turn = self._turns.get(session_id)
-        if turn is not None and not turn.forwarding:
-            self.stats.not_forwarded += 1
-            return []
-        return list(self.translator(session_id).text_chunks(event["type"], event["content"]))
-
-    def finish(self) -> list[Notification]:
-        """End of the log: close any turn still open, as the live bridge would have."""
-        out: list[Notification] = []
-        for translator in self._translators.values():
-            if translator.open_tool_calls:
-                out.extend(translator.end_turn("end_turn"))
-        return out
+        if turn is None or turn.forwarding:
+            return True
+        self.stats.not_forwarded += 1  # it arrived outside a turn and was not sent live
+        return False
 
     def _bridge_record(
         self, record_type: str, session_id: str, data: JsonObject, where: str
-    ) -> list[Notification]:
+    ) -> list[Outgoing]:
         if record_type == SESSION_RECORD:
             cwd = data.get("cwd")
             self.translator(session_id, cwd if isinstance(cwd, str) else None)

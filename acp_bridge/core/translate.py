@@ -6,6 +6,14 @@ the editor has been told about and which are still open, a stop the VM asked for
 log replayed through a fresh translator produces exactly the notifications the live
 session produced.
 
+What it makes is what the outbox takes (:data:`~acp_bridge.acp.coalesce.Outgoing`): a plain
+text chunk (an agent message or thought with nothing but its text) as a
+:class:`~acp_bridge.acp.coalesce.Chunk` value, encoded only when it is written, so that it
+may still merge with its neighbours; every other notification as its finished wire line.
+The bulk of a stream, plain text chunks, has an entry of its own, :meth:`Translator.text_chunks`,
+which is also the path :meth:`Translator.translate` takes for a message chunk, so callers
+that recognise such a chunk without the full decoder get exactly what ``translate`` gives.
+
 What goes where, by default (strict ACP, valid against the official schema):
 
 * ``agent_message_chunk`` / ``agent_thought_chunk`` -> the same ACP updates with a text
@@ -36,13 +44,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, assert_never
 
-from acp_bridge.acp.coalesce import Chunk, Outgoing, mergeable, new_chunk
+from acp_bridge.acp.coalesce import Outgoing, new_chunk
 from acp_bridge.acp.updates import (
     SESSION_UPDATE,
     TOOL_CALL_STATUSES,
     ContentChunkUpdate,
     JsonObject,
-    Notification,
     PlanEntry,
     PlanEntryPriority,
     PlanEntryStatus,
@@ -162,16 +169,6 @@ class TranslatorOptions:
     cwd: str | None = None
 
 
-def outgoing(notification: Notification) -> Outgoing:
-    """A notification as the outbox takes it.
-
-    A plain text chunk stays a mergeable :class:`Chunk` (encoded, byte for byte the same,
-    when it is written); anything else becomes its wire line.
-    """
-    chunk = mergeable(notification)
-    return chunk if chunk is not None else jsonrpc.encode(notification)
-
-
 def camel(name: str) -> str:
     """``estimated_tokens_before`` -> ``estimatedTokensBefore``."""
     head, *rest = name.split("_")
@@ -229,10 +226,6 @@ def _partial_tag_suffix(text: str, tag: str) -> int:
     return 0
 
 
-def _chunk(session_update: Any, text: str) -> ContentChunkUpdate:
-    return {"sessionUpdate": session_update, "content": {"type": "text", "text": text}}
-
-
 @dataclass(slots=True)
 class Translator:
     """The stateful, pure translator of one session's AgentEvents into ACP notifications.
@@ -254,15 +247,11 @@ class Translator:
 
     # ------------------------------------------------------------------ public API
 
-    def translate(self, event: AgentEvent) -> list[Notification]:
-        """Translate one event into the notifications to send, in order."""
+    def translate(self, event: AgentEvent) -> list[Outgoing]:
+        """Translate one event into the notifications to send, in order, as outbox entries."""
         match event:
-            case AgentMessageChunk():
-                return self._message(event.content)
-            case AgentThoughtChunk():
-                return [
-                    self._update(_chunk("agent_thought_chunk", event.content))
-                ]  # as text_chunks
+            case AgentMessageChunk() | AgentThoughtChunk():
+                return self.text_chunks(event.type, event.content)
             case ToolCall():
                 return [self._update(self._tool_call(event))]
             case ToolCallUpdate():
@@ -289,31 +278,54 @@ class Translator:
             case _:
                 assert_never(event)
 
-    def user_prompt(self, blocks: list[JsonObject]) -> list[Notification]:
+    def text_chunks(self, kind: str, text: str) -> list[Outgoing]:
+        """The plain chunks one ``agent_message_chunk`` / ``agent_thought_chunk`` becomes.
+
+        What :meth:`translate` sends for such an event (it comes here), for callers that
+        have the event's ``type`` and ``content`` without decoding it: the lane the bulk of
+        a stream takes. Text inside ``<think>...</think>`` in a message becomes thought
+        chunks; a partial tag is held back until the next chunk or the end of the turn.
+        """
+        think = self._think
+        if kind != "agent_message_chunk" or (
+            text and _THINK_OPEN[0] not in text and not think.held and not think.inside
+        ):
+            return [new_chunk(self.session_id, kind, text)]
+        return [
+            new_chunk(self.session_id, self._kind(thought), part)
+            for thought, part in think.feed(text)
+        ]
+
+    def user_prompt(self, blocks: list[JsonObject]) -> list[Outgoing]:
         """Replay a user's prompt: one ``user_message_chunk`` per content block."""
         return [
             self._update({"sessionUpdate": "user_message_chunk", "content": block})
             for block in blocks
         ]
 
-    def notice(self, text: str) -> Notification:
+    def notice(self, text: str) -> bytes:
         """A message from the bridge itself, marked as such in ``_meta``."""
-        update = _chunk("agent_message_chunk", text)
-        update["_meta"] = {BRIDGE_META_KEY: {"notice": True}}
+        update: ContentChunkUpdate = {
+            "sessionUpdate": "agent_message_chunk",
+            "content": {"type": "text", "text": text},
+            "_meta": {BRIDGE_META_KEY: {"notice": True}},
+        }
         return self._update(update)
 
     def begin_turn(self) -> None:
         """Forget a stop requested during the previous turn."""
         self.stop_requested = None
 
-    def end_turn(self, stop_reason: StopReason) -> list[Notification]:
+    def end_turn(self, stop_reason: StopReason) -> list[Outgoing]:
         """Close the turn: release held text, and end every tool call left open.
 
         ACP clients show a tool call as running until they see a terminal status, so each
         open call gets a synthesised ``failed`` update naming why the turn ended.
         """
-        out = [
-            self._update(_chunk(self._kind(thought), text)) for thought, text in self._think.flush()
+        session_id = self.session_id
+        out: list[Outgoing] = [
+            new_chunk(session_id, self._kind(thought), text)
+            for thought, text in self._think.flush()
         ]
         for tool_call_id in list(self._open):
             state = self._tools[tool_call_id]
@@ -338,38 +350,19 @@ class Translator:
 
     # ------------------------------------------------------------------ helpers
 
-    def _update(self, update: SessionUpdate) -> Notification:
-        return {
-            "jsonrpc": "2.0",
-            "method": SESSION_UPDATE,
-            "params": {"sessionId": self.session_id, "update": update},
-        }
+    def _update(self, update: SessionUpdate) -> bytes:
+        """The wire line of a ``session/update`` that is not a plain text chunk."""
+        return jsonrpc.encode(
+            {
+                "jsonrpc": "2.0",
+                "method": SESSION_UPDATE,
+                "params": {"sessionId": self.session_id, "update": update},
+            }
+        )
 
     @staticmethod
     def _kind(thought: bool) -> str:
         return "agent_thought_chunk" if thought else "agent_message_chunk"
-
-    def text_chunks(self, kind: str, text: str) -> list[Chunk]:
-        """The plain chunks one ``agent_message_chunk`` / ``agent_thought_chunk`` becomes.
-
-        The fast lane for the bulk of a stream: what :meth:`translate` sends for the same
-        event, as :class:`~acp_bridge.acp.coalesce.Chunk` values ready to be encoded or merged.
-        """
-        think = self._think
-        if kind != "agent_message_chunk" or (
-            text and _THINK_OPEN[0] not in text and not think.held and not think.inside
-        ):
-            return [new_chunk(self.session_id, kind, text)]
-        return [
-            new_chunk(self.session_id, self._kind(thought), part)
-            for thought, part in think.feed(text)
-        ]
-
-    def _message(self, text: str) -> list[Notification]:
-        return [
-            self._update(_chunk(chunk.kind, chunk.text))
-            for chunk in self.text_chunks("agent_message_chunk", text)
-        ]
 
     def _harn_extras(self, fields: dict[str, Any]) -> JsonObject:
         return {camel(key): value for key, value in fields.items() if value is not None}
@@ -520,15 +513,17 @@ class Translator:
                 update["_meta"] = {HARN_META_KEY: {"plan": artifact}}
         return update
 
-    def _extension(self, event: AgentEvent) -> Notification:
+    def _extension(self, event: AgentEvent) -> bytes:
         update = harn_extension_update(event)
         if self.options.harn_extensions:
             return self._update(update)
-        return {
-            "jsonrpc": "2.0",
-            "method": HARN_UPDATE_METHOD,
-            "params": {"sessionId": self.session_id, "update": update},
-        }
+        return jsonrpc.encode(
+            {
+                "jsonrpc": "2.0",
+                "method": HARN_UPDATE_METHOD,
+                "params": {"sessionId": self.session_id, "update": update},
+            }
+        )
 
 
 def _dump(model: Any) -> Any:

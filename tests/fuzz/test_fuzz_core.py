@@ -14,8 +14,11 @@ from fuzz_budget import fuzz_settings
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import JSON_VALUES, from_schema
+from support.ingest import vm_line
+from support.wire import notes
 
-from acp_bridge.acp.coalesce import wire
+from acp_bridge.acp.coalesce import Outgoing, wire
+from acp_bridge.core import ingest
 from acp_bridge.core.replay import Replayer
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions
@@ -117,7 +120,7 @@ def test_any_vm_output_becomes_records_and_strictly_valid_acp(
     core = _session_in_turn()
     sent: list[Any] = []
     for line in lines:
-        ingested = core.vm_line(line)
+        ingested = vm_line(core, line)
         if ingested.record is None:
             assert ingested.rpc is not None  # a JSON-RPC message for the supervisor
             continue
@@ -128,7 +131,7 @@ def test_any_vm_output_becomes_records_and_strictly_valid_acp(
         sent += ingested.notifications
     core.vm_answered()
     closing, record = core.end_turn(stop)
-    sent += closing
+    sent += notes(closing)
     assert record["type"] == "acp_bridge.turn_ended"
     for notification in sent:
         problems = acp.agent_outbound(dict(notification))
@@ -141,6 +144,16 @@ def test_any_vm_output_becomes_records_and_strictly_valid_acp(
 def test_every_valid_shaped_event_is_known(event: dict[str, Any]) -> None:
     decoded = decode_line(json.dumps(event).encode())
     assert not isinstance(decoded, UnknownEvent)
+
+
+def full_decoder_line(core: SessionCore, line: bytes | LineTooLong) -> ingest.Ingested:
+    """The oracle for the text-chunk lane: one line through the full decoder, whatever it is."""
+    return ingest.line(core.translator, core.forwarding, line)
+
+
+def full_decoder_replay(replayer: Replayer, record: dict[str, Any], where: str) -> list[Outgoing]:
+    """The oracle for the replayer's text-chunk lane: the record through the full decoder."""
+    return replayer._feed_decoded(record, where)
 
 
 #: Text chunks as VMs write them, fast-lane shaped or nearly so (an extra key, a number).
@@ -171,7 +184,7 @@ CHUNKISH = st.builds(
 def test_a_batch_makes_exactly_what_the_lines_make_one_by_one(
     lines: list[bytes | LineTooLong], in_turn: bool
 ) -> None:
-    """The fast lane of vm_lines (text chunks) agrees with the full decoder of vm_line."""
+    """The fast lane of vm_lines (text chunks) agrees with the full decoder, line by line."""
     one, batched = (
         _session_in_turn() if in_turn else SessionCore(SESSION, "/fuzz", TranslatorOptions())
         for _ in range(2)
@@ -181,12 +194,12 @@ def test_a_batch_makes_exactly_what_the_lines_make_one_by_one(
     expected_counts: dict[str, int] = {}
     stops: list[int] = []
     for position, line in enumerate(lines):
-        ingested = one.vm_line(line)
+        ingested = full_decoder_line(one, line)
         if ingested.record is None:
             stops.append(position + 1)
             continue
         expected_records.append((ingested.record, ingested.frame_depth))
-        expected_out += [jsonrpc.encode(n) for n in ingested.notifications]
+        expected_out += map(wire, ingested.outgoing)
         if ingested.counter is not None:
             expected_counts[ingested.counter] = expected_counts.get(ingested.counter, 0) + 1
     records: list[Any] = []
@@ -234,7 +247,7 @@ RECORDS = st.one_of(
 def test_a_wire_replay_makes_exactly_what_the_notifications_make(
     records: list[dict[str, Any]], bound: bool
 ) -> None:
-    """The fast lane of Replayer.feed_wire agrees with Replayer.feed, encoded."""
+    """The fast lane of Replayer.feed (text chunks) agrees with its full decoder, encoded."""
     plain, fast = Replayer(), Replayer()
     if bound:
         plain.begin_log(SESSION)
@@ -242,9 +255,9 @@ def test_a_wire_replay_makes_exactly_what_the_notifications_make(
     expected: list[bytes] = []
     got: list[bytes] = []
     for record in records:
-        expected += [jsonrpc.encode(n) for n in plain.feed(record, "log:1")]
-        got += map(wire, fast.feed_wire(record, "log:1"))
-    expected += [jsonrpc.encode(n) for n in plain.finish()]
-    got += [jsonrpc.encode(n) for n in fast.finish()]
+        expected += map(wire, full_decoder_replay(plain, record, "log:1"))
+        got += map(wire, fast.feed(record, "log:1"))
+    expected += map(wire, plain.finish())
+    got += map(wire, fast.finish())
     assert got == expected
     assert fast.stats == plain.stats
