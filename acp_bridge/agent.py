@@ -26,12 +26,8 @@ from acp_bridge.acp.params import (
     parse_params,
 )
 from acp_bridge.acp.updates import PROTOCOL_VERSION
-from acp_bridge.core.translate import (
-    EXTENSION_UPDATE_TYPES,
-    HARN_META_KEY,
-    HARN_UPDATE_METHOD,
-    TranslatorOptions,
-)
+from acp_bridge.core.harn import EXTENSION_UPDATE_TYPES, HARN_META_KEY, HARN_UPDATE_METHOD
+from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.editor_gateway import EditorGateway
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages as jsonrpc

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from acp_schema import StrictAcp
 
+from acp_bridge.core.harn import EXTENSION_UPDATE_TYPES
 from acp_bridge.core.replay import Replayer
-from acp_bridge.core.translate import EXTENSION_UPDATE_TYPES, TranslatorOptions
+from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.eventlog.naming import segment_file_name
 
 DATA = Path(__file__).parent / "data"

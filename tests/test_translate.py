@@ -14,12 +14,8 @@ from strategies import from_schema
 from support.wire import mergeable, notes
 
 from acp_bridge.acp.coalesce import Outgoing
-from acp_bridge.core.translate import (
-    EXTENSION_UPDATE_TYPES,
-    HARN_UPDATE_METHOD,
-    Translator,
-    TranslatorOptions,
-)
+from acp_bridge.core.harn import EXTENSION_UPDATE_TYPES, HARN_UPDATE_METHOD
+from acp_bridge.core.translate import Translator, TranslatorOptions
 from acp_bridge.vm.events import (
     AgentEvent,
     InvalidEvent,

@@ -36,13 +36,20 @@ With ``harn_extensions=True`` (a client that opted in) the extension variants ar
 top-level ``session/update``s and the extra fields as top-level keys, exactly as Harn's own
 ACP adapter does.
 
+What needs none of the translator's state lives beside it: tool-call titles, kinds,
+locations and content in :mod:`~acp_bridge.core.toolcalls`, Harn's own shapes in
+:mod:`~acp_bridge.core.harn`, the ``<think>`` splitting in :mod:`~acp_bridge.core.think`.
+This module is a little over 400 lines because what is left is one class: every event kind
+that reads or changes the session's translation state is translated here, with the tables
+that repair the values it gets.
+
 Rule: nothing in this module performs I/O or reads the clock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, assert_never
+from typing import Any, Final, assert_never
 
 from acp_bridge.acp.coalesce import Outgoing, new_chunk
 from acp_bridge.acp.updates import (
@@ -62,6 +69,16 @@ from acp_bridge.acp.updates import (
     ToolKind,
 )
 from acp_bridge.core import toolcalls as tools
+from acp_bridge.core.harn import (
+    HARN_META_KEY,
+    HARN_UPDATE_METHOD,
+    camel,
+    dump_part,
+    encode_event_part,
+    harn_executor,
+    harn_extension_update,
+)
+from acp_bridge.core.think import THINK_OPEN, ThinkSplitter
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.vm.events import (
     AgentEvent,
@@ -86,34 +103,10 @@ from acp_bridge.vm.events import (
     TurnEnd,
     TurnStart,
     WorkerUpdate,
-    encode_event,
 )
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-#: The extension notification that carries Harn's own update shapes by default.
-HARN_UPDATE_METHOD: Final = "_harn/session_update"
-#: The ``_meta`` key under which Harn's extra fields travel on standard updates.
-HARN_META_KEY: Final = "harn"
 #: The ``_meta`` key for facts the bridge adds itself (e.g. a synthesised tool result).
 BRIDGE_META_KEY: Final = "acp_bridge"
-
-EXTENSION_UPDATE_TYPES: Final = (
-    "skill_activated",
-    "skill_deactivated",
-    "skill_scope_tools",
-    "tool_search_query",
-    "tool_search_result",
-    "transcript_compacted",
-    "handoff",
-    "fs_watch",
-    "worker_update",
-)
-WORKER_TERMINAL_STATUSES: Final = frozenset({"completed", "failed", "cancelled"})
-
-_THINK_OPEN: Final = "<think>"
-_THINK_CLOSE: Final = "</think>"
 
 _PLAN_STATUS: Final[dict[str, PlanEntryStatus]] = {
     "pending": "pending",
@@ -169,61 +162,11 @@ class TranslatorOptions:
     cwd: str | None = None
 
 
-def camel(name: str) -> str:
-    """``estimated_tokens_before`` -> ``estimatedTokensBefore``."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 @dataclass(slots=True)
 class _ToolState:
     kind: ToolKind
     title: str
     status: ToolCallStatus
-
-
-@dataclass(slots=True)
-class _ThinkSplitter:
-    """Routes ``<think>...</think>`` spans of a message stream to thought chunks."""
-
-    inside: bool = False
-    held: str = ""
-
-    def feed(self, text: str) -> list[tuple[bool, str]]:
-        """Split ``text`` into (is_thought, text) runs, holding back a partial tag."""
-        buffer = self.held + text
-        self.held = ""
-        runs: list[tuple[bool, str]] = []
-        while buffer:
-            tag = _THINK_CLOSE if self.inside else _THINK_OPEN
-            at = buffer.find(tag)
-            if at >= 0:
-                if at:
-                    runs.append((self.inside, buffer[:at]))
-                buffer = buffer[at + len(tag) :]
-                self.inside = not self.inside
-                continue
-            keep = _partial_tag_suffix(buffer, tag)
-            if keep:
-                self.held = buffer[-keep:]
-                buffer = buffer[:-keep]
-            if buffer:
-                runs.append((self.inside, buffer))
-            break
-        return runs
-
-    def flush(self) -> list[tuple[bool, str]]:
-        """Release held text at the end of a turn."""
-        held, self.held = self.held, ""
-        return [(self.inside, held)] if held else []
-
-
-def _partial_tag_suffix(text: str, tag: str) -> int:
-    """Length of the longest suffix of ``text`` that is a proper prefix of ``tag``."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
-    return 0
 
 
 @dataclass(slots=True)
@@ -243,7 +186,7 @@ class Translator:
     repairs: int = 0
     _tools: dict[str, _ToolState] = field(default_factory=dict)
     _open: dict[str, None] = field(default_factory=dict)
-    _think: _ThinkSplitter = field(default_factory=_ThinkSplitter)
+    _think: ThinkSplitter = field(default_factory=ThinkSplitter)
 
     # ------------------------------------------------------------------ public API
 
@@ -288,7 +231,7 @@ class Translator:
         """
         think = self._think
         if kind != "agent_message_chunk" or (
-            text and _THINK_OPEN[0] not in text and not think.held and not think.inside
+            text and THINK_OPEN[0] not in text and not think.held and not think.inside
         ):
             return [new_chunk(self.session_id, kind, text)]
         return [
@@ -397,7 +340,7 @@ class Translator:
         status = self._status(event.status) or "pending"
         locations = tools.tool_locations(event.raw_input, self.options.cwd)
         diff = tools.edit_diff(event.raw_input, self.options.cwd)
-        extras = self._harn_extras({"parsing": event.parsing, "audit": _dump(event.audit)})
+        extras = self._harn_extras({"parsing": event.parsing, "audit": dump_part(event.audit)})
         known = self._tools.get(event.tool_call_id)
         self._track(event.tool_call_id, _ToolState(kind, title, status))
         if known is not None:
@@ -445,11 +388,11 @@ class Translator:
             {
                 "duration_ms": event.duration_ms,
                 "execution_duration_ms": event.execution_duration_ms,
-                "executor": _harn_executor(event),
+                "executor": harn_executor(event),
                 "error": event.error,
                 "error_category": event.error_category,
                 "raw_input_partial": event.raw_input_partial,
-                "audit": _dump(event.audit),
+                "audit": dump_part(event.audit),
             }
         )
         known = self._tools.get(event.tool_call_id)
@@ -524,53 +467,3 @@ class Translator:
                 "params": {"sessionId": self.session_id, "update": update},
             }
         )
-
-
-def _dump(model: Any) -> Any:
-    return None if model is None else encode_event_part(model)
-
-
-def encode_event_part(model: Any) -> JsonObject:
-    """Dump a nested event model exactly as it was received."""
-    dumped: JsonObject = model.model_dump(mode="json", exclude_unset=True, by_alias=True)
-    return dumped
-
-
-def _harn_executor(event: ToolCallUpdate) -> Any:
-    """Harn writes a builtin executor as a bare string and others as camelCase objects."""
-    executor = event.executor
-    if executor is None:
-        return None
-    fields = encode_event_part(executor)
-    if set(fields) == {"kind"} and fields["kind"] == "harn_builtin":
-        return "harn_builtin"
-    return {camel(key): value for key, value in fields.items()}
-
-
-_DERIVED: Final[dict[str, Callable[[JsonObject], JsonObject]]] = {
-    "handoff": lambda raw: {"handoffId": (raw.get("handoff") or {}).get("id")},
-    "worker_update": lambda raw: {"terminal": raw.get("status") in WORKER_TERMINAL_STATUSES},
-}
-_ORDER: Final[dict[str, tuple[str, ...]]] = {
-    "handoff": ("handoffId",),
-    "worker_update": (),
-}
-
-
-def harn_extension_update(event: AgentEvent) -> JsonObject:
-    """Harn's own ``session/update`` shape for an extension variant.
-
-    Top-level keys become camelCase, nested values stay exactly as the VM wrote them, and
-    the two derived fields Harn adds (``handoffId``, ``terminal``) are filled in.
-    """
-    raw = encode_event(event)
-    update: JsonObject = {"sessionUpdate": raw["type"]}
-    derived = _DERIVED.get(raw["type"])
-    extra = derived(raw) if derived else {}
-    for key in _ORDER.get(raw["type"], ()):
-        update[key] = extra.pop(key)
-    for key, value in raw.items():
-        if key not in ("type", "session_id"):
-            update[camel(key)] = value
-    update.update(extra)
-    return update
