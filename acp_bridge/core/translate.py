@@ -39,9 +39,9 @@ ACP adapter does.
 What needs none of the translator's state lives beside it: tool-call titles, kinds,
 locations and content in :mod:`~acp_bridge.core.toolcalls`, Harn's own shapes in
 :mod:`~acp_bridge.core.harn`, the ``<think>`` splitting in :mod:`~acp_bridge.core.think`.
-This module is a little over 400 lines because what is left is one class: every event kind
-that reads or changes the session's translation state is translated here, with the tables
-that repair the values it gets.
+What is left here is one class: every event kind that reads or changes the session's
+translation state is translated in it; the tables that repair the values it gets are data,
+in :mod:`~acp_bridge.core.repairs`.
 
 Rule: nothing in this module performs I/O or reads the clock.
 """
@@ -58,8 +58,6 @@ from acp_bridge.acp.updates import (
     ContentChunkUpdate,
     JsonObject,
     PlanEntry,
-    PlanEntryPriority,
-    PlanEntryStatus,
     PlanUpdate,
     SessionUpdate,
     StopReason,
@@ -78,6 +76,7 @@ from acp_bridge.core.harn import (
     harn_executor,
     harn_extension_update,
 )
+from acp_bridge.core.repairs import PLAN_PRIORITY, PLAN_STATUS, TOOL_STATUS_ALIASES
 from acp_bridge.core.think import THINK_OPEN, ThinkSplitter
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.vm.events import (
@@ -108,44 +107,6 @@ from acp_bridge.vm.events import (
 #: The ``_meta`` key for facts the bridge adds itself (e.g. a synthesised tool result).
 BRIDGE_META_KEY: Final = "acp_bridge"
 
-_PLAN_STATUS: Final[dict[str, PlanEntryStatus]] = {
-    "pending": "pending",
-    "todo": "pending",
-    "not_started": "pending",
-    "blocked": "pending",
-    "in_progress": "in_progress",
-    "active": "in_progress",
-    "running": "in_progress",
-    "doing": "in_progress",
-    "completed": "completed",
-    "complete": "completed",
-    "done": "completed",
-    "skipped": "completed",
-    "cancelled": "completed",
-    "failed": "completed",
-}
-_PLAN_PRIORITY: Final[dict[str, PlanEntryPriority]] = {
-    "high": "high",
-    "medium": "medium",
-    "low": "low",
-    "critical": "high",
-    "urgent": "high",
-    "normal": "medium",
-}
-_TOOL_STATUS_ALIASES: Final[dict[str, ToolCallStatus]] = {
-    "running": "in_progress",
-    "started": "in_progress",
-    "success": "completed",
-    "succeeded": "completed",
-    "done": "completed",
-    "ok": "completed",
-    "error": "failed",
-    "errored": "failed",
-    "cancelled": "failed",
-    "canceled": "failed",
-    "rejected": "failed",
-    "denied": "failed",
-}
 _TERMINAL: Final = frozenset({"completed", "failed"})
 
 
@@ -324,7 +285,7 @@ class Translator:
         if raw in TOOL_CALL_STATUSES:
             return raw  # type: ignore[return-value]
         self.repairs += 1
-        return _TOOL_STATUS_ALIASES.get(raw.lower(), "in_progress")
+        return TOOL_STATUS_ALIASES.get(raw.lower(), "in_progress")
 
     def _track(self, tool_call_id: str, state: _ToolState) -> None:
         self._tools[tool_call_id] = state
@@ -435,8 +396,8 @@ class Translator:
         steps = event.plan.steps if isinstance(event.plan, PlanArtifact) else event.plan
         entries: list[PlanEntry] = []
         for step in steps:
-            status = _PLAN_STATUS.get((step.status or "pending").lower())
-            priority = _PLAN_PRIORITY.get((step.priority or "medium").lower())
+            status = PLAN_STATUS.get((step.status or "pending").lower())
+            priority = PLAN_PRIORITY.get((step.priority or "medium").lower())
             if status is None or priority is None:
                 self.repairs += 1
             entry: PlanEntry = {

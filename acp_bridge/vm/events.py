@@ -11,6 +11,9 @@ Re-encoding (:func:`encode_event`) writes exactly the keys the input had, ``null
 the input said ``null`` and nothing where it said nothing, so a decoded event turns back
 into the same JSON object.
 
+This module is longer than the others on purpose: it is the vocabulary, one declarative
+model per variant, and splitting the union across files would only scatter it.
+
 Rule: nothing in this module performs I/O.
 """
 
