@@ -23,6 +23,10 @@ class Counters:
     editor_overlong_lines: int = 0
     editor_refused_requests: int = 0  # well-formed, but refused: bad params, unknown session
     editor_call_timeouts: int = 0  # the editor never answered a request made for a VM
+    editor_slow_calls: int = 0  # a request made for a VM waited long (reported on stderr)
+    editor_requests_over_limit: int = 0  # more requests in flight than the bound: refused
+    editor_stray_cancels: int = 0  # $/cancel_request naming one of the bridge's requests
+    editor_input_pauses: int = 0  # stdin left unread while answers wait for the editor
     # VM side (AgentEvent lines).
     vm_undecodable_lines: int = 0
     vm_unknown_event_types: int = 0
@@ -31,6 +35,7 @@ class Counters:
     vm_events_outside_turn: int = 0
     vm_bad_answers: int = 0
     vm_refused_requests: int = 0  # asked the editor for what it may not (capability, path)
+    vm_requests_over_limit: int = 0  # more requests waiting for the editor than the bound
     vm_stderr_lines_suppressed: int = 0  # copied to our stderr only up to a rate
     vm_stdout_closed_early: int = 0  # closed stdout, kept running: stopped
     vm_leftover_processes: int = 0  # exited leaving processes in its group: stopped
