@@ -21,7 +21,7 @@ method: the shorter of the two applies. A request still waiting after
 
 The gate resolves paths when the request is made; the editor opens them later. A VM that
 swaps a directory for a link in between can still win that race: the editor is asked with
-the path as the VM named it, and only the editor can close it (``protocol/vm/modes.md``).
+the path as the VM named it, and only the editor, which opens the file, can close it.
 """
 
 from __future__ import annotations
