@@ -61,7 +61,10 @@ EDITOR_FAULTS: Final = frozenset(
         jsonrpc.AUTH_REQUIRED,
     }
 )
-#: Which counter each problem with the editor's input bumps.
+#: How many of the editor's requests may be handled at once (a prompt per session, loads,
+#: lists...); one more is refused at once (``acp_bridge.jsonrpc.peer``'s rule 5).
+EDITOR_MAX_IN_FLIGHT: Final = 1024
+#: Which counter each problem with the editor's input bumps (every problem but REFUSED).
 _EDITOR_PROBLEMS: Final = {
     Problem.PARSE_ERROR: "editor_parse_errors",
     Problem.INVALID: "editor_invalid_requests",
@@ -71,6 +74,8 @@ _EDITOR_PROBLEMS: Final = {
     Problem.BAD_NOTIFICATION: "editor_notification_errors",
     Problem.CRASHED: "handler_unexpected_exceptions",
     Problem.UNENCODABLE: "handler_unexpected_exceptions",
+    Problem.OVERLOADED: "editor_requests_over_limit",
+    Problem.STRAY_CANCEL: "editor_stray_cancels",
 }
 
 
@@ -101,6 +106,7 @@ class Agent:
             task_group,
             new_id=lambda: f"acp-bridge-{next(ids)}",
             on_problem=self._problem,
+            max_in_flight=EDITOR_MAX_IN_FLIGHT,
         )
         self.gateway = EditorGateway(settings, counters, self.editor)
         self.sessions = Sessions(

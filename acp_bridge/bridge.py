@@ -67,6 +67,8 @@ async def run(
                 server.on_too_long,
                 max_line_bytes=settings.max_editor_line_bytes,
                 fd=stdin_fd,
+                outbox=outbox,
+                counters=counters,
             )
             log.info("the editor closed stdin")
             editor_gone.set()

@@ -23,6 +23,10 @@ CounterName: TypeAlias = Literal[
     "editor_overlong_lines",
     "editor_refused_requests",
     "editor_call_timeouts",
+    "editor_slow_calls",
+    "editor_requests_over_limit",
+    "editor_stray_cancels",
+    "editor_input_pauses",
     "vm_undecodable_lines",
     "vm_unknown_event_types",
     "vm_overlong_lines",
@@ -30,6 +34,7 @@ CounterName: TypeAlias = Literal[
     "vm_events_outside_turn",
     "vm_bad_answers",
     "vm_refused_requests",
+    "vm_requests_over_limit",
     "vm_stderr_lines_suppressed",
     "vm_stdout_closed_early",
     "vm_leftover_processes",
@@ -57,6 +62,10 @@ class Counters:
     editor_overlong_lines: int = 0
     editor_refused_requests: int = 0  # well-formed, but refused: bad params, unknown session
     editor_call_timeouts: int = 0  # the editor never answered a request made for a VM
+    editor_slow_calls: int = 0  # a request made for a VM waited long (reported on stderr)
+    editor_requests_over_limit: int = 0  # more requests in flight than the bound: refused
+    editor_stray_cancels: int = 0  # $/cancel_request naming one of the bridge's requests
+    editor_input_pauses: int = 0  # stdin left unread while answers wait for the editor
     # VM side (AgentEvent lines).
     vm_undecodable_lines: int = 0
     vm_unknown_event_types: int = 0
@@ -65,6 +74,7 @@ class Counters:
     vm_events_outside_turn: int = 0
     vm_bad_answers: int = 0
     vm_refused_requests: int = 0  # asked the editor for what it may not (capability, path)
+    vm_requests_over_limit: int = 0  # more requests waiting for the editor than the bound
     vm_stderr_lines_suppressed: int = 0  # copied to our stderr only up to a rate
     vm_stdout_closed_early: int = 0  # closed stdout, kept running: stopped
     vm_leftover_processes: int = 0  # exited leaving processes in its group: stopped

@@ -38,7 +38,10 @@ class Settings:
         vm_start_timeout_s: How long a session-mode VM may take to answer ``initialize``.
         vm_stop_grace_s: How long a VM has to exit after its stdin is closed, and again
             after SIGTERM, before it is killed.
-        editor_timeout_s: How long a request to the editor made for the VM may wait.
+        editor_timeout_s: When set, the longest any request to the editor made for the
+            VM may wait; each method also has a limit of its own (or none), and the
+            shorter applies (:mod:`acp_bridge.editor_gateway`). ``None``: the methods'
+            own limits only.
         allow_outside_cwd: Let VMs read, write and run outside the session's cwd.
         outbox_high_water_bytes: Bytes queued for the editor beyond which VM reading
             pauses (back-pressure instead of unbounded memory).
@@ -63,7 +66,7 @@ class Settings:
     vm_start_timeout_s: float = 10.0
     vm_stop_grace_s: float = 2.0
     outbox_high_water_bytes: int = 4 * MIB
-    editor_timeout_s: float = 300.0
+    editor_timeout_s: float | None = None
     allow_outside_cwd: bool = False
     vm_env_allow: tuple[str, ...] | None = None
     tune_process: bool = True

@@ -49,8 +49,8 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
         "--editor-timeout",
         type=float,
         metavar="SECONDS",
-        help="how long a VM's request to the editor may wait for its answer "
-        f"(default: {_default(Settings, 'editor_timeout_s'):g})",
+        help="the longest a VM's request to the editor may wait for its answer, whatever "
+        "its method (default: each method's own limit, see protocol/vm/modes.md)",
     )
     parser.add_argument(
         "--allow-outside-cwd",

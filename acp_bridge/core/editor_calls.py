@@ -3,7 +3,11 @@
 A VM may ask the editor for permission, for files and for terminals, with ACP's own
 method names and params. Before anything is forwarded the bridge checks that the editor
 advertised the capability, that paths are absolute and inside the session's roots, and it
-gives permission requests the options ACP requires. Answers to permission requests are
+gives permission requests the options ACP requires. "Inside" is decided on paths as the
+file system resolves them (symlinks followed, through the nearest existing parent for a
+file not created yet), for the path and the roots alike: the caller hands :func:`check`
+the resolution, so that a link inside the cwd cannot lead outside it and a cwd that is
+itself a link still holds its own files. Answers to permission requests are
 returned with the chosen option's ``kind`` (so "selected" is never mistaken for
 "allowed"), and ``allow_always``/``reject_always`` answers are remembered per tool for the
 rest of the session.
@@ -15,21 +19,25 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages as jsonrpc
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 JsonObject = dict[str, Any]
 
 PERMISSION: Final = "session/request_permission"
 READ: Final = "fs/read_text_file"
 WRITE: Final = "fs/write_text_file"
+WAIT_FOR_EXIT: Final = "terminal/wait_for_exit"
 TERMINAL_METHODS: Final = frozenset(
     {
         "terminal/create",
         "terminal/output",
-        "terminal/wait_for_exit",
+        WAIT_FOR_EXIT,
         "terminal/kill",
         "terminal/release",
     }
@@ -67,14 +75,35 @@ def _inside(path: str, roots: list[str]) -> bool:
     )
 
 
+def requested_path(method: str, params: JsonObject) -> Any:
+    """The path a request would have the editor touch (``None``: none), as the VM gave it."""
+    return params.get("path") if method in (READ, WRITE) else params.get("cwd")
+
+
 def check(
-    method: str, params: JsonObject, caps: JsonObject, roots: list[str], *, allow_outside: bool
+    method: str,
+    params: JsonObject,
+    caps: JsonObject,
+    roots: list[str],
+    *,
+    allow_outside: bool,
+    resolve: Callable[[str], str] = posixpath.normpath,
 ) -> None:
     """Refuse a request the editor cannot or must not get.
 
+    Args:
+        method: The VM's method.
+        params: Its params.
+        caps: The editor's client capabilities.
+        roots: The session's directories (cwd first), as the editor named them.
+        allow_outside: Skip the roots check (``--allow-outside-cwd``).
+        resolve: What an absolute path (the requested one, and each root) is once the
+            file system resolves it; the caller does the I/O. Without it, paths are
+            compared as written (normalised).
+
     Raises:
         RpcError: -32601 when the editor did not advertise the capability, -32602 for a
-            relative path or one outside the session's roots.
+            relative path or one that resolves outside every resolved root.
     """
     if method not in EDITOR_METHODS:
         raise RpcError(jsonrpc.METHOD_NOT_FOUND, f"Method not found: {method}")
@@ -83,15 +112,19 @@ def check(
             jsonrpc.METHOD_NOT_FOUND,
             f"the editor does not offer {method} (not in its clientCapabilities)",
         )
-    path = params.get("path") if method in (READ, WRITE) else params.get("cwd")
+    path = requested_path(method, params)
     if path is None:
         return
     if not isinstance(path, str) or not posixpath.isabs(path):
         raise RpcError(jsonrpc.INVALID_PARAMS, f"Invalid params: {method} needs absolute paths")
-    if not allow_outside and not _inside(path, roots):
+    if allow_outside:
+        return
+    target = resolve(path)
+    if not _inside(target, [resolve(root) for root in roots]):
+        leads = "" if target == posixpath.normpath(path) else f" (it leads to {target})"
         raise RpcError(
             jsonrpc.INVALID_PARAMS,
-            f"Invalid params: {path} is outside the session's directories",
+            f"Invalid params: {path} is outside the session's directories{leads}",
         )
 
 

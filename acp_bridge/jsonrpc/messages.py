@@ -119,7 +119,8 @@ def _classify_response(value: JsonObject, known_id: RequestId | None) -> Message
     if "result" in value and "error" in value:
         return Invalid(INVALID_REQUEST, "a response has both result and error", answerable=False)
     error = value.get("error")
-    if "error" in value and not (isinstance(error, dict) and isinstance(error.get("code"), int)):
+    code = error.get("code") if isinstance(error, dict) else None
+    if "error" in value and not (isinstance(code, int) and not isinstance(code, bool)):
         return Invalid(INVALID_REQUEST, "malformed error object", answerable=False)
     if known_id is None and not (value.get("id") is None and "error" in value):
         return Invalid(INVALID_REQUEST, "a response needs a string or integer id", answerable=False)

@@ -2,7 +2,8 @@
 
 Rule: an answer is matched against this table only (never against the other side's
 requests being handled), by id; each outgoing request is done exactly once: answered,
-failed (it could not be written) or closed (the other side went away).
+failed (it could not be written) or closed (the other side went away). An error answer
+without a ``message`` is still an answer: its waiter gets an error saying so.
 """
 
 from __future__ import annotations
@@ -85,10 +86,16 @@ class OutgoingTable:
             pending.error = _answered_error(response.error)
         else:
             pending.result = response.result
-        if pending.on_answer is not None:
-            pending.on_answer()
-        pending.done.set()
+        try:
+            if pending.on_answer is not None:
+                pending.on_answer()
+        finally:
+            pending.done.set()  # whatever on_answer did, the waiter is not left waiting
         return True
+
+    def waiting(self, msg_id: RequestId) -> bool:
+        """Whether a request of ours with this id is still waiting for its answer."""
+        return msg_id in self._pending
 
     def forget(self, pending: OutgoingRequest) -> None:
         """Stop waiting for ``pending``: a late answer to it is unexpected."""
@@ -105,7 +112,8 @@ class OutgoingTable:
 
 def _answered_error(error: JsonObject) -> RpcError:
     """The :class:`RpcError` of an error the other side answered with (``message`` optional)."""
+    code = error["code"]
     message = error.get("message")
-    return RpcError(
-        error["code"], message if isinstance(message, str) else "error", error.get("data")
-    )
+    if not isinstance(message, str):
+        message = f"error {code} (the answer gave no message)"
+    return RpcError(code, message, error.get("data"))

@@ -2,19 +2,23 @@
 
 The bridge talks JSON-RPC in two directions: with the editor (it serves ACP) and with every
 session-mode VM (it is the VM's client, and serves the VM's requests to the editor). Both
-links are a :class:`Peer`; only the method table, the id scheme and what a problem costs
-differ, and those are the owner's.
+links are a :class:`Peer`; only the method table, the id scheme, the bounds and what a
+problem costs differ, and those are the owner's.
 
 Rules:
 
 1. Every message is classified once (:func:`acp_bridge.jsonrpc.messages.classify`), before
    any handler or library sees it. A message that cannot be processed is answered as
-   JSON-RPC prescribes (a request) or reported to the owner (a notification or response);
-   :meth:`Peer.receive_line` and :meth:`Peer.receive_value` never raise.
-2. Two id tables. ``_outgoing`` holds the requests this side sent, awaiting an answer;
+   JSON-RPC prescribes (a request) or reported to the owner (a notification or response).
+   :meth:`Peer.receive_line`, :meth:`Peer.receive_value` and :meth:`Peer.receive` never
+   raise: no step of theirs is meant to, and a guard around them reports a bug that
+   breaks that (:attr:`Problem.CRASHED`) instead of letting it end the read loop.
+2. Two id tables (:mod:`~acp_bridge.jsonrpc.outgoing`, :mod:`~acp_bridge.jsonrpc.incoming`).
+   ``_outgoing`` holds the requests this side sent, awaiting an answer;
    ``_incoming`` the other side's requests being handled. A response is matched against
    ``_outgoing`` only, ``$/cancel_request`` against ``_incoming`` only, so the two sides
-   may use the same ids without harm.
+   may use the same ids without harm (a ``$/cancel_request`` naming one of this side's
+   own waiting requests is reported, and changes nothing).
 3. Every request that was read is answered exactly once, and the answer is queued the
    moment its handler returns, with no await in between: notifications a handler sent
    before returning reach the other side before its answer.
@@ -22,10 +26,19 @@ Rules:
    function). :meth:`Peer._answer` is the one place where an exception becomes a wire
    error: :class:`~acp_bridge.errors.RpcError` is a refusal, given as it is; anything
    else is a bug, answered ``-32603`` without a traceback and reported.
+5. Bounded: at most ``max_in_flight`` requests of the other side's are being handled or
+   having their answers written at once. One more is answered at once with ``-32603``
+   and reported (:attr:`Problem.OVERLOADED`), so neither handlers nor answers the other
+   side does not read can pile up without limit. The refusal itself is written before
+   the next message is read: a side that reads nothing is not read either.
 
 The method table is pygls's :class:`~pygls.feature_manager.FeatureManager`, and wire errors
 are built through pygls's :class:`~pygls.exceptions.JsonRpcException` family; why pygls's
 ``JsonRPCProtocol`` is not used is in ``docs/architecture.md``.
+
+The module is longer than the ~400 lines modules here aim at: its rules are one read loop's,
+sharing one state, and what stands alone already does (the id tables in ``outgoing`` and
+``incoming``, the problems in ``report``).
 """
 
 from __future__ import annotations
@@ -33,10 +46,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
-import anyio
 import orjson
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcRequestCancelled
@@ -44,6 +55,7 @@ from pygls.feature_manager import FeatureManager
 
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages
+from acp_bridge.jsonrpc.incoming import IncomingRequest, IncomingTable
 from acp_bridge.jsonrpc.messages import (
     Invalid,
     Notification,
@@ -66,19 +78,13 @@ log = logging.getLogger("acp_bridge.jsonrpc")
 #: ACP's (and LSP's, spelled differently) notification that withdraws a request.
 CANCEL_REQUEST: Final = "$/cancel_request"
 
+#: How many of the other side's requests a peer handles at once unless told otherwise.
+DEFAULT_MAX_IN_FLIGHT: Final = 256
+
 #: A catch-all handler for methods the table does not name: ``(method, params)``.
 Fallback: TypeAlias = "Callable[[str, JsonObject], Awaitable[Any]]"
 #: How a peer writes one line to the other side; False when it can no longer be written.
 Send: TypeAlias = "Callable[[bytes], Awaitable[bool]]"
-
-
-@dataclass(slots=True)
-class _Incoming:
-    """A request of the other side's being handled."""
-
-    method: str
-    params: JsonObject
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
 class Peer:
@@ -93,6 +99,7 @@ class Peer:
         new_id: Callable[[], RequestId],
         on_problem: Callable[[Report], None],
         fallback: Fallback | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         """Create a peer.
 
@@ -104,6 +111,8 @@ class Peer:
             on_problem: Told about every problem (count it, log it).
             fallback: Handles requests for methods the table does not name; without one
                 they are answered ``-32601``. Unknown notifications are reported, ignored.
+            max_in_flight: How many of the other side's requests may be handled (or have
+                their answers written) at once; one more is refused (rule 5).
         """
         self.name = name
         self._send = send
@@ -114,9 +123,7 @@ class Peer:
         self._methods = FeatureManager(converter=_CONVERTER)  # type: ignore[no-untyped-call]
         self._cancel_hooks: dict[str, Callable[[JsonObject], Awaitable[None]]] = {}
         self._outgoing = OutgoingTable()
-        self._incoming: dict[RequestId, _Incoming] = {}
-        self._idle = anyio.Event()
-        self._idle.set()
+        self._incoming = IncomingTable(max_in_flight)
 
     # ------------------------------------------------------------------ the method table
 
@@ -149,16 +156,29 @@ class Peer:
 
     async def receive_line(self, line: bytes) -> None:
         """Handle one line of the other side's (without its newline). Never raises."""
-        if not line.strip():
-            return
-        await self.receive(messages.parse_line(line))
+        if line.strip():
+            await self._guarded(messages.parse_line, line)
 
     async def receive_value(self, value: Any) -> None:
         """Handle one parsed JSON value of the other side's. Never raises."""
-        await self.receive(messages.classify(value))
+        await self._guarded(messages.classify, value)
 
     async def receive(self, message: Message) -> None:
         """Handle one classified message. Never raises."""
+        await self._guarded(_itself, message)
+
+    async def _guarded(self, classify: Callable[[Any], Message], raw: Any) -> None:
+        """Classify and dispatch ``raw``: the read loop's last line of defence (rule 1)."""
+        try:
+            await self._dispatch(classify(raw))
+        except Exception as exc:  # noqa: BLE001 - a bug here must not end the read loop
+            self._report(
+                Problem.CRASHED,
+                f"handling a message from {self.name} failed (a bug); the message is dropped",
+                exception=exc,
+            )
+
+    async def _dispatch(self, message: Message) -> None:
         if isinstance(message, Invalid):
             await self._invalid(message)
         elif isinstance(message, Response):
@@ -199,7 +219,7 @@ class Peer:
                 request.id, messages.METHOD_NOT_FOUND, f"Method not found: {request.method}"
             )
             return
-        if request.id in self._incoming:
+        if self._incoming.get(request.id) is not None:
             self._report(
                 Problem.DUPLICATE_ID,
                 f"{self.name} reused request id {request.id!r} while it is being handled",
@@ -211,9 +231,22 @@ class Peer:
                 f"Invalid Request: id {request.id!r} is already in use by a request in flight",
             )
             return
-        entry = _Incoming(request.method, request.params or {})
-        self._incoming[request.id] = entry
-        self._idle = anyio.Event()
+        if self._incoming.full:
+            self._report(
+                Problem.OVERLOADED,
+                f"{self.name} has {self._incoming.unanswered} requests in flight, the most it may: "
+                f"{request.method} refused",
+                request.method,
+            )
+            limit = self._incoming.max_in_flight
+            await self.send_error(
+                request.id,
+                messages.INTERNAL_ERROR,
+                f"Internal error: too many requests in flight (at most {limit}); "
+                f"{request.method} refused: send it again once some are answered",
+            )
+            return
+        entry = self._incoming.admit(request.id, request.method, request.params or {})
         if inspect.iscoroutinefunction(handler):
             self._task_group.start_soon(
                 self._run, request, handler, entry, name=f"{self.name} {request.method}"
@@ -221,21 +254,21 @@ class Peer:
         else:
             await self._run(request, handler, entry)
 
-    async def _run(self, request: Request, handler: Any, entry: _Incoming) -> None:
+    async def _run(self, request: Request, handler: Any, entry: IncomingRequest) -> None:
         try:
-            with entry.scope:
-                answer = await self._answer(request, handler, entry.params)
-            if entry.scope.cancelled_caught:
-                answer = _error(
-                    request.id,
-                    JsonRpcRequestCancelled(f'Request with id "{request.id}" is canceled'),
-                )
+            try:
+                with entry.scope:
+                    answer = await self._answer(request, handler, entry.params)
+                if entry.scope.cancelled_caught:
+                    answer = _error(
+                        request.id,
+                        JsonRpcRequestCancelled(f'Request with id "{request.id}" is canceled'),
+                    )
+            finally:
+                self._incoming.handled(request.id, entry)
+            await self._send(self._encode_answer(request, answer))
         finally:
-            if self._incoming.get(request.id) is entry:
-                del self._incoming[request.id]
-            if not self._incoming:
-                self._idle.set()
-        await self._send(self._encode_answer(request, answer))
+            self._incoming.written()
 
     async def _answer(self, request: Request, handler: Any, params: JsonObject) -> JsonObject:
         """Call the handler: the one place where an exception becomes a wire error."""
@@ -319,7 +352,16 @@ class Peer:
             return
         entry = self._incoming.get(request_id)
         if entry is None:
-            log.info("%s for %r: nothing in flight", CANCEL_REQUEST, request_id)
+            if self._outgoing.waiting(request_id):
+                self._report(
+                    Problem.STRAY_CANCEL,
+                    f"{self.name} sent {CANCEL_REQUEST} for {request_id!r}, a request of "
+                    "ours still waiting for its answer: it cannot cancel the bridge's own "
+                    "request; ignored",
+                    CANCEL_REQUEST,
+                )
+            else:  # answered already, or never sent: the usual race, nothing to do
+                log.info("%s for %r: nothing in flight", CANCEL_REQUEST, request_id)
             return
         hook = self._cancel_hooks.get(entry.method)
         if hook is None:
@@ -346,7 +388,10 @@ class Peer:
         error: RpcError | None = None,
         exception: BaseException | None = None,
     ) -> None:
-        self._on_problem(Report(problem, message, method, error, exception))
+        try:
+            self._on_problem(Report(problem, message, method, error, exception))
+        except Exception:  # the owner's bug must not end the read loop
+            log.exception("%s: reporting a problem failed (a bug): %s", self.name, message)
 
     # ------------------------------------------------------------------ writing
 
@@ -385,20 +430,24 @@ class Peer:
     @property
     def in_flight(self) -> int:
         """How many of the other side's requests are being handled."""
-        return len(self._incoming)
+        return self._incoming.in_flight
 
     async def wait_idle(self) -> None:
         """Wait until no request of the other side's is being handled."""
-        await self._idle.wait()
+        await self._incoming.wait_idle()
 
     def cancel_all(self) -> None:
         """Abort every handler still running (each answers -32800) and every outgoing request."""
-        for entry in list(self._incoming.values()):
-            entry.scope.cancel()
+        self._incoming.cancel_all()
         self.close("shutting down")
 
 
 _CONVERTER: Final = get_converter()
+
+
+def _itself(message: Message) -> Message:
+    """A message already classified."""
+    return message
 
 
 def _entry(handler: Callable[[JsonObject], Any]) -> Callable[[JsonObject], Any]:

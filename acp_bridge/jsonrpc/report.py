@@ -26,6 +26,8 @@ class Problem(Enum):
     REFUSED = "refused"  # a request its handler answered with an RpcError
     CRASHED = "crashed"  # a handler raised something unexpected: a bug
     UNENCODABLE = "unencodable"  # a result that cannot be written as JSON
+    OVERLOADED = "overloaded"  # a request over the bound on requests in flight, refused
+    STRAY_CANCEL = "stray_cancel"  # $/cancel_request naming one of this side's own requests
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,9 @@ class SessionModeRunner(RunnerBase):
             log.error("%s", report.message, exc_info=report.exception)
         elif report.problem is Problem.REFUSED:
             log.info("%s: %s", self.host.label, report.message)  # counted by the gateway
+        elif report.problem is Problem.OVERLOADED:
+            self.counters.vm_requests_over_limit += 1
+            log.warning("%s: %s", self.host.label, report.message)
         else:
             self.counters.vm_bad_answers += 1
             log.warning("%s: %s", self.host.label, report.message)

@@ -157,7 +157,8 @@ async def test_params_may_be_omitted_and_an_error_may_lack_its_message() -> None
     assert wire.answers()[1]["result"] == {}
     with pytest.raises(RpcError) as caught:
         outgoing.outcome()
-    assert (caught.value.code, caught.value.message) == (-32001, "error")
+    assert caught.value.code == -32001
+    assert caught.value.message == "error -32001 (the answer gave no message)"
 
 
 async def test_the_exception_boundary_answers_every_request_once() -> None:
@@ -270,3 +271,140 @@ async def test_a_fallback_serves_requests_not_notifications() -> None:
     assert served == [("fs/read_text_file", {})]
     assert wire.answers()[1]["result"] == "ok"
     assert wire.problems() == [Problem.UNKNOWN_METHOD]
+
+
+async def test_requests_over_the_bound_are_refused_at_once_and_the_slots_come_back() -> None:
+    wire = Wire()
+    release = anyio.Event()
+
+    async def slow(params: dict[str, Any]) -> str:
+        await release.wait()
+        return "done"
+
+    async with anyio.create_task_group() as group:
+        peer = make_peer(group, wire, max_in_flight=2)
+        peer.on("slow", slow)
+        for number in range(4):
+            await peer.receive_line(line({"id": number, "method": "slow"}))
+        refused = wire.answers()
+        assert sorted(refused) == [2, 3]
+        assert all(a["error"]["code"] == -32603 for a in refused.values())
+        assert "too many requests in flight (at most 2)" in refused[2]["error"]["message"]
+        release.set()
+        await anyio.wait_all_tasks_blocked()
+        await peer.receive_line(line({"id": 9, "method": "slow"}))
+    assert wire.answers()[9]["result"] == "done", "answered requests give their slots back"
+    assert wire.problems() == [Problem.OVERLOADED, Problem.OVERLOADED]
+
+
+async def test_an_answer_not_written_yet_still_holds_its_slot() -> None:
+    """Answers the other side does not read count against the bound too."""
+    wire = Wire()
+    unblock = anyio.Event()
+    sent: list[bytes] = []
+
+    async def send(data: bytes) -> bool:
+        if b'"result"' in data:
+            await unblock.wait()  # the other side reads nothing
+        sent.append(data)
+        return True
+
+    async with anyio.create_task_group() as group:
+        ids = iter(range(100))
+        peer = Peer(
+            "vm",
+            send,
+            group,
+            new_id=lambda: next(ids),
+            on_problem=wire.reports.append,
+            max_in_flight=1,
+        )
+
+        async def quick(params: dict[str, Any]) -> str:
+            return "ok"
+
+        peer.on("quick", quick)
+        await peer.receive_line(line({"id": 1, "method": "quick"}))
+        await anyio.wait_all_tasks_blocked()
+        assert peer.in_flight == 0  # handled, but its answer is not written
+        await peer.receive_line(line({"id": 2, "method": "quick"}))
+        assert wire.problems() == [Problem.OVERLOADED]
+        unblock.set()
+    assert [json.loads(d)["id"] for d in sent] == [2, 1]
+
+
+async def test_cancel_request_naming_our_own_waiting_request_is_reported() -> None:
+    wire = Wire()
+    async with anyio.create_task_group() as group:
+        peer = make_peer(group, wire)
+        outgoing = await peer.request("fs/read_text_file", {})
+        await peer.receive_line(
+            line({"method": "$/cancel_request", "params": {"requestId": outgoing.id}})
+        )
+        await peer.receive_line(line({"method": "$/cancel_request", "params": {"requestId": 77}}))
+        assert not outgoing.done.is_set()
+        await peer.receive_line(line({"id": outgoing.id, "result": {"content": "x"}}))
+    assert outgoing.outcome() == {"content": "x"}
+    assert wire.problems() == [Problem.STRAY_CANCEL], "a late cancel of nothing is no fault"
+
+
+async def test_nothing_raises_out_of_receive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last line of defence: a bug in classifying, in a handler's bookkeeping or in
+    the owner's reporting is reported (or logged), never raised into the read loop."""
+    from acp_bridge.jsonrpc import messages
+
+    wire = Wire()
+    broken: list[Report] = []
+
+    def on_problem(report: Report) -> None:
+        broken.append(report)
+        raise RuntimeError("the owner's bug")
+
+    async with anyio.create_task_group() as group:
+        peer = make_peer(group, wire)
+        peer._on_problem = on_problem
+        await peer.receive_line(b"{not json")  # reported; the report itself raises
+        assert [r.problem for r in broken] == [Problem.PARSE_ERROR]
+
+        def boom(value: Any) -> Any:
+            raise ValueError("classify bug")
+
+        monkeypatch.setattr(messages, "parse_line", boom)
+        monkeypatch.setattr(messages, "classify", boom)
+        await peer.receive_line(b'{"jsonrpc":"2.0","method":"x"}')
+        await peer.receive_value({"jsonrpc": "2.0", "method": "x"})
+    assert [r.problem for r in broken] == [Problem.PARSE_ERROR, Problem.CRASHED, Problem.CRASHED]
+    assert isinstance(broken[1].exception, ValueError)
+
+
+async def test_an_answer_whose_callback_fails_still_wakes_its_waiter() -> None:
+    wire = Wire()
+    async with anyio.create_task_group() as group:
+        peer = make_peer(group, wire)
+        outgoing = await peer.request("session/prompt", {})
+
+        def fails() -> None:
+            raise RuntimeError("bug in on_answer")
+
+        outgoing.on_answer = fails
+        await peer.receive_line(line({"id": outgoing.id, "result": {"stopReason": "end_turn"}}))
+    assert outgoing.done.is_set()
+    assert outgoing.outcome() == {"stopReason": "end_turn"}
+    assert wire.problems() == [Problem.CRASHED]
+
+
+async def test_an_error_code_that_is_a_boolean_is_no_answer() -> None:
+    wire = Wire()
+    async with anyio.create_task_group() as group:
+        peer = make_peer(group, wire)
+        outgoing = await peer.request("fs/read_text_file", {})
+        await peer.receive_line(line({"id": outgoing.id, "error": {"code": True}}))
+        assert not outgoing.done.is_set()
+        peer.close("gone")
+    assert wire.problems() == [Problem.INVALID]
+
+
+def test_every_problem_has_a_counter_at_the_editors_owner() -> None:
+    from acp_bridge.agent import _EDITOR_PROBLEMS
+
+    assert set(_EDITOR_PROBLEMS) | {Problem.REFUSED} == set(Problem)
