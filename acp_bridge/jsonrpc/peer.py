@@ -32,26 +32,18 @@ Rules:
    side does not read can pile up without limit. The refusal itself is written before
    the next message is read: a side that reads nothing is not read either.
 
-The method table is pygls's :class:`~pygls.feature_manager.FeatureManager`, and wire errors
-are built through pygls's :class:`~pygls.exceptions.JsonRpcException` family; why pygls's
-``JsonRPCProtocol`` is not used is in ``docs/architecture.md``.
-
-The module is longer than the ~400 lines modules here aim at: its rules are one read loop's,
-sharing one state, and what stands alone already does (the id tables in ``outgoing`` and
-``incoming``, the problems in ``report``).
+The method table and the wire errors are pygls's (:mod:`~acp_bridge.jsonrpc.methods`); why
+pygls's ``JsonRPCProtocol`` is not used is in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import orjson
-from lsprotocol.converters import get_converter
-from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcRequestCancelled
-from pygls.feature_manager import FeatureManager
+from pygls.exceptions import JsonRpcInternalError, JsonRpcRequestCancelled
 
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages
@@ -63,6 +55,7 @@ from acp_bridge.jsonrpc.messages import (
     RequestId,
     Response,
 )
+from acp_bridge.jsonrpc.methods import Fallback, MethodTable, wire_error
 from acp_bridge.jsonrpc.outgoing import OutgoingRequest, OutgoingTable
 from acp_bridge.jsonrpc.report import Problem, Report
 
@@ -81,8 +74,6 @@ CANCEL_REQUEST: Final = "$/cancel_request"
 #: How many of the other side's requests a peer handles at once unless told otherwise.
 DEFAULT_MAX_IN_FLIGHT: Final = 256
 
-#: A catch-all handler for methods the table does not name: ``(method, params)``.
-Fallback: TypeAlias = "Callable[[str, JsonObject], Awaitable[Any]]"
 #: How a peer writes one line to the other side; False when it can no longer be written.
 Send: TypeAlias = "Callable[[bytes], Awaitable[bool]]"
 
@@ -119,9 +110,7 @@ class Peer:
         self._task_group = task_group
         self._new_id = new_id
         self._on_problem = on_problem
-        self._fallback = fallback
-        self._methods = FeatureManager(converter=_CONVERTER)  # type: ignore[no-untyped-call]
-        self._cancel_hooks: dict[str, Callable[[JsonObject], Awaitable[None]]] = {}
+        self._methods = MethodTable(fallback)
         self._outgoing = OutgoingTable()
         self._incoming = IncomingTable(max_in_flight)
 
@@ -143,14 +132,12 @@ class Peer:
                 ``session/prompt`` then ends its turn ``cancelled``): called with the
                 request's params on ``$/cancel_request`` instead of aborting the handler.
         """
-        self._methods.feature(method)(_entry(handler))
-        if on_cancel is not None:
-            self._cancel_hooks[method] = on_cancel
+        self._methods.add(method, handler, on_cancel)
 
     @property
     def methods(self) -> frozenset[str]:
         """The methods the table names."""
-        return frozenset(self._methods.features)
+        return self._methods.names
 
     # ------------------------------------------------------------------ reading
 
@@ -260,7 +247,7 @@ class Peer:
                 with entry.scope:
                     answer = await self._answer(request, handler, entry.params)
                 if entry.scope.cancelled_caught:
-                    answer = _error(
+                    answer = wire_error(
                         request.id,
                         JsonRpcRequestCancelled(f'Request with id "{request.id}" is canceled'),
                     )
@@ -286,7 +273,7 @@ class Peer:
                 request.method,
                 exception=exc,
             )
-            return _error(
+            return wire_error(
                 request.id,
                 JsonRpcInternalError(f"Internal error in {request.method}: {type(exc).__name__}"),
             )
@@ -302,7 +289,7 @@ class Peer:
                 request.method,
             )
             return messages.encode(
-                _error(request.id, JsonRpcInternalError("Internal error: unencodable answer"))
+                wire_error(request.id, JsonRpcInternalError("Internal error: unencodable answer"))
             )
 
     async def _notification(self, message: Notification) -> None:
@@ -363,7 +350,7 @@ class Peer:
             else:  # answered already, or never sent: the usual race, nothing to do
                 log.info("%s for %r: nothing in flight", CANCEL_REQUEST, request_id)
             return
-        hook = self._cancel_hooks.get(entry.method)
+        hook = self._methods.cancel_hook(entry.method)
         if hook is None:
             entry.scope.cancel()
             return
@@ -375,10 +362,7 @@ class Peer:
         )
 
     def _handler(self, method: str, *, request: bool) -> Any:
-        handler = self._methods.features.get(method)
-        if handler is None and request and self._fallback is not None:
-            return functools.partial(self._fallback, method)
-        return handler
+        return self._methods.handler(method, request=request)
 
     def _report(
         self,
@@ -442,36 +426,9 @@ class Peer:
         self.close("shutting down")
 
 
-_CONVERTER: Final = get_converter()
-
-
 def _itself(message: Message) -> Message:
     """A message already classified."""
     return message
-
-
-def _entry(handler: Callable[[JsonObject], Any]) -> Callable[[JsonObject], Any]:
-    """``handler`` as a plain function (pygls's table marks its entries with attributes)."""
-    if inspect.iscoroutinefunction(handler):
-
-        async def run_async(params: JsonObject) -> Any:
-            return await handler(params)
-
-        return run_async
-
-    def run_sync(params: JsonObject) -> Any:
-        return handler(params)
-
-    return run_sync
-
-
-def _error(msg_id: RequestId, error: JsonRpcException) -> JsonObject:
-    """An error response built from one of pygls's wire errors."""
-    return {
-        "jsonrpc": "2.0",
-        "id": msg_id,
-        "error": _CONVERTER.unstructure(error.to_response_error()),
-    }
 
 
 def _short(value: Any) -> str:
