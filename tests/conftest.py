@@ -1,23 +1,15 @@
-"""Shared test setup: helper modules in tests/ are importable, plus the strict ACP checker."""
+"""Shared test setup: the strict ACP checker and small fixtures (helpers live in support/)."""
 
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.acp_schema import StrictAcp, default_acp
 
 from acp_bridge.counters import Counters
-
-# --import-mode=importlib puts nothing on sys.path, and tests/ is no package: make its helper
-# modules (acp_schema, strategies, ...) importable as top-level modules.
-_TESTS_DIR = str(Path(__file__).resolve().parent)
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
-
-from acp_schema import StrictAcp, default_acp  # noqa: E402 - needs the path set above
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 The in-memory backend, and the public test double for code that appends to a log (as
 httpcore's ``MockStream`` is for its streams): the same contract as the JSONL backend
-(``tests/eventlog/test_eventlog_contract.py`` runs over both), without files, locks,
+(``tests/unit/eventlog/test_eventlog_contract.py`` runs over both), without files, locks,
 rotation or ``fsync``.
 
 Rules:

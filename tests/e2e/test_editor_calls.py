@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from editor import FakeEditor
+from support.editor import FakeEditor
+from support.paths import VMS
 
 from acp_bridge.eventlog.naming import segment_file_name
 
 pytestmark = pytest.mark.e2e
-
-VMS = Path(__file__).parent.parent / "vms"
 
 
 def vm_calling(*calls: tuple[str, dict[str, Any]]) -> str:

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from editor import FakeEditor
+from support.editor import FakeEditor
+from support.paths import VMS
 
 from acp_bridge.editor_gateway import MAX_EDITOR_CALLS_PER_SESSION
 
 pytestmark = pytest.mark.e2e
 
-VMS = Path(__file__).parent.parent / "vms"
 SESSION_VM = [sys.executable, str(VMS / "session_vm.py")]
 BURST_VM = [sys.executable, str(VMS / "burst_vm.py")]
 

@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from editor import FakeEditor
+from support.editor import FakeEditor
+from support.paths import VMS
 
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
 from acp_bridge.eventlog.records import LogRecord
 
 pytestmark = pytest.mark.e2e
 
-VMS = Path(__file__).parent.parent / "vms"
 EXEC_VM = [sys.executable, str(VMS / "exec_vm.py")]
 SESSION_VM = [sys.executable, str(VMS / "session_vm.py")]
 

@@ -8,13 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from editor import FakeEditor
+from support.editor import FakeEditor
+from support.paths import VMS
 
 pytestmark = pytest.mark.e2e
 
-SESSION_VM = shlex.join(
-    [sys.executable, str(Path(__file__).parent.parent / "vms" / "session_vm.py")]
-)
+SESSION_VM = shlex.join([sys.executable, str(VMS / "session_vm.py")])
 
 
 def test_an_answer_carrying_the_id_of_a_running_prompt_is_ignored(tmp_path: Path) -> None:

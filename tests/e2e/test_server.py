@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from editor import FakeEditor
+from support.editor import FakeEditor
+from support.paths import DATA
 
 from acp_bridge.eventlog.naming import segment_file_name
 
 pytestmark = pytest.mark.e2e
 
-DATA = Path(__file__).parent.parent / "data"
 PAIRS: list[dict[str, Any]] = json.loads((DATA / "harn_event_pairs.json").read_text())
 
 TICKER = (

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from editor import FakeEditor
+from support.editor import FakeEditor
+from support.paths import VMS
 
 from acp_bridge.eventlog.naming import segment_file_name
 
 pytestmark = pytest.mark.e2e
-
-VMS = Path(__file__).parent.parent / "vms"
 
 
 def session_vm(*flags: str) -> str:

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from editor import FakeEditor
+from support.editor import FakeEditor
+from support.paths import DATA, VMS
 
 from acp_bridge.eventlog.naming import segment_file_name
 
 pytestmark = pytest.mark.e2e
 
-DATA = Path(__file__).parent.parent / "data"
-VMS = Path(__file__).parent.parent / "vms"
 PAIRS: list[dict[str, Any]] = json.loads((DATA / "harn_event_pairs.json").read_text())
 TICKER = shlex.join(
     [sys.executable, str(VMS / "exec_vm.py"), "--forever", "--sleep-per-event", "0.03"]

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from acp_schema import StrictAcp
-from fuzz_budget import fuzz_settings
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import JSON_VALUES, from_schema
+from support.acp_schema import StrictAcp
+from support.fuzz_budget import fuzz_settings
 from support.ingest import vm_line
+from support.strategies import JSON_VALUES, from_schema
 from support.wire import notes
 
 from acp_bridge.acp.coalesce import Outgoing, wire

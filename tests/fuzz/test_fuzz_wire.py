@@ -16,11 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from acp_schema import TranscriptChecker
-from fuzz_budget import fuzz_settings
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import JSON_VALUES, from_schema
+from support.acp_schema import TranscriptChecker
+from support.fuzz_budget import fuzz_settings
+from support.strategies import JSON_VALUES, from_schema
 
 from acp_bridge.counters import Counters
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths

@@ -12,12 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-
-_TOOLS = str(Path(__file__).resolve().parent.parent / "tools")
-if _TOOLS not in sys.path:
-    sys.path.insert(0, _TOOLS)
-
-from transcripts import (  # noqa: E402
+from support.paths import TOOLS
+from support.tools.transcripts import (
     Direction,
     Record,
     cancel_answer_delays,
@@ -27,7 +23,7 @@ from transcripts import (  # noqa: E402
 )
 
 HERE = Path(__file__).resolve().parent
-TEE = HERE.parent / "tools" / "tee_agent.py"
+TEE = TOOLS / "tee_agent.py"
 STANDIN = HERE / "standin_agent.py"
 
 

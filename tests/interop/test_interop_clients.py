@@ -1,7 +1,7 @@
 """Real ACP clients against the agent: the TypeScript SDK, the Python SDK and acpx.
 
 Each client driver (``ts_client.mjs``, ``py_client.py``, ``acpx_client.py``) runs as a
-subprocess and launches the agent through ``tests/tools/tee_agent.py``, which records both
+subprocess and launches the agent through ``tests/support/tools/tee_agent.py``, which records both
 directions of the wire. The test then checks the driver's JSON summary (turns, stop reasons,
 cancel latency, client-side errors) and every transcript with the strict ``TranscriptChecker``.
 
@@ -24,17 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-_TOOLS = str(Path(__file__).resolve().parent.parent / "tools")
-if _TOOLS not in sys.path:
-    sys.path.insert(0, _TOOLS)
-
-from transcripts import cancel_answer_delays, check_records, read_transcript  # noqa: E402
+from support.paths import TOOLS
+from support.tools.transcripts import cancel_answer_delays, check_records, read_transcript
 
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).resolve().parent
-TEE = HERE.parent / "tools" / "tee_agent.py"
+TEE = TOOLS / "tee_agent.py"
 STANDIN = HERE / "standin_agent.py"
 NODE_MODULES = HERE / "node_modules"
 NPM_CI = "npm ci --prefix tests/interop"

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from support.paths import VMS
 
 import acp_bridge
 
-EXEC_VM = (sys.executable, str(Path(__file__).parent.parent / "vms" / "exec_vm.py"), "--echo")
+EXEC_VM = (sys.executable, str(VMS / "exec_vm.py"), "--echo")
 
 
 def test_run_serves_on_the_given_descriptors(tmp_path: Path) -> None:

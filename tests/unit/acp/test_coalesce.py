@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from acp_schema import StrictAcp
 from hypothesis import given
 from hypothesis import strategies as st
+from support.acp_schema import StrictAcp
 from support.wire import mergeable, outgoing
 
 from acp_bridge.acp.coalesce import Chunk, Outgoing, chunk_line, coalesce

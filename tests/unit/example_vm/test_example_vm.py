@@ -1,4 +1,4 @@
-"""The example VM, driven directly over real pipes (no bridge); smoke tests of tests/vms."""
+"""The example VM, driven directly over real pipes (no bridge); smoke tests of tests/support/vms."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.paths import VMS
 
 from acp_bridge.example_vm.program import PACE_ENV, pace_from_env
 from acp_bridge.example_vm.prose import chunk_words
@@ -37,7 +38,6 @@ from acp_bridge.vm.events import (
 
 pytestmark = pytest.mark.timeout(30)
 
-VMS = Path(__file__).parent / "vms"
 TIMEOUT = 10.0
 SESSION = "sess-1"
 README_LINES = 50
@@ -678,7 +678,7 @@ def test_pace_from_env(monkeypatch: pytest.MonkeyPatch, raw: str, pace: float) -
     assert pace_from_env() == pace
 
 
-# --------------------------------------------------------------------------- tests/vms
+# --------------------------------------------------------------------------- tests/support/vms
 
 
 def test_exec_vm_echo_reads_the_request_and_prints_an_event(tmp_path: Path) -> None:

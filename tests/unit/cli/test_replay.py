@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acp_schema import StrictAcp
+from support.acp_schema import StrictAcp
+from support.paths import DATA, REPO_ROOT
 
 from acp_bridge.core.harn import EXTENSION_UPDATE_TYPES
 from acp_bridge.core.replay import Replayer
 from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.eventlog.naming import segment_file_name
 
-DATA = Path(__file__).parent / "data"
-ROOT = Path(__file__).parent.parent
+ROOT = REPO_ROOT
 PAIRS: list[dict[str, Any]] = json.loads((DATA / "harn_event_pairs.json").read_text())
 SESSION = "7f3c2a9e-1b4d-4c8e-9a55-0d2e6b1f8c33"
 EXAMPLE = ROOT / "protocol" / "examples" / f"event_log-{SESSION}.jsonl"

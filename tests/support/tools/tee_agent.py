@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tests/tools/tee_agent.py TRANSCRIPT.jsonl -- CMD [ARGS...]
+    python tests/support/tools/tee_agent.py TRANSCRIPT.jsonl -- CMD [ARGS...]
 
 It spawns ``CMD ARGS...`` and copies, line by line and byte for byte, its own stdin to the
 child's stdin and the child's stdout to its own stdout; the child inherits stderr. Every line

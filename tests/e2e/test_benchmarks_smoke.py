@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+RUN = REPO_ROOT / "benchmarks" / "run.py"
 
 
 def test_the_benchmarks_run_and_print_every_measure_against_peer_and_floor() -> None:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from jsonschema.exceptions import ValidationError
 
-TESTS_DIR: Final = Path(__file__).resolve().parent
+TESTS_DIR: Final = Path(__file__).resolve().parent.parent
 REPO_ROOT: Final = TESTS_DIR.parent
 FETCH_SCRIPT: Final = REPO_ROOT / "protocol" / "acp" / "fetch_schema.py"
 LOCK_FILE: Final = REPO_ROOT / "protocol" / "acp" / "schema.lock.json"

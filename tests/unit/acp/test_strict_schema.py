@@ -11,9 +11,10 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-import acp_schema
 import pytest
-from acp_schema import (
+from jsonschema import Draft202012Validator
+from support import acp_schema
+from support.acp_schema import (
     FETCH_SCRIPT,
     OPEN_SUFFIX,
     StrictAcp,
@@ -22,7 +23,6 @@ from acp_schema import (
     load_schema,
     schema_file,
 )
-from jsonschema import Draft202012Validator
 
 SESSION = "sess-1"
 

@@ -1,7 +1,7 @@
 """Read the transcripts ``tee_agent.py`` writes and check them with ``TranscriptChecker``.
 
-As a script: ``python tests/tools/transcripts.py TRANSCRIPT.jsonl...`` prints the problems of
-each transcript and exits 1 when there are any.
+As a script: ``python tests/support/tools/transcripts.py TRANSCRIPT.jsonl...`` prints the
+problems of each transcript and exits 1 when there are any.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-_TESTS_DIR = str(Path(__file__).resolve().parent.parent)
+_TESTS_DIR = str(Path(__file__).resolve().parent.parent.parent)
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
-from acp_schema import TranscriptChecker  # noqa: E402 - needs tests/ on the path
+from support.acp_schema import TranscriptChecker  # noqa: E402 - needs tests/ on the path
 
 Direction = Literal["client", "agent"]
 

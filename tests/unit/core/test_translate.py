@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from acp_schema import StrictAcp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import from_schema
+from support.acp_schema import StrictAcp
+from support.paths import DATA
+from support.strategies import from_schema
 from support.wire import mergeable, notes
 
 from acp_bridge.acp.coalesce import Outgoing
@@ -24,9 +24,7 @@ from acp_bridge.vm.events import (
     event_json_schema,
 )
 
-PAIRS: list[dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "data" / "harn_event_pairs.json").read_text()
-)
+PAIRS: list[dict[str, Any]] = json.loads((DATA / "harn_event_pairs.json").read_text())
 SESSION = "7f3c2a9e-1b4d-4c8e-9a55-0d2e6b1f8c33"
 SCHEMA = event_json_schema()
 

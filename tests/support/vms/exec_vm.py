@@ -6,7 +6,7 @@ one JSON line (``{"protocolVersion", "sessionId", "cwd", "prompt", "mcpServers"}
 stdin and closes it; the script writes AgentEvent lines on stdout; its exit ends the turn
 (status 0 is ``end_turn``, anything else an error).
 
-Usage: ``python tests/vms/exec_vm.py [OPTIONS]``. Output comes in this order:
+Usage: ``python tests/support/vms/exec_vm.py [OPTIONS]``. Output comes in this order:
 
 * ``--no-read-stdin``: do not read the request (the session id then comes from
   ``$ACP_BRIDGE_SESSION_ID``);

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from acp_schema import TranscriptChecker
+from support.acp_schema import TranscriptChecker
 
 DEFAULT_TIMEOUT = 20.0
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import from_schema
+from support.paths import DATA
+from support.strategies import from_schema
 
 from acp_bridge.vm.events import (
     EVENT_TYPES,
@@ -24,7 +24,6 @@ from acp_bridge.vm.events import (
     event_json_schema,
 )
 
-DATA = Path(__file__).parent / "data"
 PAIRS: list[dict[str, Any]] = json.loads((DATA / "harn_event_pairs.json").read_text())
 SCHEMA = event_json_schema()
 

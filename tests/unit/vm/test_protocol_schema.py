@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 from jsonschema import Draft202012Validator
+from support.paths import DATA, REPO_ROOT
 
 from acp_bridge.vm.events import EVENT_TYPES, event_json_schema
 
-ROOT = Path(__file__).parent.parent
+ROOT = REPO_ROOT
 SCHEMA_FILE = ROOT / "protocol" / "vm" / "agent-event.schema.json"
 CONTRACT = ROOT / "protocol" / "vm" / "events.md"
 
@@ -32,7 +32,7 @@ def test_schema_is_valid_2020_12_and_accepts_every_harn_example() -> None:
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     validator = Draft202012Validator(schema)
-    pairs = json.loads((Path(__file__).parent / "data" / "harn_event_pairs.json").read_text())
+    pairs = json.loads((DATA / "harn_event_pairs.json").read_text())
     for pair in pairs:
         errors = [e.message for e in validator.iter_errors(pair["event"])]
         assert errors == [], (pair["event"]["type"], errors)
