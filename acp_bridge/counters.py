@@ -45,6 +45,8 @@ CounterName: TypeAlias = Literal[
     "eventlog_torn_tails",
     "eventlog_corrupt_lines",
     "eventlog_open_failures",
+    "eventlog_unsafe_files",
+    "eventlog_unlisted_logs",
     "handler_unexpected_exceptions",
 ]
 
@@ -87,6 +89,8 @@ class Counters:
     eventlog_torn_tails: int = 0
     eventlog_corrupt_lines: int = 0
     eventlog_open_failures: int = 0
+    eventlog_unsafe_files: int = 0  # a link or non-regular file named like a log: refused
+    eventlog_unlisted_logs: int = 0  # a log no session id leads to (renamed, orphaned)
     # The one exception-to-wire boundary.
     handler_unexpected_exceptions: int = 0
 

@@ -29,6 +29,23 @@ class EventLogDeleteError(EventLogError):
     """A file of a session's log could not be deleted (the message names it)."""
 
 
+class EventLogUnsafeFileError(EventLogError):
+    """A file under the log directory is a link or not a regular file: never opened.
+
+    Attributes:
+        path: The file.
+        what: What it is instead ("a symbolic link", "a FIFO", ...).
+    """
+
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(
+            f"refusing {path}: it is {what}, and only regular files in the log directory "
+            "are read or written"
+        )
+        self.path = path
+        self.what = what
+
+
 class EventLogCorruptError(EventLogError):
     """A log line is not a valid record.
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from acp_bridge.counters import Counters
+    from acp_bridge.errors import EventLogError
 
 LOGGER: Final = logging.getLogger("acp_bridge.eventlog")
 
@@ -38,7 +39,9 @@ class Failures:
     """Counts every failure and logs each distinct cause once until that operation succeeds.
 
     Every failed operation bumps ``eventlog_write_failures``: a record not stored (append,
-    encode, truncate, rotate) or records not made durable (fsync, close).
+    encode, truncate), records not made durable (fsync, close), or a segment going on past
+    its cap (rotate). A failure counted elsewhere (a refused file) is logged with
+    ``records=0``.
 
     Attributes:
         counters: Where failures are counted.
@@ -47,7 +50,11 @@ class Failures:
         last_error: The ``OSError`` of the latest failed append, or None once one succeeds.
     """
 
-    _CONSEQUENCE: Final = {"fsync": "records may not be durable", "close": "file left open"}
+    _CONSEQUENCE: Final = {
+        "fsync": "records may not be durable",
+        "close": "file left open",
+        "rotate": "the segment goes on past its cap",
+    }
 
     def __init__(self, counters: Counters, logger: logging.Logger, where: str) -> None:
         """Start with nothing failed."""
@@ -57,7 +64,7 @@ class Failures:
         self.last_error: OSError | None = None
         self._quiet: dict[str, int] = {}  # "op:cause" -> failures since it was logged
 
-    def failed(self, op: str, exc: OSError | TypeError, records: int = 1) -> None:
+    def failed(self, op: str, exc: OSError | TypeError | EventLogError, records: int = 1) -> None:
         """Count ``records`` failures of ``op``; log the cause unless it is already logged."""
         self.counters.eventlog_write_failures += records
         if isinstance(exc, OSError):

@@ -8,8 +8,9 @@ Rules:
 - A second opener is refused (``EventLogInUseError``) before it touches the file.
 - A file system that cannot lock at all (some network and FUSE ones) is warned about, and
   the log is used unlocked.
-- Segment files are created here and by the writer with the same flags and mode
-  (:data:`SEGMENT_FLAGS`, :data:`FILE_MODE`): private, append-only, unbuffered.
+- Segment files are created here and by the writer with the same flags
+  (:data:`SEGMENT_FLAGS`), through :func:`~acp_bridge.eventlog.files.open_log_file`:
+  private, append-only, unbuffered, never through a link, only regular files.
 """
 
 from __future__ import annotations
@@ -19,32 +20,36 @@ import fcntl
 import os
 from typing import TYPE_CHECKING, Final
 
-from acp_bridge.errors import EventLogInUseError
+from acp_bridge.errors import EventLogInUseError, EventLogUnsafeFileError
 from acp_bridge.eventlog.appending import LOGGER
+from acp_bridge.eventlog.files import open_log_file
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-FILE_MODE: Final = 0o600
-#: How a segment file is opened (and created when missing) for appending.
-SEGMENT_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+    from acp_bridge.counters import Counters
+
+#: How a segment file is opened for appending (``open_log_file`` creates it when missing).
+SEGMENT_FLAGS: Final = os.O_RDWR | os.O_APPEND
 #: flock errors that mean the file system has no locks (some network and FUSE ones).
 _NO_LOCKS: Final = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
 
 
-def lock_session(first_segment: Path) -> int:
+def lock_session(first_segment: Path, counters: Counters | None = None) -> tuple[int, bool]:
     """Take the session's append lock: an exclusive ``flock`` on its first segment file.
 
     Returns:
-        The descriptor that holds the lock; closing it releases the lock.
+        The descriptor that holds the lock (closing it releases the lock), and whether the
+        file was created just now.
 
     A file system that cannot lock at all is warned about, and the log is used unlocked.
 
     Raises:
         EventLogInUseError: Another process holds it.
+        EventLogUnsafeFileError: It is a link or not a regular file (counted).
         OSError: The file cannot be opened (or locked, for another reason).
     """
-    fd = os.open(first_segment, SEGMENT_FLAGS, FILE_MODE)
+    fd, created = open_log_file(first_segment, SEGMENT_FLAGS, counters, create=True)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -62,14 +67,18 @@ def lock_session(first_segment: Path) -> int:
             first_segment,
             exc,
         )
-    return fd
+    return fd, created
 
 
 def session_in_use(first_segment: Path) -> bool:
-    """Whether another process holds the session's append lock (False if no log exists)."""
+    """Whether another process holds the session's append lock.
+
+    False if no log exists, and for a link or a file that is not regular: no bridge can
+    append to one (they are refused), and removing it touches nothing but its name.
+    """
     try:
-        fd = os.open(first_segment, os.O_RDONLY)
-    except FileNotFoundError:
+        fd, _ = open_log_file(first_segment, os.O_RDONLY)
+    except (FileNotFoundError, EventLogUnsafeFileError):
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -7,7 +7,10 @@ record. The segment file helpers the writer also needs when it rotates live here
 Rules:
 
 - All or nothing: :func:`open_session_log` returns a log ready for appending, or closes
-  everything it opened and raises ``EventLogError``.
+  everything it opened and raises ``EventLogError``, whatever stops it (an interrupt too).
+- Every file is opened through :func:`~acp_bridge.eventlog.files.open_log_file`: a link
+  or a file that is not regular (a segment, a ``.torn`` file) is refused and counted,
+  never followed, truncated or appended to.
 - Nothing is lost: a torn tail is copied to ``<segment>.torn`` (and synced) before it is
   cut; if the copy fails, the segment is left as it was and opening fails.
 - Damage found while resuming is counted (``eventlog_torn_tails``,
@@ -18,10 +21,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from acp_bridge.errors import EventLogError
-from acp_bridge.eventlog.locking import FILE_MODE, SEGMENT_FLAGS, lock_session
+from acp_bridge.eventlog.files import open_directory, open_log_file, prepare_directory
+from acp_bridge.eventlog.locking import SEGMENT_FLAGS, lock_session
 from acp_bridge.eventlog.naming import segment_file_name, select_segments, torn_file_name
 from acp_bridge.eventlog.recovery import copy_range, end_of_last_line, scan_last_index
 from acp_bridge.eventlog.rotation import fsync_at_boundary
@@ -34,8 +38,6 @@ if TYPE_CHECKING:
 
     from acp_bridge.counters import Counters
     from acp_bridge.eventlog.rotation import FsyncPolicy
-
-DIRECTORY_MODE: Final = 0o700
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,41 +89,41 @@ def open_session_log(directory: Path, name: str, io: SegmentIo, counters: Counte
 
     Raises:
         EventLogInUseError: Another process has the session's log open.
+        EventLogUnsafeFileError: A file of it is a link or not a regular file (counted).
         EventLogError: The directory or the newest segment cannot be created, opened or
             recovered (nothing is left open).
     """
     lock_fd: int | None = None
     fd: int | None = None
     try:
-        _ensure_directory(directory)
+        prepare_directory(directory)
         first = directory / segment_file_name(name, 0)
-        fresh = not first.exists()
-        lock_fd = lock_session(first)
+        lock_fd, fresh = lock_session(first, counters)
         if fresh:
             sync_directory(directory, io)  # the lock made the file: make its entry durable
         segments = _existing_segments(directory, name)
         segment = segments[-1] if segments else 0
         path = directory / segment_file_name(name, segment)
-        fd = open_segment(path, io)
+        fd = open_segment(path, io, counters)
         size = _recover_torn_tail(fd, path, io, counters)
         next_index = _resume_index(directory, name, segments, (segment, fd, size), io, counters)
     except OSError as exc:
         _release(fd, lock_fd)
         raise EventLogError(f"cannot open the event log in {directory}: {exc}") from exc
-    except EventLogError:
+    except BaseException:
         _release(fd, lock_fd)
         raise
     return OpenedLog(lock_fd, fd, segment, path, size, next_index)
 
 
-def open_segment(path: Path, io: SegmentIo) -> int:
+def open_segment(path: Path, io: SegmentIo, counters: Counters | None = None) -> int:
     """Open a segment file for appending, creating it (and syncing its entry) if missing.
 
     Raises:
+        EventLogUnsafeFileError: It is a link or not a regular file (counted).
         OSError: It cannot be opened or created.
     """
-    created = not path.exists()
-    fd = os.open(path, SEGMENT_FLAGS, FILE_MODE)
+    fd, created = open_log_file(path, SEGMENT_FLAGS, counters, create=True)
     if created:
         sync_directory(path.parent, io)
     return fd
@@ -132,7 +134,7 @@ def sync_directory(directory: Path, io: SegmentIo) -> None:
     if not fsync_at_boundary(io.fsync):
         return
     try:
-        dir_fd = os.open(directory, os.O_RDONLY)
+        dir_fd = open_directory(directory)
         try:
             os.fsync(dir_fd)
         finally:
@@ -148,12 +150,6 @@ def _release(fd: int | None, lock_fd: int | None) -> None:
             os.close(opened)
 
 
-def _ensure_directory(directory: Path) -> None:
-    if not directory.is_dir():
-        directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-        os.chmod(directory, DIRECTORY_MODE)  # mkdir's mode is filtered by the umask
-
-
 def _existing_segments(directory: Path, name: str) -> list[int]:
     with os.scandir(directory) as entries:
         names = [entry.name for entry in entries]
@@ -167,7 +163,7 @@ def _recover_torn_tail(fd: int, path: Path, io: SegmentIo, counters: Counters) -
         return size
     good = end_of_last_line(fd, size)
     torn_path = path.with_name(torn_file_name(path.name))
-    torn_fd = os.open(torn_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    torn_fd, _ = open_log_file(torn_path, os.O_WRONLY | os.O_APPEND, counters, create=True)
     try:
         copy_range(fd, good, size, lambda data: write_all(torn_fd, data, io.write))
         write_all(torn_fd, b"\n", io.write)  # one quarantined tail per line
@@ -203,8 +199,11 @@ def _resume_index(
         if segment == current:
             scan = scan_last_index(fd, size)
         else:
-            with path.open("rb", buffering=0) as f:
-                scan = scan_last_index(f.fileno(), os.fstat(f.fileno()).st_size)
+            older, _ = open_log_file(path, os.O_RDONLY, counters)
+            try:
+                scan = scan_last_index(older, os.fstat(older).st_size)
+            finally:
+                os.close(older)
         if scan.corrupt or scan.unindexed:
             counters.eventlog_corrupt_lines += scan.corrupt
             io.logger.warning(

@@ -32,6 +32,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from acp_bridge.errors import EventLogUnsafeFileError
 from acp_bridge.eventlog.appending import LOGGER, Failures, closed_error, wall_clock_ms
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name
 from acp_bridge.eventlog.opening import SegmentIo, open_segment, open_session_log, sync_directory
@@ -245,17 +246,21 @@ class JsonlEventLog:
         group: list[bytes] = []
         group_bytes = 0
         stored = 0
+        may_rotate = True  # once per call: a segment that would not open is retried next time
         for event, frame_depth in records:
             try:
                 line = encode_record(self._next_index + len(group), at, frame_depth, event)
             except TypeError as exc:
                 self._failures.failed("encode", exc)
                 continue
-            if should_rotate(self._segment_bytes + group_bytes, len(line), self._rotation):
+            if may_rotate and should_rotate(
+                self._segment_bytes + group_bytes, len(line), self._rotation
+            ):
                 stored += self._write_group(group, group_bytes)
                 group, group_bytes = [], 0
-                if not self.rotate():
-                    continue
+                # If the next segment would not open, the record stays in this one: a
+                # segment past its cap loses nothing, a skipped record would.
+                may_rotate = self.rotate()
                 # Its index was counted after the lines just written; one may have failed.
                 line = encode_record(self._next_index, at, frame_depth, event)
             group.append(line)
@@ -268,8 +273,9 @@ class JsonlEventLog:
         """Continue in the next numbered segment.
 
         Returns:
-            False (counted, logged) when the new segment cannot be opened; the log then
-            stays on the current segment.
+            False (counted, logged) when the new segment cannot be opened, or its name is
+            taken by a link or a file that is not regular (refused, never followed); the
+            log then stays on the current segment.
         """
         if self._fd is None:
             self._failures.failed("rotate", closed_error())
@@ -277,9 +283,17 @@ class JsonlEventLog:
         segment = self._segment + 1
         path = self.directory / segment_file_name(self.name, segment)
         try:
-            fd = open_segment(path, self._io)
+            fd = open_segment(path, self._io, self.counters)
+        except EventLogUnsafeFileError as exc:
+            self._failures.failed("rotate", exc, records=0)  # counted as an unsafe file
+            return False
+        except OSError as exc:
+            self._failures.failed("rotate", exc)
+            return False
+        try:
             size = os.fstat(fd).st_size
         except OSError as exc:
+            self._close_fd(fd)
             self._failures.failed("rotate", exc)
             return False
         self._failures.succeeded("rotate")
@@ -303,13 +317,15 @@ class JsonlEventLog:
             return
         if self._cut_pending and (cut_error := self._cut_back(self._fd)) is not None:
             self._failures.failed("truncate", cut_error)
-        if fsync_at_boundary(self._io.fsync) and self._records_since_sync > 0:
-            self._sync_now(self._fd)
-        self._close_fd(self._fd)
-        self._fd = None
-        if self._lock_fd is not None:
-            self._close_fd(self._lock_fd)  # the lock goes with it
-            self._lock_fd = None
+        fd, self._fd = self._fd, None
+        try:
+            if fsync_at_boundary(self._io.fsync) and self._records_since_sync > 0:
+                self._sync_now(fd)
+        finally:  # whatever happens, the descriptors and the lock go
+            self._close_fd(fd)
+            if self._lock_fd is not None:
+                self._close_fd(self._lock_fd)  # the lock goes with it
+                self._lock_fd = None
 
     def __enter__(self) -> JsonlEventLog:
         return self

@@ -139,18 +139,42 @@ def test_a_first_record_larger_than_the_cap_stays_in_segment_zero(
     assert [indices(seg(log_dir, n)) for n in range(2)] == [[0], [1]]
 
 
-def test_rotation_that_cannot_open_the_next_segment_is_counted_and_retried(
+def test_a_next_segment_name_taken_by_a_directory_keeps_the_record_in_this_one(
     open_log: OpenLog, log_dir: Path, counters: Counters
 ) -> None:
     log = open_log(rotation=RotationPolicy(max_segment_bytes=LINE_BYTES))
     log.append({"type": "e"})
     seg(log_dir, 1).mkdir()  # the next segment's name is taken by a directory
-    assert log.append({"type": "e"}) is None
-    assert counters.eventlog_write_failures == 1
-    assert log.next_index == 1
+    assert log.append({"type": "e"}) == 1  # refused, counted; nothing lost
+    assert counters.eventlog_unsafe_files == 1
+    assert counters.eventlog_write_failures == 0
+    assert indices(seg(log_dir, 0)) == [0, 1]
     seg(log_dir, 1).rmdir()
-    assert log.append({"type": "e"}) == 1
-    assert indices(seg(log_dir, 1)) == [1]
+    assert log.append({"type": "e"}) == 2  # retried on the next append
+    assert indices(seg(log_dir, 1)) == [2]
+    log.close()
+
+
+def test_rotation_that_cannot_open_the_next_segment_is_counted_and_retried(
+    open_log: OpenLog, log_dir: Path, counters: Counters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = open_log(rotation=RotationPolicy(max_segment_bytes=LINE_BYTES))
+    log.append({"type": "e"})
+    real_open = os.open
+
+    def no_descriptors(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith("-000001.jsonl"):
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_descriptors)
+    assert log.append_many([({"type": "e"}, None), ({"type": "e"}, None)]) == 2
+    assert counters.eventlog_write_failures == 1  # tried once in that call
+    assert indices(seg(log_dir, 0)) == [0, 1, 2]
+    monkeypatch.setattr(os, "open", real_open)
+    assert log.append({"type": "e"}) == 3
+    assert indices(seg(log_dir, 1)) == [3]
+    log.close()
 
 
 # -- reopening -----------------------------------------------------------------------------
