@@ -19,6 +19,13 @@ in their 96-bit digest), contain only ``[A-Za-z0-9._-]``, never start with ``.``
 most 128 characters, and never end in something that reads as a segment number. Joined to
 a directory they cannot escape it.
 
+Which ids the bridge serves is a rule of its own (:func:`is_session_id`), not the naming
+rule: every id of 1..128 characters of ``[A-Za-z0-9._-]`` not starting with ``.``, whether
+it names its file plainly or hashed. It takes in every id the bridge hands out (a uuid4,
+even one whose last group is all digits and so is named hashed) and every id it lists
+(:func:`listed_session_id` lists a log only under an id whose name is the log's own), so
+whatever ``session/list`` shows can be loaded, resumed, closed and deleted.
+
 A segment's torn last lines, cut off when the log is reopened, are kept beside it in
 ``<segment file name>.torn`` (``torn_file_name``).
 """
@@ -60,6 +67,42 @@ def is_plain_session_id(session_id: str) -> bool:
         and _SEGMENT_SUFFIX.search(session_id) is None
         and _HASHED_SUFFIX.search(session_id) is None
     )
+
+
+def is_session_id(session_id: str) -> bool:
+    """Tell whether the bridge serves ``session_id`` (load, resume, close, delete).
+
+    True for 1..128 characters of ``[A-Za-z0-9._-]`` not starting with ``.``: every id the
+    bridge makes and every id it lists. Ids outside it (``../x``, NUL, 10 kB) are refused
+    before any file is looked for; inside it, the files are ``log_name_for``'s.
+    """
+    return (
+        0 < len(session_id) <= MAX_PLAIN_ID_CHARS
+        and not session_id.startswith(".")
+        and all(c in _SAFE_CHARS for c in session_id)
+    )
+
+
+def listed_session_id(name: str, recorded: object) -> str | None:
+    """The id a log named ``name`` is listed under, or None when no served id finds it.
+
+    Args:
+        name: The log's name (``parse_segment_file_name``'s first part).
+        recorded: The id its opening record names (the bridge's logs), or None (Harn's
+            logs, named after their session).
+
+    Returns:
+        ``recorded`` when it is a served id whose files are this log's, else ``name`` when
+        it is one, else None (a log renamed, or named so that no id leads to it).
+    """
+    for candidate in (recorded, name):
+        if (
+            isinstance(candidate, str)
+            and is_session_id(candidate)
+            and log_name_for(candidate) == name
+        ):
+            return candidate
+    return None
 
 
 def log_name_for(session_id: str) -> str:

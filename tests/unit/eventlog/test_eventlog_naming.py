@@ -1,4 +1,7 @@
-"""Session ids -> file names: Harn-compatible for plain ids, safe and injective for all."""
+"""Session ids -> file names: Harn-compatible for plain ids, safe and injective for all.
+
+And which ids are served: every id the bridge hands out or lists finds its own files.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +17,13 @@ from acp_bridge.eventlog.naming import (
     harn_sanitise,
     is_log_name,
     is_plain_session_id,
+    is_session_id,
+    listed_session_id,
     log_name_for,
     parse_segment_file_name,
     segment_file_name,
     select_segments,
+    torn_file_name,
 )
 
 SAFE = re.compile(r"[A-Za-z0-9._-]+")
@@ -170,3 +176,91 @@ def test_select_segments_orders_by_number_and_ignores_other_files() -> None:
         (2, "event_log-s-000002.jsonl"),
         (10, "event_log-s-000010.jsonl"),
     ]
+
+
+# -- which ids are served: every id the bridge hands out or lists ------------------------
+
+HEX = "0123456789abcdef"
+#: uuid4-shaped ids, their last group often all digits (one uuid4 in about 280 is).
+UUIDS = st.builds(
+    lambda a, b, c, d, e: f"{a}-{b}-4{c}-{d}-{e}",
+    st.text(HEX, min_size=8, max_size=8),
+    st.text(HEX, min_size=4, max_size=4),
+    st.text(HEX, min_size=3, max_size=3),
+    st.text(HEX, min_size=4, max_size=4),
+    st.one_of(
+        st.text("0123456789", min_size=12, max_size=12), st.text(HEX, min_size=12, max_size=12)
+    ),
+)
+#: Ids the bridge serves, crowded near the shapes that read as segment numbers or hashes.
+SERVED = st.one_of(
+    UUIDS,
+    st.text(alphabet="ab0123456789.-_h", min_size=1, max_size=40).filter(is_session_id),
+    st.builds(
+        lambda p, n: f"{p}-{n}",
+        st.sampled_from(["s", "a-b", "x.y"]),
+        st.integers(0, 10**13).map(str),
+    ),
+)
+ANY_IDS = st.one_of(SERVED, UUIDS, st.text())
+
+
+def files_of(session_id: str) -> list[str]:
+    """What a log of ``session_id`` leaves in its directory: three segments, a torn file."""
+    name = log_name_for(session_id)
+    segments = [segment_file_name(name, n) for n in (0, 1, 2)]
+    return [*segments, torn_file_name(segments[-1])]
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    [
+        "0f8fad5b-d9cb-469f-a165-000000000001",
+        "7c9e6679-7425-40de-944b-123456789012",
+        "16fd2706-8baf-433b-82eb-000001000000",
+        "sess-000001",
+        "x--h" + "a" * 24,
+    ],
+)
+def test_ids_that_name_their_file_hashed_are_still_served(session_id: str) -> None:
+    assert is_session_id(session_id)
+    assert not is_plain_session_id(session_id)
+    name = log_name_for(session_id)
+    assert listed_session_id(name, session_id) == session_id
+
+
+@pytest.mark.parametrize("session_id", ["", ".", ".x", "../x", "a/b", "a\x00b", "é", "x" * 129])
+def test_ids_the_bridge_could_not_have_made_are_not_served(session_id: str) -> None:
+    assert not is_session_id(session_id)
+    assert listed_session_id(log_name_for(session_id), session_id) is None
+
+
+@given(st.lists(ANY_IDS, unique=True, min_size=1, max_size=12))
+def test_the_files_of_an_id_are_found_for_it_and_for_no_other(ids: list[str]) -> None:
+    listing = [file_name for session_id in ids for file_name in files_of(session_id)]
+    for session_id in ids:
+        name = log_name_for(session_id)
+        found = [file_name for _, file_name in select_segments(name, listing)]
+        assert found == files_of(session_id)[:3], session_id
+
+
+@given(SERVED)
+def test_every_served_id_is_listed_under_itself_and_loads_its_own_files(session_id: str) -> None:
+    name = log_name_for(session_id)
+    first = segment_file_name(name, 0)
+    assert parse_segment_file_name(first) == (name, 0)
+    # Listed from the bridge's own record, and from the file name alone (Harn's logs).
+    assert listed_session_id(name, session_id) == session_id
+    if is_plain_session_id(session_id):
+        assert listed_session_id(name, None) == session_id
+
+
+@given(UUIDS)
+def test_every_uuid4_shaped_id_is_served(session_id: str) -> None:
+    assert is_session_id(session_id)
+
+
+@given(st.text(alphabet="ab0123456789.-_h", min_size=1, max_size=40), st.text(max_size=20))
+def test_a_log_is_never_listed_under_an_id_that_would_not_find_it(name: str, recorded: str) -> None:
+    listed = listed_session_id(name, recorded)
+    assert listed is None or (is_session_id(listed) and log_name_for(listed) == name)
