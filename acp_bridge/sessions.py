@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -19,10 +20,11 @@ import anyio.lowlevel
 from acp_bridge.core.replay import Replayer
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions
-from acp_bridge.errors import EventLogDeleteError, EventLogError, EventLogInUseError, RpcError
-from acp_bridge.eventlog.catalog import delete_session, list_sessions
-from acp_bridge.eventlog.naming import is_plain_session_id
-from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
+from acp_bridge.errors import EventLogError, EventLogInUseError, EventLogUnsafeFileError, RpcError
+from acp_bridge.eventlog.catalog import Catalog, delete_session
+from acp_bridge.eventlog.naming import is_session_id
+from acp_bridge.eventlog.paging import Pager
+from acp_bridge.eventlog.reader import CorruptLine, SegmentChunks, segment_paths
 from acp_bridge.eventlog.records import SESSION_RECORD
 from acp_bridge.eventlog.writer import JsonlEventLog
 from acp_bridge.jsonrpc import messages as jsonrpc
@@ -31,7 +33,8 @@ from acp_bridge.vm.exec_mode import ExecModeRunner
 from acp_bridge.vm.session_mode import SessionModeRunner
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
+    from pathlib import Path
 
     from anyio.abc import TaskGroup
 
@@ -47,9 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("acp_bridge.sessions")
 
-LIST_PAGE_SIZE: Final = 100
-#: Records replayed between two yields to the event loop during session/load.
-REPLAY_YIELD_EVERY: Final = 500
+#: Lines read (in a worker thread) and replayed per step of session/load.
+REPLAY_BATCH: Final = 4000
 NO_PROMPTS_NOTICE: Final = (
     "(This session was recorded by another runtime: the user's prompts were not recorded, "
     "so only the agent's side is shown.)"
@@ -85,6 +87,10 @@ class Sessions:
         self.client_capabilities: JsonObject = {}
         self.client_info: JsonObject | None = None
         self.options = TranslatorOptions(harn_extensions=settings.harn_extensions)
+        self.catalog = Catalog(settings.log_dir, counters)
+        self.pager = Pager()
+        #: Per session id being restored, closed or deleted: its lock and how many hold it.
+        self._id_locks: dict[str, tuple[anyio.Lock, int]] = {}
 
     def get(self, session_id: str) -> SessionRuntime:
         """The live session ``session_id``.
@@ -120,6 +126,8 @@ class Sessions:
     ) -> SessionRuntime:
         try:
             event_log: EventLog = await anyio.to_thread.run_sync(self._open_log, session_id)
+        except EventLogUnsafeFileError as exc:  # counted where it was refused
+            raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot open the event log: {exc}") from None
         except EventLogError as exc:
             self.counters.eventlog_open_failures += 1
             raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot open the event log: {exc}") from None
@@ -170,19 +178,44 @@ class Sessions:
 
     # ------------------------------------------------------------------ sessions from logs
 
-    def logged(self, session_id: str) -> list[Any]:
-        """The log segments of ``session_id``.
+    @asynccontextmanager
+    async def exclusive(self, session_id: str) -> AsyncIterator[None]:
+        """Hold ``session_id`` alone: its restores, closes and deletes run one at a time.
+
+        A second ``session/load`` of a session being loaded waits for the first, instead
+        of finding the log locked (by this very bridge) and refusing.
+        """
+        lock, holders = self._id_locks.get(session_id, (None, 0))
+        if lock is None:
+            lock = anyio.Lock()
+        self._id_locks[session_id] = (lock, holders + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, holders = self._id_locks[session_id]
+            if holders == 1:
+                del self._id_locks[session_id]
+            else:
+                self._id_locks[session_id] = (lock, holders - 1)
+
+    async def logged(self, session_id: str) -> list[Path]:
+        """The log segments of ``session_id`` (the directory is read in a worker thread).
 
         Raises:
-            RpcError: -32602 for an id the bridge could not have made, -32002 for no log.
+            RpcError: -32602 for an id the bridge does not serve, -32002 for no log.
         """
-        if not is_plain_session_id(session_id):
+        if not is_session_id(session_id):
             raise RpcError(
                 jsonrpc.INVALID_PARAMS,
                 "Invalid params: sessionId is not a session id this bridge could have made",
                 {"field": "sessionId"},
             )
-        paths = segment_paths(self.settings.log_dir, session_id)
+        try:
+            paths = await anyio.to_thread.run_sync(segment_paths, self.settings.log_dir, session_id)
+        except EventLogError as exc:
+            self.counters.eventlog_open_failures += 1
+            raise RpcError(jsonrpc.INTERNAL_ERROR, str(exc)) from None
         if not paths:
             raise session_not_found(session_id)
         return paths
@@ -190,42 +223,73 @@ class Sessions:
     async def restore(self, request: LoadSessionParams, *, send: bool) -> None:
         """Go live again from the log; with ``send``, replay the conversation to the editor.
 
+        Restores of one session run one after another (:meth:`exclusive`). However the
+        restore ends short of going live (an error, ``$/cancel_request``, shutdown), the
+        log it opened is closed, so its descriptor and lock never outlive it.
+
         Raises:
-            RpcError: No such log, or it could not be opened.
+            RpcError: No such log, or it could not be opened or read.
         """
         session_id = request.session_id
-        paths = self.logged(session_id)
-        await self.retire(session_id)
-        runtime = await self._open(
-            session_id, request.cwd, request.mcp_servers, request.additional_directories
-        )
+        async with self.exclusive(session_id):
+            paths = await self.logged(session_id)
+            await self.retire(session_id)
+            runtime = await self._open(
+                session_id, request.cwd, request.mcp_servers, request.additional_directories
+            )
+            try:
+                await self._replay(runtime, paths, send=send)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(runtime.log.close)
+                raise
+            self._go_live(runtime)
+        verb = "loaded" if send else "resumed"
+        log.info("session %s %s from %d segment(s)", session_id, verb, len(paths))
+
+    async def _replay(self, runtime: SessionRuntime, paths: list[Path], *, send: bool) -> None:
+        """Feed the log to the session's translator; with ``send``, to the editor too.
+
+        The files are read in a worker thread, :data:`REPLAY_BATCH` lines at a time, so no
+        read of the log directory ever blocks the event loop; they are decoded here.
+
+        Raises:
+            RpcError: A segment could not be opened or read (a refused file is counted
+                where it is refused, any other failure as an open failure).
+        """
+        session_id = runtime.session_id
         replayer = Replayer(runtime.core.options)
         replayer.begin_log(session_id)
         self.streaming()  # a stream of records is coming
-        pending: list[Outgoing] = []
+        limit = self.settings.max_editor_line_bytes + self.settings.max_vm_line_bytes
+        segments = SegmentChunks(paths, max_line_bytes=limit, counters=self.counters)
         first = True
-        for count, (where, item) in enumerate(read_located_records(paths), start=1):
-            if count % REPLAY_YIELD_EVERY == 0:
+        try:
+            while chunk := await anyio.to_thread.run_sync(segments.read, REPLAY_BATCH):
+                pending: list[Outgoing] = []
+                for where, item in segments.decode(chunk):
+                    if isinstance(item, CorruptLine):
+                        self.counters.eventlog_corrupt_lines += 1
+                        log.warning("%s, skipped while loading %s", item, session_id)
+                        continue
+                    if first and send and item.event.get("type") != SESSION_RECORD:
+                        pending.append(runtime.core.translator.notice(NO_PROMPTS_NOTICE))
+                    first = False
+                    lines = replayer.feed(item.event, where=where)
+                    if send:
+                        pending += lines
                 await self._send_lines(pending)
-                pending = []
-            if isinstance(item, CorruptLine):
-                self.counters.eventlog_corrupt_lines += 1
-                log.warning("%s, skipped while loading %s", item, session_id)
-                continue
-            if first and send and item.event.get("type") != SESSION_RECORD:
-                pending.append(runtime.core.translator.notice(NO_PROMPTS_NOTICE))
-            first = False
-            lines = replayer.feed(item.event, where=where)
-            if send:
-                pending += lines
+        except EventLogUnsafeFileError as exc:
+            raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot load the session: {exc}") from None
+        except EventLogError as exc:
+            self.counters.eventlog_open_failures += 1
+            raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot load the session: {exc}") from None
+        finally:
+            segments.close()
         closing = replayer.finish()
         if send:
-            pending += closing
-            await self._send_lines(pending)
+            await self._send_lines(closing)
         runtime.core.translator = replayer.translator(session_id)
-        self._go_live(runtime)
-        verb = "loaded" if send else "resumed"
-        log.info("session %s %s from %d segment(s)", session_id, verb, len(paths))
 
     async def _send_lines(self, lines: list[Outgoing]) -> None:
         """Queue replayed lines once the editor has room for them, and let others run."""
@@ -247,9 +311,10 @@ class Sessions:
         Raises:
             RpcError: Neither live nor logged.
         """
-        if session_id not in self.live:
-            self.logged(session_id)
-        await self.retire(session_id)
+        async with self.exclusive(session_id):
+            if session_id not in self.live:
+                await self.logged(session_id)
+            await self.retire(session_id)
 
     async def delete(self, session_id: str) -> None:
         """Close the session if live and remove its log; unknown ids succeed.
@@ -257,37 +322,54 @@ class Sessions:
         Raises:
             RpcError: The log is open in another process, or a file would not go.
         """
-        await self.retire(session_id)
-        try:
-            delete_session(self.settings.log_dir, session_id)
-        except EventLogInUseError:
-            raise RpcError(
-                jsonrpc.INTERNAL_ERROR,
-                "the session is open in another process; close it there first",
-                {"sessionId": session_id},
-            ) from None
-        except EventLogDeleteError as exc:
-            raise RpcError(jsonrpc.INTERNAL_ERROR, str(exc)) from None
+        async with self.exclusive(session_id):
+            await self.retire(session_id)
+            try:
+                await anyio.to_thread.run_sync(delete_session, self.settings.log_dir, session_id)
+            except EventLogInUseError:
+                raise RpcError(
+                    jsonrpc.INTERNAL_ERROR,
+                    "the session is open in another process; close it there first",
+                    {"sessionId": session_id},
+                ) from None
+            except EventLogError as exc:
+                raise RpcError(jsonrpc.INTERNAL_ERROR, str(exc)) from None
         log.info("session %s deleted", session_id)
 
     async def list(self, cwd: str | None, cursor: str | None) -> JsonObject:
         """One page of ``session/list``: every logged session, newest first.
 
+        The cursor goes on where the last page ended, however sessions changed meanwhile
+        (:mod:`acp_bridge.eventlog.paging`); unchanged logs are not read again
+        (:class:`~acp_bridge.eventlog.catalog.Catalog`).
+
         Raises:
-            RpcError: -32602, a cursor this bridge did not hand out.
+            RpcError: -32602, a cursor this bridge did not hand out; -32603, the log
+                directory cannot be listed.
         """
-        entries = await anyio.to_thread.run_sync(list_sessions, self.settings.log_dir)
-        if cwd is not None:
-            entries = [e for e in entries if e.cwd == cwd]
-        start = 0
-        if cursor is not None:
-            if not cursor.isdigit():
-                raise RpcError(jsonrpc.INVALID_PARAMS, "Invalid params: unknown cursor")
-            start = int(cursor)
-        page = entries[start : start + LIST_PAGE_SIZE]
-        result: JsonObject = {"sessions": [e.info(cwd or "/") for e in page]}
-        if start + LIST_PAGE_SIZE < len(entries):
-            result["nextCursor"] = str(start + LIST_PAGE_SIZE)
+        try:
+            plan = None if cursor is None else self.pager.plan(cursor, cwd)
+        except ValueError:
+            raise RpcError(
+                jsonrpc.INVALID_PARAMS,
+                "Invalid params: cursor is not one this bridge handed out",
+                {"field": "cursor"},
+            ) from None
+        try:
+            if plan is not None:  # a later page: only its own sessions are looked at
+                ids = [key[1] for key in plan.keys]
+                now = await anyio.to_thread.run_sync(self.catalog.entries_of, ids)
+                page = self.pager.finish(plan, now)
+            else:
+                entries = await anyio.to_thread.run_sync(self.catalog.sessions)
+                if cwd is not None:
+                    entries = [e for e in entries if e.cwd == cwd]
+                page = self.pager.page(entries, cwd, cursor)
+        except (OSError, EventLogError) as exc:
+            raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot list the sessions: {exc}") from None
+        result: JsonObject = {"sessions": [e.info(cwd or "/") for e in page.entries]}
+        if page.next_cursor is not None:
+            result["nextCursor"] = page.next_cursor
         return result
 
     # ------------------------------------------------------------------ shutdown

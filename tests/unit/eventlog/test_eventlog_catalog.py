@@ -1,13 +1,14 @@
-"""Deleting a session's log: every segment and quarantine file, never while it is in use."""
+"""The catalogue: listing (each file read once per version, only what loads) and deleting."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pytest
 
 from acp_bridge.errors import EventLogDeleteError, EventLogInUseError
-from acp_bridge.eventlog.catalog import delete_session
+from acp_bridge.eventlog.catalog import Catalog, delete_session
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name, torn_file_name
 from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
 from acp_bridge.eventlog.writer import JsonlEventLog
@@ -75,3 +76,99 @@ def test_a_file_that_cannot_be_deleted_is_named_in_the_error(
     monkeypatch.setattr(type(log_dir), "unlink", refuse)
     with pytest.raises(EventLogDeleteError, match=r"cannot delete event_log-stuck\.jsonl: Perm"):
         delete_session(log_dir, "stuck")
+
+
+# -- listing --------------------------------------------------------------------------------
+
+
+def write_listed(log_dir: Path, counters: Counters, count: int) -> list[str]:
+    ids = [f"s-{n:03d}" for n in range(count)]
+    for n, session_id in enumerate(ids):
+        with JsonlEventLog(
+            log_dir,
+            session_id,
+            counters=counters,
+            fsync=FsyncPolicy(mode="never"),
+        ) as log:
+            record = {"type": "acp_bridge.session", "session_id": session_id, "cwd": "/w"}
+            log.append(record, emitted_at_ms=1_700_000_000_000 + n)
+    return ids
+
+
+def test_a_catalog_reads_each_log_once_until_it_changes(log_dir: Path, counters: Counters) -> None:
+    ids = write_listed(log_dir, counters, 250)
+    catalog = Catalog(log_dir, counters)
+    assert [e.session_id for e in catalog.sessions()] == ids[::-1]
+    assert catalog.reads == 250
+    assert [e.session_id for e in catalog.sessions()] == ids[::-1]
+    assert catalog.reads == 250  # nothing changed: nothing read again
+    with JsonlEventLog(
+        log_dir,
+        ids[0],
+        counters=counters,
+        fsync=FsyncPolicy(mode="never"),
+        clock_ms=lambda: 1_800_000_000_000,
+    ) as log:
+        log.append({"type": "e"})
+    listed = catalog.sessions()
+    assert catalog.reads == 251  # only the log that changed
+    assert listed[0].session_id == ids[0]
+    assert listed[0].updated_at_ms == 1_800_000_000_000
+    delete_session(log_dir, ids[1])
+    assert ids[1] not in [e.session_id for e in catalog.sessions()]
+
+
+def test_links_and_special_files_are_refused_once_and_never_listed(
+    log_dir: Path, counters: Counters, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_listed(log_dir, counters, 1)
+    outside = tmp_path / "outside"
+    outside.write_text('{"index":0,"emitted_at_ms":1,"type":"acp_bridge.session"}\n')
+    (log_dir / segment_file_name("linked", 0)).symlink_to(outside)
+    os.mkfifo(log_dir / segment_file_name("fifo", 0))
+    (log_dir / segment_file_name("dir", 0)).mkdir()
+    (log_dir / segment_file_name("s-000", 1)).symlink_to(outside)  # a later segment
+    catalog = Catalog(log_dir, counters)
+    assert catalog.sessions() == []
+    assert counters.eventlog_unsafe_files == 4
+    assert sum("not listed" in r.getMessage() for r in caplog.records) == 4
+    assert catalog.sessions() == []
+    assert counters.eventlog_unsafe_files == 4  # said and counted once per version
+
+
+def test_logs_no_served_id_leads_to_are_counted_and_not_listed(
+    log_dir: Path, counters: Counters
+) -> None:
+    write_listed(log_dir, counters, 2)
+    first = log_dir / segment_file_name("s-000", 0)
+    first.rename(log_dir / segment_file_name(log_name_for("x/y"), 0))  # no id finds it
+    (log_dir / segment_file_name("orphan", 2)).write_text("")  # no first segment
+    renamed = log_dir / segment_file_name("s-001", 0)
+    renamed.rename(log_dir / segment_file_name("renamed", 0))  # its record names s-001
+    listed = Catalog(log_dir, counters).sessions()
+    assert [e.session_id for e in listed] == ["renamed"]  # listed where it can be loaded
+    assert counters.eventlog_unlisted_logs == 2
+
+
+def test_an_id_ending_in_digits_is_listed_and_deleted(log_dir: Path, counters: Counters) -> None:
+    session_id = "0f8fad5b-d9cb-469f-a165-000000000001"
+    write_log(log_dir, counters, session_id, 5)
+    assert delete_session(log_dir, session_id) > 2
+    assert list(log_dir.iterdir()) == []
+
+
+def test_entries_of_looks_at_its_own_sessions_only(log_dir: Path, counters: Counters) -> None:
+    ids = write_listed(log_dir, counters, 50)
+    catalog = Catalog(log_dir, counters)
+    catalog.sessions()
+    assert catalog.reads == 50
+    # A rotation since the listing, and a deletion.
+    (log_dir / segment_file_name(ids[0], 1)).write_bytes(
+        b'{"index":1,"emitted_at_ms":1800000000000,"frame_depth":null,"type":"e"}\n'
+    )
+    delete_session(log_dir, ids[1])
+    now = catalog.entries_of(ids[:3])
+    assert sorted(now) == [ids[0], ids[2]]
+    assert now[ids[0]].updated_at_ms == 1_800_000_000_000
+    assert catalog.reads == 51  # the new segment only
+    assert catalog.entries_of(["never-listed"]) == {}
