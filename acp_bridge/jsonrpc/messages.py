@@ -4,6 +4,14 @@ Rule: nothing in this module performs I/O. Every way an incoming line can be wro
 exactly one :class:`Invalid` value carrying the error code JSON-RPC prescribes and the
 request id when one could be read, so the caller answers it (or, for a notification or a
 response, logs and counts it) without guessing.
+
+Whatever is accepted can be written again: a message nested deeper than
+:data:`MAX_NESTING_DEPTH` is refused, from the editor and from a VM alike (a request with
+``-32602``; an answer becomes an error answer to the request it answers, so nothing waits
+for it). That bound is the only way a parsed value can fail to encode: ``orjson`` reads
+what it writes except nesting (it reads 1024 levels and writes 254), and it refuses at
+parse time the other things it could not write (integers past 64 bits become floats,
+lone surrogates and infinities are parse errors).
 """
 
 from __future__ import annotations
@@ -21,6 +29,13 @@ INTERNAL_ERROR: Final = -32603
 AUTH_REQUIRED: Final = -32000
 RESOURCE_NOT_FOUND: Final = -32002
 REQUEST_CANCELLED: Final = -32800
+
+#: The deepest nesting of objects and arrays a message may have, the message itself being
+#: level 1. Far below what ``orjson`` can write (254), so that the envelopes the bridge
+#: puts around a peer's values (a prompt in the exec request, params in a log record, a
+#: VM's params in a request to the editor) never take them past it; and serde_json's
+#: default recursion limit, so no more than many editors could parse themselves.
+MAX_NESTING_DEPTH: Final = 128
 
 RequestId: TypeAlias = int | str
 JsonObject: TypeAlias = dict[str, Any]
@@ -47,12 +62,17 @@ class Notification:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """An answer to a request we sent (``error`` set, or ``result``)."""
+    """An answer to a request we sent (``error`` set, or ``result``).
+
+    ``refused`` says why an answer that could not be taken as it came (nested too deep)
+    was turned into the ``error`` it now carries; the receiver reports it.
+    """
 
     id: RequestId | None
     result: Any
     error: JsonObject | None
     raw: JsonObject
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +94,30 @@ class Invalid:
 
 
 Message: TypeAlias = Request | Notification | Response | Invalid
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and arrays more than ``limit`` levels deep.
+
+    ``value`` itself is level 1 if it is an object or an array; scalars are level 0.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _too_deep() -> str:
+    return f"nested deeper than {MAX_NESTING_DEPTH} levels"
 
 
 def valid_id(value: Any) -> TypeGuard[RequestId]:
@@ -108,10 +152,14 @@ def _classify_call(value: JsonObject, known_id: RequestId | None) -> Message:
     params = value.get("params")
     if params is not None and not isinstance(params, dict):
         return Invalid(INVALID_PARAMS, '"params" must be an object', known_id, answerable=has_id)
-    if not has_id:
-        return Notification(method, params, value)
-    if known_id is None:
+    if has_id and known_id is None:
         return Invalid(INVALID_REQUEST, '"id" must be a string or an integer')
+    if nested_deeper_than(value, MAX_NESTING_DEPTH):
+        return Invalid(
+            INVALID_PARAMS, f"Invalid params: {_too_deep()}", known_id, answerable=has_id
+        )
+    if known_id is None:
+        return Notification(method, params, value)
     return Request(known_id, method, params, value)
 
 
@@ -124,6 +172,10 @@ def _classify_response(value: JsonObject, known_id: RequestId | None) -> Message
         return Invalid(INVALID_REQUEST, "malformed error object", answerable=False)
     if known_id is None and not (value.get("id") is None and "error" in value):
         return Invalid(INVALID_REQUEST, "a response needs a string or integer id", answerable=False)
+    if nested_deeper_than(value, MAX_NESTING_DEPTH):
+        why = f"the answer is {_too_deep()}"
+        refusal = error_object(INVALID_REQUEST, f"Invalid Request: {why}; it was not taken")
+        return Response(known_id, None, refusal, value, refused=why)
     return Response(known_id, value.get("result"), error, value)
 
 

@@ -184,6 +184,8 @@ class Peer:
             await self.send_error(message.id, message.code, message.message)
 
     def _response(self, message: Response) -> None:
+        if message.refused is not None:
+            self._report(Problem.INVALID, f"{self.name} sent an invalid answer: {message.refused}")
         if not self._outgoing.answer(message):
             error = message.error or {}
             self._report(
