@@ -4,6 +4,10 @@ The VM writes AgentEvent lines on stdout and exits 0 (``end_turn``) or not (the 
 fails with the VM's stderr tail). It has no JSON-RPC link: a JSON-RPC message on its stdout
 is counted and skipped. A cancelled turn is answered at once and the process group gets
 SIGTERM (then SIGKILL after the grace period).
+
+The request is encoded before the VM is started, so a prompt that cannot be written fails
+the turn at once; the jobs a turn spawns (stdin, stdout) always end by telling the turn
+(stdin closed, ``drained`` set), whatever went wrong in them.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
+import orjson
 
+from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.vm.supervisor import (
     VM_PROTOCOL_VERSION,
@@ -48,13 +54,23 @@ class ExecModeRunner(RunnerBase):
         """Start the VM with the prompt on its stdin and forward its events until it exits."""
         if turn.cancelled.is_set():
             return "cancelled"
+        request = self._request(turn)
         self.host.vm_turn_begins()
         vm = await self.launch("exec")
         self.running.add(vm)
         drained = anyio.Event()
-        self.spawn(f"{self.host.label} stdin", lambda: self._feed_stdin(vm, turn))
-        self.spawn(f"{self.host.label} stdout", lambda: self._read_stdout(vm, drained))
+        failures: list[BaseException] = []
+        self.spawn(f"{self.host.label} stdin", lambda: self._feed_stdin(vm, request))
+        self.spawn(f"{self.host.label} stdout", lambda: self._read_stdout(vm, drained, failures))
         await wait_any(drained, turn.cancelled)
+        if failures and not turn.cancelled.is_set():
+            await self._stop(vm)
+            self.counters.vm_failures += 1
+            raise vm_failed(
+                f"reading the agent VM's output failed ({type(failures[0]).__name__}); "
+                "it was stopped",
+                vm,
+            )
         if not turn.cancelled.is_set():
             await self._wait_for_exit(vm, turn)
         if turn.cancelled.is_set():
@@ -68,8 +84,13 @@ class ExecModeRunner(RunnerBase):
         self.counters.vm_failures += 1
         raise vm_failed(f"agent VM failed ({describe_status(status)})", vm, exitStatus=status)
 
-    async def _feed_stdin(self, vm: VmProcess, turn: Turn) -> None:
-        """Write the prompt (the exec request) and close stdin."""
+    def _request(self, turn: Turn) -> bytes:
+        """The exec request line for ``turn``.
+
+        Raises:
+            RpcError: -32602, it cannot be encoded (nothing the editor sends can make that
+                happen: :data:`~acp_bridge.jsonrpc.messages.MAX_NESTING_DEPTH`).
+        """
         payload = {
             "protocolVersion": VM_PROTOCOL_VERSION,
             "sessionId": self.host.session_id,
@@ -78,13 +99,34 @@ class ExecModeRunner(RunnerBase):
             "mcpServers": self.host.mcp_servers,
             "additionalDirectories": self.host.additional_directories,
         }
-        await vm.send(jsonrpc.encode(payload))
-        await vm.close_stdin()
+        try:
+            return jsonrpc.encode(payload)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise RpcError(
+                jsonrpc.INVALID_PARAMS, f"Invalid params: the prompt cannot be encoded ({exc})"
+            ) from None
 
-    async def _read_stdout(self, vm: VmProcess, drained: anyio.Event) -> None:
-        """Forward the VM's events to the session until EOF, then set ``drained``."""
+    async def _feed_stdin(self, vm: VmProcess, request: bytes) -> None:
+        """Write the prompt (the exec request) and close stdin, whatever happens."""
+        try:
+            await vm.send(request)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await vm.close_stdin()
+
+    async def _read_stdout(
+        self, vm: VmProcess, drained: anyio.Event, failures: list[BaseException]
+    ) -> None:
+        """Forward the VM's events to the session until its output ends, then set ``drained``.
+
+        A failure is kept in ``failures`` (for the turn to answer with) before it goes on
+        to the spawner, which logs and counts it.
+        """
         try:
             await pump(vm, self.host, self._bad_answer)
+        except Exception as exc:
+            failures.append(exc)
+            raise
         finally:
             drained.set()
 
