@@ -109,30 +109,54 @@ class SessionModeRunner(RunnerBase):
         return await self.host.editor_call(method, params)
 
     async def _start(self, ready: anyio.Event) -> None:
+        """Start a VM and initialize it; on any failure, set ``start_error`` and retire it.
+
+        Whatever goes wrong (the command cannot start, the VM refuses or dies, or anything
+        unforeseen), the prompt waiting in :meth:`prepare` gets the error and the next
+        prompt starts a new VM: no failed start leaves the runner without one for good.
+        """
+        vm: VmProcess | None = None
+        error: RpcError | None = None
         try:
             self.vm = vm = await self.launch("session")
-            self.peer = peer = self._link(vm)
-            self.spawn(f"{self.host.label} stdout", lambda: self._read(vm, peer))
-            params = {
-                "protocolVersion": VM_PROTOCOL_VERSION,
-                "sessionId": self.host.session_id,
-                "cwd": self.host.cwd,
-                "mcpServers": self.host.mcp_servers,
-                "additionalDirectories": self.host.additional_directories,
-                "clientCapabilities": self.client_capabilities,
-            }
-            if self.client_info is not None:
-                params["clientInfo"] = self.client_info
-            answer = await peer.request("initialize", params)
-            await wait_any(answer.done, self.exited)
-            if not answer.done.is_set() or answer.closed:
-                raise self._exit_error("agent VM exited during initialize")
-            if answer.error is not None:
-                raise vm_failed("agent VM refused initialize", vm, vmError=_vm_error(answer))
+            error = await self._initialize(vm)
         except RpcError as exc:
-            self.start_error = exc
+            error = exc
+        except Exception as exc:
+            self.counters.vm_failures += 1
+            self.counters.handler_unexpected_exceptions += 1
+            log.exception("%s: starting the VM failed", self.host.label)
+            error = vm_failed(f"agent VM could not be started ({type(exc).__name__}: {exc})", vm)
         finally:
+            if error is not None:
+                if ready is self.ready:  # not a start given up on (stop() came first)
+                    self.start_error = error
+                if vm is not None and vm is self.vm:
+                    self.vm = None
+                    self._retire(vm)  # half-started: stopped in the background
             ready.set()
+
+    async def _initialize(self, vm: VmProcess) -> RpcError | None:
+        """Link with a started VM and initialize it; return why that failed, if it did."""
+        self.peer = peer = self._link(vm)
+        self.spawn(f"{self.host.label} stdout", lambda: self._read(vm, peer))
+        params = {
+            "protocolVersion": VM_PROTOCOL_VERSION,
+            "sessionId": self.host.session_id,
+            "cwd": self.host.cwd,
+            "mcpServers": self.host.mcp_servers,
+            "additionalDirectories": self.host.additional_directories,
+            "clientCapabilities": self.client_capabilities,
+        }
+        if self.client_info is not None:
+            params["clientInfo"] = self.client_info
+        answer = await peer.request("initialize", params)
+        await wait_any(answer.done, self.exited)
+        if not answer.done.is_set() or answer.closed:
+            return self._exit_error("agent VM exited during initialize")
+        if answer.error is not None:
+            return vm_failed("agent VM refused initialize", vm, vmError=_vm_error(answer))
+        return None
 
     async def prepare(self, turn: Turn) -> None:
         """Let a cancelled prompt finish, then wait for the VM to be initialized.
@@ -194,8 +218,10 @@ class SessionModeRunner(RunnerBase):
         if turn.cancelled.is_set():
             return "cancelled"
         vm, peer = self.vm, self.peer
-        assert vm is not None
-        assert peer is not None
+        if vm is None or peer is None:  # stopped since prepare(): the next prompt starts one
+            self.ready = None
+            self.counters.vm_failures += 1
+            raise vm_failed("agent VM is not running (it was stopped); try again", None)
         params = {"sessionId": self.host.session_id, "prompt": turn.prompt}
         prompt = await peer.request("session/prompt", params, send=False)
         prompt.on_answer = self.host.vm_turn_over
@@ -247,8 +273,11 @@ class SessionModeRunner(RunnerBase):
     def _retire_vm(self) -> None:
         """Stop the current VM in the background; the next prompt starts a new one."""
         vm, self.vm, self.ready = self.vm, None, None
-        if vm is None:
-            return
+        if vm is not None:
+            self._retire(vm)
+
+    def _retire(self, vm: VmProcess) -> None:
+        """Stop ``vm`` in the background (:meth:`stop` waits for it)."""
         self.retiring.add(vm)
 
         async def stop_it() -> None:

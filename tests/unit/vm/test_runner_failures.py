@@ -23,6 +23,7 @@ from acp_bridge.jsonrpc import messages
 from acp_bridge.session_runtime import SessionRuntime, guarded_spawner
 from acp_bridge.settings import Settings
 from acp_bridge.vm.exec_mode import ExecModeRunner
+from acp_bridge.vm.session_mode import SessionModeRunner
 
 VMS = Path(__file__).parent.parent.parent / "vms"
 #: A value ``orjson`` cannot encode. Nothing an editor sends can be such a value (see
@@ -48,6 +49,44 @@ def settings_for(tmp_path: Path, mode: str, vm: str, *args: str) -> Settings:
 
 
 PROMPT = [{"type": "text", "text": "hi"}]
+
+
+async def test_a_session_vm_start_that_fails_unexpectedly_fails_one_prompt_only(
+    tmp_path: Path,
+) -> None:
+    """Any failure of a start, not only a refused one, lets the next prompt start again.
+
+    The client capabilities here cannot be encoded into the VM's ``initialize`` (the editor
+    cannot send such, but nothing unforeseen must make a failed start stick either).
+    """
+    counters = Counters()
+    runtime = runtime_for(tmp_path, counters)
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            spawn = guarded_spawner(group, counters)
+            runtime.spawn = spawn
+            runner = SessionModeRunner(
+                settings=settings_for(tmp_path, "session", "session_vm.py", "--chunks", "1"),
+                host=runtime,
+                task_group=group,
+                counters=counters,
+                spawn=spawn,
+                client_capabilities={"x": UNENCODABLE},
+            )
+            runtime.runner = runner
+            for _ in range(2):  # the same failure, twice: each prompt gets the error
+                with pytest.raises(RpcError) as failed:
+                    await runtime.run_turn(PROMPT)
+                assert failed.value.code == messages.INTERNAL_ERROR
+                assert "could not be started" in failed.value.message
+            assert runner.vm is None  # the VM that was started is being stopped
+            runner.client_capabilities = {}
+            assert await runtime.run_turn(PROMPT) == {"stopReason": "end_turn"}
+            assert await runtime.run_turn(PROMPT) == {"stopReason": "end_turn"}
+            await runner.stop()
+            group.cancel_scope.cancel()
+    assert counters.vm_failures == 2
+    assert counters.handler_unexpected_exceptions == 2
 
 
 async def test_an_exec_prompt_that_cannot_be_encoded_is_refused_before_any_vm_starts(
