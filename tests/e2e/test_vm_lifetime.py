@@ -1,0 +1,199 @@
+"""A VM's lifetime is tied to the bridge's, its output ends with it, and no start fails twice.
+
+Every test runs the real bridge over real pipes, with the test VMs of ``tests/vms``:
+
+* a message nested deeper than the bridge could write again is refused up front, from the
+  editor and from a VM alike;
+* a VM start that fails (EMFILE) fails that prompt only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from editor import FakeEditor
+
+pytestmark = pytest.mark.e2e
+
+VMS = Path(__file__).parent.parent / "vms"
+EXEC_VM = [sys.executable, str(VMS / "exec_vm.py")]
+SESSION_VM = [sys.executable, str(VMS / "session_vm.py")]
+#: Deeper than orjson can write (254 levels): the shape of the reported attack.
+TOO_DEEP = 300
+#: Linux's fcntl to ask a pipe's capacity.
+F_GETPIPE_SZ = 1032
+
+
+def vm(*args: str, base: list[str] = EXEC_VM) -> str:
+    return shlex.join([*base, *args])
+
+
+def pid_after(editor: FakeEditor, tag: str) -> int:
+    """The pid a test VM announced on stderr as ``TAG N``."""
+    [line, *_] = editor.wait_stderr(f"{tag} ")
+    return int(line.rsplit(" ", 1)[-1])
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie left for init to reap counts as dead)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def wait_until_gone(pid: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} is still running"
+        time.sleep(0.02)
+
+
+@contextmanager
+def daemons_killed_at_the_end(editor: FakeEditor) -> Iterator[None]:
+    """Kill the daemons the test VMs announced (``daemon-pid N``): they outlive VMs."""
+    try:
+        yield
+    finally:
+        for line in list(editor.stderr_lines):
+            if "daemon-pid" in line and alive(pid := int(line.rsplit(" ", 1)[-1])):
+                os.kill(pid, signal.SIGKILL)
+
+
+def watchdog_of(bridge_pid: int) -> int:
+    """The pid of the bridge's VM watchdog (its child running ``watchdog.py``)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == bridge_pid and b"watchdog.py" in cmdline:
+                return int(entry.name)
+        time.sleep(0.05)
+    raise AssertionError("the bridge runs no watchdog")
+
+
+def prompt_params(sid: str, text: str = "hi", **block: Any) -> dict[str, Any]:
+    return {"sessionId": sid, "prompt": [{"type": "text", "text": text, **block}]}
+
+
+def nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = {"d": value}
+    return value
+
+
+# --------------------------------------------------------------------------- nesting
+
+
+@pytest.mark.parametrize("mode", ["exec", "session"])
+def test_a_prompt_nested_too_deep_is_refused_up_front_and_the_session_serves_on(
+    tmp_path: Path, mode: str
+) -> None:
+    args = ("--vm-exec", vm("--echo")) if mode == "exec" else ("--vm", vm(base=SESSION_VM))
+    with FakeEditor(*args, log_dir=tmp_path / "logs", strict=False) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        deep = prompt_params(sid, "deep", _meta={"x": nested(TOO_DEEP)})
+        refused = editor.wait_response(editor.request("session/prompt", deep), timeout=10)
+        assert refused["error"]["code"] == -32602
+        assert "nested deeper than 128 levels" in refused["error"]["message"]
+        assert editor.call("session/prompt", prompt_params(sid, "shallow")) == {
+            "stopReason": "end_turn"
+        }
+        texts = "".join(u["content"]["text"] for u in editor.updates(sid))
+        assert "deep" not in texts
+        assert "shallow" in texts
+        counters = editor.call("_acp_bridge/status", {})["counters"]
+        assert counters["editor_invalid_requests"] == 1
+        assert counters["handler_unexpected_exceptions"] == 0
+        editor.close()
+
+
+def test_a_vm_request_nested_too_deep_is_refused_and_the_turn_goes_on(tmp_path: Path) -> None:
+    deep = json.dumps({"path": str(tmp_path / "x"), "x": nested(TOO_DEEP)})
+    asking = vm("--call", "fs/read_text_file", deep, "--chunks", "1", base=SESSION_VM)
+    with FakeEditor("--vm", asking, log_dir=tmp_path / "logs") as editor:
+        editor.initialize(fs={"readTextFile": True})
+        sid = editor.new_session(tmp_path)
+        assert editor.call("session/prompt", prompt_params(sid)) == {"stopReason": "end_turn"}
+        first = json.loads(editor.updates(sid)[0]["content"]["text"])
+        assert first["error"]["code"] == -32602
+        assert "nested deeper than 128 levels" in first["error"]["message"]
+        assert editor.requests == []  # the editor was never asked
+        assert editor.call("_acp_bridge/status", {})["counters"]["vm_bad_answers"] == 1
+        editor.close()
+        assert editor.problems() == []
+
+
+# --------------------------------------------------------------------------- a start that fails
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def settled_fds(pid: int) -> int:
+    """The bridge's descriptor count once it has stopped changing (a bounded wait)."""
+    deadline = time.monotonic() + 20
+    last, same = -1, 0
+    while same < 10:
+        assert time.monotonic() < deadline, "the bridge's descriptors never settled"
+        count = open_fds(pid)
+        same = same + 1 if count == last else 0
+        last = count
+        time.sleep(0.05)
+    return last
+
+
+@pytest.mark.parametrize("mode", ["exec", "session"])
+def test_a_vm_start_that_fails_for_lack_of_descriptors_fails_that_prompt_only(
+    tmp_path: Path, mode: str
+) -> None:
+    if mode == "exec":
+        args = ("--vm-exec", vm("--echo"))
+    else:
+        args = ("--vm", vm("--print-pid", base=SESSION_VM))
+    with FakeEditor(*args, log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        pid = editor.proc.pid
+        limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        if mode == "session":
+            # The first VM is up; kill it, so that the next prompt starts one.
+            assert editor.call("session/prompt", prompt_params(sid)) == {"stopReason": "end_turn"}
+            first = pid_after(editor, "session-vm-pid")
+            os.kill(first, signal.SIGKILL)
+            wait_until_gone(first)
+        # Not one descriptor to spare: the next VM start fails with EMFILE.
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (settled_fds(pid), limits[1]))
+        try:
+            failed = editor.wait_response(editor.prompt(sid, "no descriptors"), timeout=30)
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+        assert failed["error"]["code"] == -32603
+        assert "Too many open files" in failed["error"]["message"]
+        for text in ("descriptors again", "and again"):
+            assert editor.call("session/prompt", prompt_params(sid, text)) == {
+                "stopReason": "end_turn"
+            }
+        editor.close()
+        assert editor.problems() == []
