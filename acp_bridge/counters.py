@@ -38,6 +38,7 @@ CounterName: TypeAlias = Literal[
     "vm_stderr_lines_suppressed",
     "vm_stdout_closed_early",
     "vm_leftover_processes",
+    "vm_stdout_held_open",
     "vm_failures",
     "updates_after_cancel",
     "translation_repairs",
@@ -80,6 +81,7 @@ class Counters:
     vm_stderr_lines_suppressed: int = 0  # copied to our stderr only up to a rate
     vm_stdout_closed_early: int = 0  # closed stdout, kept running: stopped
     vm_leftover_processes: int = 0  # exited leaving processes in its group: stopped
+    vm_stdout_held_open: int = 0  # exited, stdout still open after the grace: reading ended
     vm_failures: int = 0
     updates_after_cancel: int = 0
     # Translation.

@@ -3,11 +3,18 @@
 The VM runs in its own process group (``start_new_session``) so that stopping it also stops
 whatever it started. Stopping is graceful first: close its stdin, wait; ``SIGTERM`` the
 group, wait; ``SIGKILL`` the group. Whatever a VM leaves running in its group when it exits
-dies with it the same way (``SIGTERM``, then ``SIGKILL``): a child still holding the VM's
-stdout would otherwise hold its turn open forever. Its stderr is copied to the bridge's
-stderr line by line, prefixed with the session, and the last lines are kept for error
-reports. A flood of stderr is always read (the VM never blocks on it) but copied only up to
-a rate (:class:`StderrBudget`); the lines not copied are counted and said to be missing.
+dies with it the same way (``SIGTERM``, then ``SIGKILL``).
+
+The VM's output ends when the VM does. Its stdout and stderr are pipes of the bridge's own
+(:class:`~acp_bridge.vm.output.OutputPipe`), read until EOF or, once the VM has exited,
+until what they held at that moment is read and a grace period has passed: a process it
+left running that holds them (a daemon that left the group keeps it) cannot hold a turn
+open. The bridge then closes its end (counted: ``vm_stdout_held_open``).
+
+Its stderr is copied to the bridge's stderr line by line, prefixed with the session, and
+the last lines are kept for error reports. A flood of stderr is always read (the VM never
+blocks on it) but copied only up to a rate (:class:`StderrBudget`); the lines not copied
+are counted and said to be missing.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import TYPE_CHECKING, Final
 import anyio
 
 from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
+from acp_bridge.vm.output import OutputPipe
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
@@ -36,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("acp_bridge.vm")
 
 STDERR_TAIL_LINES: Final = 20
-_READ_CHUNK: Final = 1 << 16
 #: Lines of a VM's stderr copied at once, and per second after that.
 STDERR_BURST_LINES: Final = 500.0
 STDERR_LINES_PER_S: Final = 200.0
@@ -69,7 +76,7 @@ class StderrBudget:
 
 
 class VmStartError(OSError):
-    """The VM command could not be started (not found, not executable, bad cwd)."""
+    """The VM command could not be started (not found, not executable, bad cwd, EMFILE)."""
 
 
 class VmProcess:
@@ -82,9 +89,14 @@ class VmProcess:
         max_line_bytes: int,
         counters: Counters | None = None,
         stop_grace_s: float = 2.0,
+        *,
+        stdout: OutputPipe,
+        stderr: OutputPipe,
     ) -> None:
         """Wrap a started process; use :meth:`start` instead."""
         self.process = process
+        self.stdout = stdout
+        self.stderr = stderr
         self.counters = counters
         self.stderr_budget = StderrBudget()
         self.label = label
@@ -114,21 +126,46 @@ class VmProcess:
         Raises:
             VmStartError: The command could not be started.
         """
+        pipes: list[int] = []
+        try:
+            pipes += os.pipe()  # stdout: read end, write end (neither inherited by others)
+            pipes += os.pipe()  # stderr
+        except OSError as exc:
+            for fd in pipes:
+                os.close(fd)
+            raise VmStartError(exc.errno or 0, f"cannot start VM {argv[0]!r}: {exc}") from exc
+        out_r, out_w, err_r, err_w = pipes
+        started = False
         try:
             process = await anyio.open_process(
                 list(argv),
                 stdin=PIPE,
-                stdout=PIPE,
-                stderr=PIPE,
+                stdout=out_w,
+                stderr=err_w,
                 cwd=cwd,
                 env=dict(env),
                 start_new_session=True,
             )
+            started = True
         except OSError as exc:
             raise VmStartError(exc.errno or 0, f"cannot start VM {argv[0]!r}: {exc}") from exc
-        vm = cls(process, label, max_line_bytes, counters, stop_grace_s)
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+            if not started:
+                os.close(out_r)
+                os.close(err_r)
+        vm = cls(
+            process,
+            label,
+            max_line_bytes,
+            counters,
+            stop_grace_s,
+            stdout=OutputPipe(out_r, f"{label} stdout"),
+            stderr=OutputPipe(err_r, f"{label} stderr"),
+        )
         task_group.start_soon(vm._copy_stderr)
-        task_group.start_soon(vm._stop_leftovers)
+        task_group.start_soon(vm._after_exit)
         return vm
 
     @property
@@ -145,15 +182,28 @@ class VmProcess:
         """Yield the VM's stdout lines until EOF: every line one read completes, at once.
 
         ``stdout_lines`` counts the lines yielded so far, the batch just yielded included.
+        The end is EOF, or the end of what the VM wrote once it has exited (see
+        :class:`OutputPipe`): a process it left holding its stdout is reported and counted.
         """
-        stream = self.process.stdout
-        assert stream is not None
+        pipe = self.stdout
         decoder = LineDecoder(max_line_bytes=self.max_line_bytes)
-        async for chunk in stream:
-            items = decoder.feed(chunk)
-            if items:
-                self.stdout_lines += len(items)
-                yield items
+        try:
+            while chunk := await pipe.read():
+                items = decoder.feed(chunk)
+                if items:
+                    self.stdout_lines += len(items)
+                    yield items
+        finally:
+            pipe.close()
+        if pipe.held_open:
+            if self.counters is not None:
+                self.counters.vm_stdout_held_open += 1
+            log.warning(
+                "%s exited, but its stdout was still held open %.1f s later (by a process "
+                "it left running): its output ends there",
+                self.label,
+                self.stop_grace_s,
+            )
         tail = decoder.eof()
         if tail is not None:
             self.stdout_lines += 1
@@ -225,13 +275,15 @@ class VmProcess:
             status = await self.wait()
         return status
 
-    async def _stop_leftovers(self) -> None:
-        """Once the VM exits by itself, stop what it left running in its process group.
+    async def _after_exit(self) -> None:
+        """Once the VM exits, end its output and stop what it left running in its group.
 
         The leader has been reaped by then, so a group that can still be signalled holds
-        nothing but leftovers (a child that inherited stdout would hold the turn open).
+        nothing but leftovers.
         """
         await self.wait()
+        self.stdout.vm_exited(self.stop_grace_s)
+        self.stderr.vm_exited(self.stop_grace_s)
         if self._stopping or not self.signal_group(signal.SIGTERM):
             return
         if self.counters is not None:
@@ -245,14 +297,17 @@ class VmProcess:
         self.signal_group(signal.SIGKILL)
 
     async def _copy_stderr(self) -> None:
-        stream = self.process.stderr
-        if stream is None:
-            return
+        pipe = self.stderr
         decoder = LineDecoder(max_line_bytes=64 * 1024)
         prefix = f"[{self.label}] "
-        async for chunk in stream:
-            for item in decoder.feed(chunk):
-                self._stderr_line(prefix, item)
+        try:
+            while chunk := await pipe.read():
+                for item in decoder.feed(chunk):
+                    self._stderr_line(prefix, item)
+        finally:
+            pipe.close()
+        if pipe.held_open:
+            log.info("%s: its stderr is held open by a process it left running", self.label)
         tail = decoder.eof()
         if tail is not None:
             self._stderr_line(prefix, tail)

@@ -2,6 +2,7 @@
 
 Every test runs the real bridge over real pipes, with the test VMs of ``tests/vms``:
 
+* a daemon that left a VM's process group but holds its stdout cannot hold a turn open;
 * a message nested deeper than the bridge could write again is refused up front, from the
   editor and from a VM alike;
 * a VM start that fails (EMFILE) fails that prompt only.
@@ -99,6 +100,47 @@ def nested(depth: int) -> Any:
     for _ in range(depth):
         value = {"d": value}
     return value
+
+
+# --------------------------------------------------------------------------- output ends with a VM
+
+
+def test_a_daemon_holding_an_exec_vms_stdout_does_not_hold_the_turn_open(tmp_path: Path) -> None:
+    editor = FakeEditor("--vm-exec", vm("--daemon-child", "--echo"), log_dir=tmp_path)
+    with editor, daemons_killed_at_the_end(editor):
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        for turn in range(2):  # and the session serves on
+            answer = editor.wait_response(editor.prompt(sid, f"turn {turn}"), timeout=30)
+            assert answer["result"] == {"stopReason": "end_turn"}
+        assert [u["content"]["text"] for u in editor.updates(sid)] == ["turn 0", "turn 1"]
+        counters = editor.call("_acp_bridge/status", {})["counters"]
+        assert counters["vm_stdout_held_open"] == 2
+        assert counters["vm_failures"] == 0
+        assert any("its output ends there" in line for line in editor.stderr_lines)
+        daemon = pid_after(editor, "daemon-pid")
+        assert alive(daemon)  # it left the group: not the bridge's to stop
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_a_daemon_holding_a_session_vms_stdout_does_not_hide_that_the_vm_died(
+    tmp_path: Path,
+) -> None:
+    dying = vm("--daemon-child", "--chunks", "3", "--exit-mid-turn", "4", base=SESSION_VM)
+    editor = FakeEditor("--vm", dying, log_dir=tmp_path)
+    with editor, daemons_killed_at_the_end(editor):
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        pid_after(editor, "daemon-pid")
+        answer = editor.wait_response(editor.prompt(sid, "go"), timeout=30)
+        assert answer["error"]["code"] == -32603
+        assert "exited during the turn (exit status 4)" in answer["error"]["message"]
+        assert [u["content"]["text"] for u in editor.updates(sid)] == ["[1/3] You said: go\n"]
+        counters = editor.call("_acp_bridge/status", {})["counters"]
+        assert counters["vm_stdout_held_open"] == 1
+        editor.close()
+        assert editor.problems() == []
 
 
 # --------------------------------------------------------------------------- nesting

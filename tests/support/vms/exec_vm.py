@@ -8,11 +8,15 @@ stdin and closes it; the script writes AgentEvent lines on stdout; its exit ends
 
 Usage: ``python tests/support/vms/exec_vm.py [OPTIONS]``. Output comes in this order:
 
+* ``--print-pid``: print ``exec-vm-pid N`` on stderr at start;
 * ``--no-read-stdin``: do not read the request (the session id then comes from
   ``$ACP_BRIDGE_SESSION_ID``);
 * ``--fork-child``: start a child that sleeps for a long time and print ``child-pid N``
   to stderr, so that a test can check that the child dies with the process group (the
   child holds none of the VM's pipes);
+* ``--daemon-child``: start a daemon that leaves the process group and the session
+  (``setsid``) but keeps the VM's stdout and stderr open and sleeps for a long time; its
+  pid goes to stderr as ``daemon-pid N`` once it has left (the test must kill it);
 * ``--events FILE``: replay the JSONL file, each object's ``session_id`` rewritten to this
   session's id (lines that are not JSON objects are copied unchanged);
 * ``--echo``: one ``agent_message_chunk`` of the prompt's text;
@@ -119,6 +123,26 @@ def fork_child() -> None:
     print(f"child-pid {child.pid}", file=sys.stderr, flush=True)
 
 
+def daemon_child() -> None:
+    """A sleeping daemon in a session of its own that keeps our stdout and stderr open."""
+    ready_r, ready_w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        if os.fork() != 0:
+            os._exit(0)
+        os.close(ready_r)
+        print(f"daemon-pid {os.getpid()}", file=sys.stderr, flush=True)
+        os.write(ready_w, b"x")
+        os.close(ready_w)
+        time.sleep(600)
+        os._exit(0)
+    os.close(ready_w)
+    os.read(ready_r, 1)  # it has left our group and announced itself
+    os.close(ready_r)
+    os.waitpid(middle, 0)
+
+
 def stress(args: argparse.Namespace, out: Output) -> None:
     """--stderr-flood, --env and --flood, in that order."""
     if args.stderr_flood:
@@ -172,6 +196,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stderr", metavar="TEXT", help="write TEXT to stderr before exiting")
     parser.add_argument("--no-read-stdin", action="store_true", help="never read stdin")
     parser.add_argument("--fork-child", action="store_true", help="spawn a sleeping child")
+    parser.add_argument("--daemon-child", action="store_true", help="a daemon holding stdout")
+    parser.add_argument("--print-pid", action="store_true", help="print the pid on stderr")
     parser.add_argument("--tool-call-open", action="store_true", help="a never-ended tool call")
     parser.add_argument("--budget-exhausted", action="store_true", help="emit budget_exhausted")
     parser.add_argument("--stderr-flood", type=int, default=0, metavar="N")
@@ -185,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.print_pid:
+        print(f"exec-vm-pid {os.getpid()}", file=sys.stderr, flush=True)
     request: dict[str, Any] = {}
     if not args.no_read_stdin:
         line = sys.stdin.buffer.readline()
@@ -196,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.fork_child:
         fork_child()
+    if args.daemon_child:
+        daemon_child()
     stress(args, out)
     if args.events is not None:
         replay(out, args.events)

@@ -35,7 +35,13 @@ Misbehaviour, for the bridge's sake:
 * ``--ignore-eof``: keep running after stdin closes; ``--ignore-term``: ignore SIGTERM;
 * ``--stop-reading-once MARKER``: unless the file MARKER exists, create it and stop reading
   stdin right after ``initialize`` (a VM busy elsewhere; later VMs behave);
-* ``--print-pid``: print ``session-vm-pid N`` on stderr at start.
+* ``--print-pid``: print ``session-vm-pid N`` on stderr at start;
+* ``--fork-child``: at start, a child that sleeps for a long time in the VM's process
+  group, holding none of its pipes (it ignores SIGTERM too with ``--ignore-term``); its
+  pid goes to stderr as ``child-pid N``;
+* ``--daemon-child``: at start, a daemon that leaves the process group and the session
+  (``setsid``) but keeps the VM's stdout and stderr open and sleeps; its pid goes to stderr
+  as ``daemon-pid N`` once it has left (the test must kill it).
 """
 
 from __future__ import annotations
@@ -45,12 +51,44 @@ import json
 import os
 import queue
 import signal
+import subprocess
 import sys
 import threading
 import time
 from typing import Any
 
 STILL_GOING_MIN_INTERVAL = 0.05
+
+
+def fork_child() -> None:
+    """A long-sleeping child in our process group; its pid goes to stderr."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # holds none of our pipes: only the group kill stops it
+    )
+    print(f"child-pid {child.pid}", file=sys.stderr, flush=True)
+
+
+def daemon_child() -> None:
+    """A sleeping daemon in a session of its own that keeps our stdout and stderr open."""
+    ready_r, ready_w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        if os.fork() != 0:
+            os._exit(0)
+        os.close(ready_r)
+        print(f"daemon-pid {os.getpid()}", file=sys.stderr, flush=True)
+        os.write(ready_w, b"x")
+        os.close(ready_w)
+        time.sleep(600)
+        os._exit(0)
+    os.close(ready_w)
+    os.read(ready_r, 1)  # it has left our group and announced itself
+    os.close(ready_r)
+    os.waitpid(middle, 0)
 
 
 class EndOfInput(Exception):
@@ -264,6 +302,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
     parser.add_argument("--stop-reading-once", metavar="MARKER", help="stop reading stdin")
     parser.add_argument("--print-pid", action="store_true", help="print the pid on stderr")
+    parser.add_argument("--fork-child", action="store_true", help="spawn a sleeping child")
+    parser.add_argument("--daemon-child", action="store_true", help="a daemon holding stdout")
     return parser.parse_args(argv)
 
 
@@ -273,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.print_pid:
         print(f"session-vm-pid {os.getpid()}", file=sys.stderr, flush=True)
+    if args.fork_child:
+        fork_child()
+    if args.daemon_child:
+        daemon_child()
     return SessionVm(args).serve()
 
 
