@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from acp_bridge.counters import Counters
     from acp_bridge.jsonrpc.framing import LineTooLong
     from acp_bridge.settings import Settings
+    from acp_bridge.vm.lifeline import Lifeline
 
 log = logging.getLogger("acp_bridge.agent")
 
@@ -90,11 +91,13 @@ class Agent:
         task_group: TaskGroup,
         *,
         streaming: Callable[[], object],
+        lifeline: Lifeline | None = None,
     ) -> None:
         """Wire the agent to its outbox and the task group that owns every task.
 
         ``streaming`` is called before events start to stream (a VM starts, a log is
-        replayed): the composition root tunes the process there.
+        replayed): the composition root tunes the process there. Every VM is listed with
+        ``lifeline``, the bridge's VM watchdog.
         """
         self.settings = settings
         self.counters = counters
@@ -110,7 +113,13 @@ class Agent:
         )
         self.gateway = EditorGateway(settings, counters, self.editor)
         self.sessions = Sessions(
-            settings, counters, outbox, task_group, self.gateway, streaming=streaming
+            settings,
+            counters,
+            outbox,
+            task_group,
+            self.gateway,
+            streaming=streaming,
+            lifeline=lifeline,
         )
         for method, handler in (
             ("initialize", self.initialize),

@@ -1,8 +1,9 @@
 """The composition root: one task group owns every task of a serving bridge.
 
-``run`` wires the editor's pipes, the server and its sessions together, serves until the
-editor closes stdin (or SIGTERM/SIGINT arrives), then stops every VM, flushes every log and
-reports the counters of everything that was tolerated on the way.
+``run`` wires the editor's pipes, the server, its sessions and the VM watchdog
+(:mod:`acp_bridge.vm.lifeline`) together, serves until the editor closes stdin (or
+SIGTERM/SIGINT arrives), then stops every VM, flushes every log and reports the counters
+of everything that was tolerated on the way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from acp_bridge import tuning
 from acp_bridge.acp.stdio import STDIN_FD, STDOUT_FD, Outbox, read_loop, write_loop
 from acp_bridge.agent import Agent
 from acp_bridge.counters import Counters
+from acp_bridge.vm.lifeline import Lifeline
 
 if TYPE_CHECKING:
     from acp_bridge.settings import Settings
@@ -44,11 +46,13 @@ async def run(
     """
     counters = Counters()
     outbox = Outbox(settings.outbox_high_water_bytes)
+    lifeline = Lifeline(counters, settings.vm_stop_grace_s)
     editor_gone = anyio.Event()
     writer_done = anyio.Event()
     async with anyio.create_task_group() as group:
+        group.start_soon(lifeline.run, name="VM watchdog")
         streaming = tuning.tune if settings.tune_process else _untuned
-        server = Agent(settings, counters, outbox, group, streaming=streaming)
+        server = Agent(settings, counters, outbox, group, streaming=streaming, lifeline=lifeline)
 
         async def write() -> None:
             try:
@@ -86,6 +90,7 @@ async def run(
         await editor_gone.wait()
         await server.settle(SETTLE_TIMEOUT_S)
         await server.shutdown()
+        await lifeline.close()  # every VM is stopped: the watchdog has nothing left to do
         outbox.close()
         with anyio.move_on_after(DRAIN_TIMEOUT_S):
             await writer_done.wait()

@@ -39,6 +39,7 @@ CounterName: TypeAlias = Literal[
     "vm_stdout_closed_early",
     "vm_leftover_processes",
     "vm_stdout_held_open",
+    "vm_watchdog_failures",
     "vm_failures",
     "updates_after_cancel",
     "translation_repairs",
@@ -82,6 +83,7 @@ class Counters:
     vm_stdout_closed_early: int = 0  # closed stdout, kept running: stopped
     vm_leftover_processes: int = 0  # exited leaving processes in its group: stopped
     vm_stdout_held_open: int = 0  # exited, stdout still open after the grace: reading ended
+    vm_watchdog_failures: int = 0  # the VM watchdog could not start, died or stopped reading
     vm_failures: int = 0
     updates_after_cancel: int = 0
     # Translation.

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from acp_bridge.editor_gateway import EditorGateway
     from acp_bridge.eventlog.writer import EventLog
     from acp_bridge.settings import Settings
+    from acp_bridge.vm.lifeline import Lifeline
     from acp_bridge.vm.supervisor import Runner
 
 log = logging.getLogger("acp_bridge.sessions")
@@ -70,11 +71,12 @@ class Sessions:
         gateway: EditorGateway,
         *,
         streaming: Callable[[], object] = lambda: None,
+        lifeline: Lifeline | None = None,
     ) -> None:
         """Create an empty registry; ``client_*`` and ``options`` are set at initialize.
 
         ``streaming`` is called whenever events are about to stream (a session goes live,
-        a log is replayed).
+        a log is replayed); every VM started is listed with ``lifeline``.
         """
         self.settings = settings
         self.counters = counters
@@ -82,6 +84,7 @@ class Sessions:
         self.task_group = task_group
         self.gateway = gateway
         self.streaming = streaming
+        self.lifeline = lifeline
         self.spawn = guarded_spawner(task_group, counters)
         self.live: dict[str, SessionRuntime] = {}
         self.client_capabilities: JsonObject = {}
@@ -167,6 +170,7 @@ class Sessions:
             "task_group": self.task_group,
             "counters": self.counters,
             "spawn": self.spawn,
+            "lifeline": self.lifeline,
         }
         if self.settings.vm_mode == "exec":
             return ExecModeRunner(**common)

@@ -1,9 +1,11 @@
 """One agent VM child process: start, read, write, stop.
 
 The VM runs in its own process group (``start_new_session``) so that stopping it also stops
-whatever it started. Stopping is graceful first: close its stdin, wait; ``SIGTERM`` the
-group, wait; ``SIGKILL`` the group. Whatever a VM leaves running in its group when it exits
-dies with it the same way (``SIGTERM``, then ``SIGKILL``).
+whatever it started, and the group is listed with the bridge's watchdog
+(:mod:`acp_bridge.vm.lifeline`) from its start until it is gone, so that it is stopped even
+when the bridge is killed. Stopping is graceful first: close its stdin, wait; ``SIGTERM``
+the group, wait; ``SIGKILL`` the group. Whatever a VM leaves running in its group when it
+exits dies with it the same way (``SIGTERM``, then ``SIGKILL``).
 
 The VM's output ends when the VM does. Its stdout and stderr are pipes of the bridge's own
 (:class:`~acp_bridge.vm.output.OutputPipe`), read until EOF or, once the VM has exited,
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from anyio.abc import Process, TaskGroup
 
     from acp_bridge.counters import Counters
+    from acp_bridge.vm.lifeline import Lifeline
 
 log = logging.getLogger("acp_bridge.vm")
 
@@ -92,11 +95,13 @@ class VmProcess:
         *,
         stdout: OutputPipe,
         stderr: OutputPipe,
+        lifeline: Lifeline | None = None,
     ) -> None:
         """Wrap a started process; use :meth:`start` instead."""
         self.process = process
         self.stdout = stdout
         self.stderr = stderr
+        self.lifeline = lifeline
         self.counters = counters
         self.stderr_budget = StderrBudget()
         self.label = label
@@ -120,6 +125,7 @@ class VmProcess:
         task_group: TaskGroup,
         counters: Counters | None = None,
         stop_grace_s: float = 2.0,
+        lifeline: Lifeline | None = None,
     ) -> VmProcess:
         """Start the VM, the task that copies its stderr and the one that reaps its group.
 
@@ -155,6 +161,8 @@ class VmProcess:
             if not started:
                 os.close(out_r)
                 os.close(err_r)
+        if lifeline is not None:
+            lifeline.hold(process.pid)  # no await since the start: the group is listed now
         vm = cls(
             process,
             label,
@@ -163,6 +171,7 @@ class VmProcess:
             stop_grace_s,
             stdout=OutputPipe(out_r, f"{label} stdout"),
             stderr=OutputPipe(err_r, f"{label} stderr"),
+            lifeline=lifeline,
         )
         task_group.start_soon(vm._copy_stderr)
         task_group.start_soon(vm._after_exit)
@@ -270,10 +279,16 @@ class VmProcess:
         if self.returncode is None:
             log.warning("%s: did not exit after SIGTERM; sending SIGKILL", self.label)
         self.signal_group(signal.SIGKILL)
+        self._release()
         status = -signal.SIGKILL
         with anyio.CancelScope(shield=True):
             status = await self.wait()
         return status
+
+    def _release(self) -> None:
+        """The group was sent SIGKILL or found empty: the watchdog can forget it."""
+        if self.lifeline is not None:
+            self.lifeline.release(self.process.pid)
 
     async def _after_exit(self) -> None:
         """Once the VM exits, end its output and stop what it left running in its group.
@@ -284,7 +299,10 @@ class VmProcess:
         await self.wait()
         self.stdout.vm_exited(self.stop_grace_s)
         self.stderr.vm_exited(self.stop_grace_s)
-        if self._stopping or not self.signal_group(signal.SIGTERM):
+        if self._stopping:
+            return  # stop() signals the group and releases it
+        if not self.signal_group(signal.SIGTERM):
+            self._release()
             return
         if self.counters is not None:
             self.counters.vm_leftover_processes += 1
@@ -295,6 +313,7 @@ class VmProcess:
         )
         await anyio.sleep(self.stop_grace_s)
         self.signal_group(signal.SIGKILL)
+        self._release()
 
     async def _copy_stderr(self) -> None:
         pipe = self.stderr

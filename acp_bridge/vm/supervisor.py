@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from acp_bridge.counters import Counters
     from acp_bridge.jsonrpc.framing import LineTooLong
     from acp_bridge.settings import Settings
+    from acp_bridge.vm.lifeline import Lifeline
 
 log = logging.getLogger("acp_bridge.vm")
 
@@ -182,13 +183,18 @@ def vm_environment(environ: Mapping[str, str], allow: tuple[str, ...] | None) ->
 
 @dataclass(slots=True)
 class RunnerBase:
-    """The settings, session and task group every runner has, and how it starts a VM."""
+    """The settings, session and task group every runner has, and how it starts a VM.
+
+    ``lifeline`` is the bridge's VM watchdog: every VM started is listed with it, so that
+    it is stopped even if the bridge is killed (``None``: VMs live on their own).
+    """
 
     settings: Settings
     host: TurnHost
     task_group: TaskGroup
     counters: Counters
     spawn: Callable[[str, Callable[[], Awaitable[None]]], None]
+    lifeline: Lifeline | None = None
 
     def env(self, mode: str) -> dict[str, str]:
         """The VM's environment for ``mode`` (``exec`` or ``session``)."""
@@ -216,6 +222,7 @@ class RunnerBase:
                 task_group=self.task_group,
                 counters=self.counters,
                 stop_grace_s=self.settings.vm_stop_grace_s,
+                lifeline=self.lifeline,
             )
         except VmStartError as exc:
             self.counters.vm_failures += 1

@@ -2,6 +2,8 @@
 
 Every test runs the real bridge over real pipes, with the test VMs of ``tests/vms``:
 
+* a bridge killed with SIGKILL takes its VMs, and what they started, with it (the
+  watchdog, :mod:`acp_bridge.vm.lifeline`), and a watchdog that dies is replaced;
 * a daemon that left a VM's process group but holds its stdout cannot hold a turn open;
 * a message nested deeper than the bridge could write again is refused up front, from the
   editor and from a VM alike;
@@ -100,6 +102,71 @@ def nested(depth: int) -> Any:
     for _ in range(depth):
         value = {"d": value}
     return value
+
+
+# --------------------------------------------------------------------------- SIGKILL
+
+
+@pytest.mark.parametrize("mode", ["session", "exec"])
+def test_a_sigkilled_bridge_takes_its_vms_and_their_children_with_it(
+    tmp_path: Path, mode: str
+) -> None:
+    """The VMs ignore stdin EOF and SIGTERM, and each has a child in its process group."""
+    if mode == "session":
+        stubborn = ("--ignore-eof", "--ignore-term", "--fork-child", "--print-pid")
+        args = ("--vm", vm(*stubborn, base=SESSION_VM))
+        tag = "session-vm-pid"
+    else:
+        args = ("--vm-exec", vm("--forever", "--ignore-term", "--fork-child", "--print-pid"))
+        tag = "exec-vm-pid"
+    with FakeEditor(*args, log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        if mode == "session":
+            assert editor.call("session/prompt", prompt_params(sid)) == {"stopReason": "end_turn"}
+        else:
+            editor.prompt(sid, "never ends")
+            editor.wait_for(lambda m: m.get("method") == "session/update")
+        vm_pid, child = pid_after(editor, tag), pid_after(editor, "child-pid")
+        assert alive(vm_pid)
+        assert alive(child)
+        editor.proc.kill()
+        editor.proc.wait(10)
+        wait_until_gone(vm_pid)  # SIGTERM ignored: the watchdog's SIGKILL, 2 s later
+        wait_until_gone(child)
+        editor.wait_stderr("acp-bridge watchdog: the bridge")
+
+
+def test_a_watchdog_that_dies_is_replaced_and_told_every_vm(tmp_path: Path) -> None:
+    stubborn = vm("--ignore-eof", "--ignore-term", "--print-pid", base=SESSION_VM)
+    with FakeEditor("--vm", stubborn, log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        assert editor.call("session/prompt", prompt_params(sid)) == {"stopReason": "end_turn"}
+        vm_pid = pid_after(editor, "session-vm-pid")
+        first = watchdog_of(editor.proc.pid)
+        os.kill(first, signal.SIGKILL)
+        editor.wait_stderr("the VM watchdog exited")
+        second = watchdog_of(editor.proc.pid)
+        assert second != first
+        counters = editor.call("_acp_bridge/status", {})["counters"]
+        assert counters["vm_watchdog_failures"] == 1
+        editor.proc.kill()
+        editor.proc.wait(10)
+        wait_until_gone(vm_pid)
+        wait_until_gone(second)
+
+
+def test_a_bridge_that_exits_normally_leaves_no_watchdog_behind(tmp_path: Path) -> None:
+    with FakeEditor("--vm", vm(base=SESSION_VM), log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        assert editor.call("session/prompt", prompt_params(sid)) == {"stopReason": "end_turn"}
+        watchdog = watchdog_of(editor.proc.pid)
+        assert editor.close() == 0
+        wait_until_gone(watchdog)
+        assert editor.problems() == []
+    assert not any("acp-bridge watchdog" in line for line in editor.stderr_lines)
 
 
 # --------------------------------------------------------------------------- output ends with a VM
