@@ -4,6 +4,13 @@
 (:mod:`acp_bridge.vm.lifeline`) together, serves until the editor closes stdin (or
 SIGTERM/SIGINT arrives), then stops every VM, flushes every log and reports the counters
 of everything that was tolerated on the way.
+
+Shutdown is bounded, whatever the editor and the VMs do: requests in flight get
+``SETTLE_TIMEOUT_S`` to answer, VMs their grace periods, and the last answers
+``DRAIN_TIMEOUT_S`` to reach an editor that has stopped reading stdout; a write it never
+takes is then abandoned (counted: ``editor_output_abandoned``) and ``run`` returns. The
+process-level rest (a worker thread still blocked in that write) is the command line's
+(:mod:`acp_bridge.cli.serve`).
 """
 
 from __future__ import annotations
@@ -94,6 +101,12 @@ async def run(
         outbox.close()
         with anyio.move_on_after(DRAIN_TIMEOUT_S):
             await writer_done.wait()
+        if not writer_done.is_set():
+            counters.editor_output_abandoned += 1
+            log.warning(
+                "the editor has not read stdout for %.1f s: dropping what it has not taken",
+                DRAIN_TIMEOUT_S,
+            )
         group.cancel_scope.cancel()
     problems = counters.nonzero()
     if problems:

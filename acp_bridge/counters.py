@@ -27,6 +27,7 @@ CounterName: TypeAlias = Literal[
     "editor_requests_over_limit",
     "editor_stray_cancels",
     "editor_input_pauses",
+    "editor_output_abandoned",
     "vm_undecodable_lines",
     "vm_unknown_event_types",
     "vm_overlong_lines",
@@ -70,6 +71,7 @@ class Counters:
     editor_requests_over_limit: int = 0  # more requests in flight than the bound: refused
     editor_stray_cancels: int = 0  # $/cancel_request naming one of the bridge's requests
     editor_input_pauses: int = 0  # stdin left unread while answers wait for the editor
+    editor_output_abandoned: int = 0  # at shutdown, a write the editor never read was dropped
     # VM side (AgentEvent lines).
     vm_undecodable_lines: int = 0
     vm_unknown_event_types: int = 0

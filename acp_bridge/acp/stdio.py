@@ -6,7 +6,9 @@ before they enqueue, so a slow editor slows the VM down instead of growing memor
 responses and errors are enqueued at once (they are few). Reads wait for the pipe to be
 readable and then read what is there, so a shutdown never waits on a blocked read (a
 regular file, which never blocks, is read directly); writes run in a worker thread, so a
-slow editor never blocks the event loop.
+slow editor never blocks the event loop, and a write the editor never takes does not hold
+up shutdown either: cancelling the writer abandons it (the thread stays blocked; see
+:mod:`acp_bridge.cli.serve`).
 
 Back-pressure on the editor's input: answers are queued whatever the outbox holds (a
 handler that finished must be able to answer), so an editor that writes requests and reads
@@ -169,6 +171,9 @@ class Outbox:
 async def write_loop(outbox: Outbox, fd: int = STDOUT_FD) -> None:
     """Own stdout: write what the outbox holds until it is closed and drained.
 
+    Cancelling it abandons a write in progress: the worker thread stays blocked in it
+    (stdout is the editor's pipe, not ours to make non-blocking), the task ends at once.
+
     Raises:
         BrokenPipeError: The editor closed its end of the pipe.
     """
@@ -179,7 +184,7 @@ async def write_loop(outbox: Outbox, fd: int = STDOUT_FD) -> None:
                 return
             continue
         data = outbox.take_all()
-        await anyio.to_thread.run_sync(write_all, fd, data)
+        await anyio.to_thread.run_sync(write_all, fd, data, abandon_on_cancel=True)
 
 
 async def read_loop(

@@ -5,6 +5,7 @@ Every test runs the real bridge over real pipes, with the test VMs of ``tests/vm
 * a bridge killed with SIGKILL takes its VMs, and what they started, with it (the
   watchdog, :mod:`acp_bridge.vm.lifeline`), and a watchdog that dies is replaced;
 * a daemon that left a VM's process group but holds its stdout cannot hold a turn open;
+* SIGTERM stops a bridge whose editor never reads stdout;
 * a message nested deeper than the bridge could write again is refused up front, from the
   editor and from a VM alike;
 * a VM start that fails (EMFILE) fails that prompt only.
@@ -12,12 +13,16 @@ Every test runs the real bridge over real pipes, with the test VMs of ``tests/vm
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
 import shlex
 import signal
+import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -208,6 +213,85 @@ def test_a_daemon_holding_a_session_vms_stdout_does_not_hide_that_the_vm_died(
         assert counters["vm_stdout_held_open"] == 1
         editor.close()
         assert editor.problems() == []
+
+
+# --------------------------------------------------------------------------- a hung editor
+
+
+class UnreadBridge:
+    """A bridge whose stdout is never read (a hung editor); its stderr is."""
+
+    def __init__(self, log_dir: Path, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "acp_bridge", "--log-dir", str(log_dir), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.stderr_lines: list[str] = []
+        self._err = threading.Thread(target=self._read_stderr, daemon=True)
+        self._err.start()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"jsonrpc": "2.0", **message}).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def answer(self, msg_id: int) -> dict[str, Any]:
+        """Read (while the editor still reads) up to the answer to ``msg_id``."""
+        assert self.proc.stdout is not None
+        while True:
+            message: dict[str, Any] = json.loads(self.proc.stdout.readline())
+            if message.get("id") == msg_id and "method" not in message:
+                return message
+
+    def unread_bytes(self) -> int:
+        assert self.proc.stdout is not None
+        raw = fcntl.ioctl(self.proc.stdout.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        return int.from_bytes(raw, sys.byteorder)
+
+    def pipe_size(self) -> int:
+        assert self.proc.stdout is not None
+        return fcntl.fcntl(self.proc.stdout.fileno(), F_GETPIPE_SZ)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+        self._err.join(5)
+
+
+def test_sigterm_stops_a_bridge_whose_editor_never_reads_stdout(tmp_path: Path) -> None:
+    flood = vm("--flood", "100000", "--forever", "--print-pid")
+    bridge = UnreadBridge(tmp_path / "logs", "--vm-exec", flood)
+    try:
+        bridge.send({"id": 1, "method": "initialize", "params": {"protocolVersion": 1}})
+        bridge.answer(1)
+        new = {"cwd": str(tmp_path), "mcpServers": []}
+        bridge.send({"id": 2, "method": "session/new", "params": new})
+        sid = bridge.answer(2)["result"]["sessionId"]
+        bridge.send({"id": 3, "method": "session/prompt", "params": prompt_params(sid)})
+        # From here on nobody reads: wait until the pipe is full (the bridge's write blocks).
+        deadline = time.monotonic() + 30
+        while bridge.unread_bytes() < bridge.pipe_size() - 4096:
+            assert time.monotonic() < deadline, "the bridge's stdout never filled up"
+            time.sleep(0.05)
+        vm_pids = [int(line.rsplit(" ", 1)[-1]) for line in bridge.stderr_lines if "vm-pid" in line]
+        bridge.proc.send_signal(signal.SIGTERM)
+        assert bridge.proc.wait(30) == 0
+        [vm_pid] = vm_pids
+        wait_until_gone(vm_pid)
+        assert any("has not read stdout" in line for line in bridge.stderr_lines)
+    finally:
+        bridge.close()
 
 
 # --------------------------------------------------------------------------- nesting
