@@ -1,6 +1,6 @@
 """A VM's lifetime is tied to the bridge's, its output ends with it, and no start fails twice.
 
-Every test runs the real bridge over real pipes, with the test VMs of ``tests/vms``:
+Every test runs the real bridge over real pipes, with the test VMs of ``tests/support/vms``:
 
 * a bridge killed with SIGKILL takes its VMs, and what they started, with it (the
   watchdog, :mod:`acp_bridge.vm.lifeline`), and a watchdog that dies is replaced;
@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from editor import FakeEditor
+from support.editor import FakeEditor
+from support.paths import VMS
 
 pytestmark = pytest.mark.e2e
 
-VMS = Path(__file__).parent.parent / "vms"
 EXEC_VM = [sys.executable, str(VMS / "exec_vm.py")]
 SESSION_VM = [sys.executable, str(VMS / "session_vm.py")]
 #: Deeper than orjson can write (254 levels): the shape of the reported attack.

@@ -1,7 +1,7 @@
 """A runner's failures fail one prompt, never the session: real runners, real VM processes.
 
 Each test drives a real :class:`~acp_bridge.session_runtime.SessionRuntime` (an in-memory
-log, a real outbox) whose runner starts the test VMs of ``tests/vms`` as processes.
+log, a real outbox) whose runner starts the test VMs of ``tests/support/vms`` as processes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
+from support.paths import VMS
 
 from acp_bridge.acp.stdio import Outbox
 from acp_bridge.core.session import SessionCore
@@ -25,7 +26,6 @@ from acp_bridge.settings import Settings
 from acp_bridge.vm.exec_mode import ExecModeRunner
 from acp_bridge.vm.session_mode import SessionModeRunner
 
-VMS = Path(__file__).parent.parent.parent / "vms"
 #: A value ``orjson`` cannot encode. Nothing an editor sends can be such a value (see
 #: ``MAX_NESTING_DEPTH``): these tests are about what happens if something else ever is.
 UNENCODABLE = {"a set"}
