@@ -32,6 +32,7 @@ CounterName: TypeAlias = Literal[
     "vm_unknown_event_types",
     "vm_overlong_lines",
     "vm_invalid_events",
+    "vm_forged_records",
     "vm_events_outside_turn",
     "vm_bad_answers",
     "vm_refused_requests",
@@ -77,6 +78,7 @@ class Counters:
     vm_unknown_event_types: int = 0
     vm_overlong_lines: int = 0
     vm_invalid_events: int = 0
+    vm_forged_records: int = 0  # an event of the bridge's own record type: kept as undecodable
     vm_events_outside_turn: int = 0
     vm_bad_answers: int = 0
     vm_refused_requests: int = 0  # asked the editor for what it may not (capability, path)

@@ -14,6 +14,14 @@ Two lanes, one result. A plain text chunk (exactly ``type``, ``session_id`` and
 :func:`line`, the full decoder. :func:`line` is right for a text chunk too: the fuzz tests
 hold the two lanes to the same output, line for line.
 
+The bridge's own record types (``acp_bridge.*``, see :mod:`acp_bridge.eventlog.records`)
+are the bridge's to write: replay trusts them (a prompt record shows as the user's words).
+A VM line of such a type, bare or inside ``session/event``, is never persisted as that
+type: :func:`_event`, the one place a VM's object becomes a record by the full decoder,
+keeps it as an ``acp_bridge.undecodable`` record (the raw line and why), counts it in
+``vm_forged_records`` and forwards nothing. The fast lane takes only the text chunk types,
+so no such line can reach it.
+
 Rule: nothing in this module performs I/O or reads the clock.
 """
 
@@ -24,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from acp_bridge.eventlog.records import undecodable_record
+from acp_bridge.eventlog.records import is_bridge_record, undecodable_record
 from acp_bridge.jsonrpc.framing import LineTooLong
 from acp_bridge.vm.events import (
     InvalidEvent,
@@ -172,7 +180,7 @@ def line(
     if isinstance(value, NotAnEvent):
         return _undecodable(session_id, raw, value.reason)
     if not is_rpc_message(value):
-        return _event(translator, forwarding, value)
+        return _event(translator, forwarding, raw, value)
     if value.get("method") != VM_EVENT_METHOD:
         return Ingested(None, rpc=value)
     params = value.get("params")
@@ -181,13 +189,33 @@ def line(
         return _undecodable(session_id, raw, "session/event without an event object")
     depth = params.get("frame_depth") if isinstance(params, dict) else None
     frame_depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else None
-    return _event(translator, forwarding, wrapped, frame_depth)
+    return _event(translator, forwarding, raw, wrapped, frame_depth)
 
 
 def _event(
-    translator: Translator, forwarding: bool, data: JsonObject, frame_depth: int | None = None
+    translator: Translator,
+    forwarding: bool,
+    raw: bytes,
+    data: JsonObject,
+    frame_depth: int | None = None,
 ) -> Ingested:
-    """Decide what one event object from the VM becomes (persisted whatever it is)."""
+    """Decide what one event object from the VM becomes (persisted whatever it is).
+
+    Args:
+        translator: The session's translator.
+        forwarding: Whether the session sends what the VM writes now.
+        raw: The line the object came from (kept as it is when the object is refused).
+        data: The event object: the line itself, or the event of a ``session/event``.
+        frame_depth: The envelope's ``frame_depth``, when the VM sent one.
+    """
+    if is_bridge_record(data):
+        reason = f"event type {data['type'][:80]!r} is the bridge's own record type (not forwarded)"
+        return Ingested(
+            undecodable_record(translator.session_id, raw, reason),
+            frame_depth,
+            counter="vm_forged_records",
+            problem=reason,
+        )
     decoded = decode_event(data)
     if isinstance(decoded, UnknownEvent):
         return Ingested(

@@ -17,7 +17,8 @@ that recognise such a chunk without the full decoder get exactly what ``translat
 What goes where, by default (strict ACP, valid against the official schema):
 
 * ``agent_message_chunk`` / ``agent_thought_chunk`` -> the same ACP updates with a text
-  block; text inside ``<think>...</think>`` in a message becomes thought chunks.
+  block; text inside ``<think>...</think>`` in a message becomes thought chunks. An empty
+  chunk of either kind (valid, but it says nothing) sends nothing and counts nothing.
 * ``tool_call`` / ``tool_call_update`` -> ``tool_call`` / ``tool_call_update`` with a human
   title, a valid ``kind`` and ``status``, ``locations`` from path arguments and the output
   as ``content``; an update for a call never announced becomes a ``tool_call``, a repeated
@@ -188,11 +189,14 @@ class Translator:
         What :meth:`translate` sends for such an event (it comes here), for callers that
         have the event's ``type`` and ``content`` without decoding it: the lane the bulk of
         a stream takes. Text inside ``<think>...</think>`` in a message becomes thought
-        chunks; a partial tag is held back until the next chunk or the end of the turn.
+        chunks; a partial tag is held back until the next chunk or the end of the turn. An
+        empty chunk, of either kind, becomes nothing (it changes no held text either).
         """
+        if not text:
+            return []
         think = self._think
         if kind != "agent_message_chunk" or (
-            text and THINK_OPEN[0] not in text and not think.held and not think.inside
+            THINK_OPEN[0] not in text and not think.held and not think.inside
         ):
             return [new_chunk(self.session_id, kind, text)]
         return [

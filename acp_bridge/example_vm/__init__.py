@@ -13,7 +13,8 @@ turn at a human pace, streamed as ``session/event`` notifications:
    ``tool_call_update`` ``in_progress`` and ``completed`` with the first lines of the file
    (or ``failed`` when there is no such file or it cannot be read). The file is read
    through the editor (``fs/read_text_file``: its buffer, saved or not) when the editor
-   offers that, else from disk;
+   offers that, else from disk; an editor that offers reads and refuses this one fails
+   the call with its message (nothing is read from disk then);
 4a. when the prompt asks to *run* something (a command in backticks, else ``ls -la``): a
    ``run_command`` tool call (kind ``execute``); the user is asked
    (``session/request_permission``); if allowed the command runs in an editor terminal

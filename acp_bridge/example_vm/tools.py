@@ -1,11 +1,13 @@
 """The example agent's three tools, each one tool call from its announcement to its end.
 
 - :func:`read_file`: read the project's file, through the editor (its buffer) when it offers
-  ``fs/read_text_file``, else from disk;
+  ``fs/read_text_file``, else from disk; an editor that offers reads and refuses this one
+  fails the call with its message, and nothing is read from disk;
 - :func:`run_command`: ask, then run a command in the editor's terminal (``terminal/*``), or
   here when the editor offers none;
 - :func:`write_notes`: show the diff, ask, then write the notes file through the editor
-  (``fs/write_text_file``) or to disk.
+  (``fs/write_text_file``) or to disk. Its old text comes from the editor too when it offers
+  reads: "not found" (``-32002``) means the file is new; any other refusal fails the call.
 
 Rule: every tool ends its tool call (``completed`` or ``failed``) before it returns; only
 :class:`~.turn.Cancelled` leaves one open, for the turn to fail.
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 from acp_bridge.example_vm.prose import Outcome, exit_text
 from acp_bridge.example_vm.turn import CALL_POLL, EVENT_DELAY, Cancelled, EditorError
 from acp_bridge.example_vm.workspace import FileSummary, summarise_file, summarise_text
+from acp_bridge.jsonrpc.messages import RESOURCE_NOT_FOUND
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,6 +56,9 @@ def read_file(turn: Turn, target: str, exists: bool) -> tuple[FileSummary | None
         except OSError as exc:
             error = f"{exc.strerror or exc}: {target}"
             log.info("read_file %s failed: %s", target, exc)
+        except EditorError as exc:  # refused: a failure, not a reason to read it myself
+            error = f"the editor did not let me read {target}: {exc.reason}"
+            log.info("read_file %s refused: %s", target, exc)
     elapsed_ms = int((time.monotonic() - started) * 1000)
     turn.pause(TOOL_DELAY)
     if summary is not None:
@@ -62,17 +68,17 @@ def read_file(turn: Turn, target: str, exists: bool) -> tuple[FileSummary | None
     return summary, error
 
 
-def _editor_text(turn: Turn, path: Path) -> str | None:
-    """A file's text as the editor has it, if it offers to read files and has that file."""
-    if not turn.powers.read:
-        return None
-    try:
-        answer = turn.call("fs/read_text_file", {"path": str(path)})
-    except EditorError as exc:  # e.g. no such file (yet)
-        log.info("%s; reading it myself", exc)
-        return None
+def _editor_text(turn: Turn, path: Path) -> str:
+    """A file's text as the editor has it (only for an editor that offers to read files).
+
+    Raises:
+        EditorError: The editor refused (its answer was an error, or had no text).
+    """
+    answer = turn.call("fs/read_text_file", {"path": str(path)})
     content = answer.get("content")
-    return content if isinstance(content, str) else None
+    if not isinstance(content, str):
+        raise EditorError("fs/read_text_file", {"message": "the answer has no text content"})
+    return content
 
 
 def _summarise(turn: Turn, path: Path) -> FileSummary:
@@ -80,16 +86,26 @@ def _summarise(turn: Turn, path: Path) -> FileSummary:
 
     Raises:
         OSError: Reading it ourselves failed.
+        EditorError: The editor offers reads and refused this one.
     """
-    text = _editor_text(turn, path)
-    return summarise_text(text, complete=True) if text is not None else summarise_file(path)
+    if turn.powers.read:
+        return summarise_text(_editor_text(turn, path), complete=True)
+    return summarise_file(path)
 
 
 def _current_text(turn: Turn, path: Path) -> str | None:
-    """A file's text as the editor has it (else from disk); ``None`` if it is new."""
-    text = _editor_text(turn, path)
-    if text is not None:
-        return text
+    """A file's text as the editor has it (else from disk); ``None`` if it is new.
+
+    Raises:
+        EditorError: The editor offers reads and refused this one, other than "not found".
+    """
+    if turn.powers.read:
+        try:
+            return _editor_text(turn, path)
+        except EditorError as exc:
+            if exc.code == RESOURCE_NOT_FOUND:
+                return None
+            raise
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -102,7 +118,16 @@ def _current_text(turn: Turn, path: Path) -> str | None:
 def write_notes(turn: Turn, new: str) -> Outcome:
     """The write_file tool call: show the diff of the notes file, ask, then write ``new``."""
     path = turn.cwd / NOTES_FILE
-    old = _current_text(turn, path)
+    try:
+        old = _current_text(turn, path)
+    except EditorError as exc:
+        log.warning("reading %s failed: %s", path, exc)
+        turn.open_tool("write_file", "edit", {"path": str(path), "new_text": new})
+        return _fail(
+            turn,
+            f"I did not write {NOTES_FILE}: the editor did not let me read it ({exc.reason}).",
+            error=f"reading {path} failed: {exc.reason}",
+        )
     raw_input = {"path": str(path), "old_text": old, "new_text": new}
     turn.open_tool("write_file", "edit", raw_input)
     allowed, why = turn.allowed(

@@ -7,10 +7,12 @@ import json
 import pytest
 from support.ingest import vm_line
 
+from acp_bridge.core.replay import Replayer
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.core.turn import Phase
 from acp_bridge.errors import LocalProtocolError
+from acp_bridge.eventlog import records
 from acp_bridge.jsonrpc.framing import LineTooLong
 
 
@@ -171,3 +173,32 @@ def test_a_batch_stops_at_the_prompts_answer_so_later_events_stay_out_of_the_tur
     assert rest.counts == {"vm_events_outside_turn": 1, "vm_undecodable_lines": 1}
     [(position, problem)] = rest.problems
     assert (position, problem[:9]) == (4, "not JSON:")
+
+
+@pytest.mark.parametrize("kind", ["agent_message_chunk", "agent_thought_chunk"])
+def test_an_empty_text_chunk_is_kept_sends_nothing_and_counts_nothing_live_and_in_replay(
+    kind: str,
+) -> None:
+    empty = {"type": kind, "session_id": "vm", "content": ""}
+    lines = [
+        json.dumps(empty).encode(),  # the fast lane
+        json.dumps({**empty, "extra": 1}).encode(),  # the full decoder
+        json.dumps(
+            {"jsonrpc": "2.0", "method": "session/event", "params": {"event": empty}}
+        ).encode(),
+    ]
+    session = core()
+    session.begin_turn([])
+    session.vm_has_prompt()
+    batch = session.vm_lines(lines)
+    assert (batch.outgoing, batch.counts, batch.problems) == ([], {}, [])
+    assert len(batch.records) == len(lines)
+    replayer = Replayer(TranslatorOptions(cwd="/w"))
+    replayer.begin_log("s1")
+    logged = [
+        records.session_record("s1", "/w", [], []),
+        records.vm_turn_record("s1", started=True),
+        *(dict(record) for record, _ in batch.records),
+    ]
+    assert [entry for record in logged for entry in replayer.feed(record)] == []
+    assert replayer.stats.problems == []

@@ -385,8 +385,27 @@ def test_text_held_back_for_a_possible_tag_is_released_at_turn_end(acp: StrictAc
     assert_valid(acp, out + closing)
 
 
-def test_empty_message_chunk_sends_nothing() -> None:
-    assert Translator(SESSION).translate(ev(type="agent_message_chunk", content="")) == []
+@pytest.mark.parametrize("kind", ["agent_message_chunk", "agent_thought_chunk"])
+def test_an_empty_text_chunk_of_either_kind_sends_nothing(kind: str) -> None:
+    translator = Translator(SESSION)
+    assert translator.translate(ev(type=kind, content="")) == []
+    assert translator.text_chunks(kind, "") == []
+    assert translator.end_turn("end_turn") == []
+    assert translator.repairs == 0
+
+
+def test_an_empty_chunk_leaves_held_text_as_it_was() -> None:
+    def runs(texts: list[str]) -> list[tuple[str, str]]:
+        translator = Translator(SESSION)
+        out: list[Outgoing] = []
+        for text in texts:
+            out += translator.text_chunks("agent_message_chunk", text)
+            out += translator.text_chunks("agent_thought_chunk", "")
+        return split_runs(out + translator.end_turn("end_turn"))
+
+    with_empties = runs(["a <thi", "", "nk>b", "", "</think>c", ""])
+    assert with_empties == runs(["a <thi", "nk>b", "</think>c"])
+    assert all(text for _, text in with_empties)
 
 
 def test_user_prompt_replays_each_block_as_a_user_chunk(acp: StrictAcp) -> None:

@@ -200,9 +200,35 @@ def test_read_file_prefers_the_editors_buffer(project: Path) -> None:
     assert played.events()[-1]["raw_output"] == {"text": "# From the buffer\n"}
 
 
-def test_read_file_falls_back_to_disk_and_fails_without_a_file(project: Path) -> None:
-    missing = ("error", {"code": -32002, "message": "Resource not found"})
-    played = Played(project, lambda m, p: missing, Powers(read=True))
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        ("error", {"code": -32002, "message": "Resource not found"}),
+        ("error", {"code": -32603, "message": "the buffer is locked"}),
+        ("result", {"text": "not the content member"}),
+    ],
+)
+def test_a_read_the_editor_refuses_fails_and_nothing_is_read_from_disk(
+    project: Path, refusal: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def from_disk(path: Path) -> None:
+        raise AssertionError(f"{path} read from disk")
+
+    monkeypatch.setattr(tools, "summarise_file", from_disk)
+    played = Played(project, lambda m, p: refusal, Powers(read=True))
+    summary, error = tools.read_file(played.turn, "README.md", exists=True)
+    assert summary is None
+    assert error is not None
+    assert error.startswith("the editor did not let me read README.md: ")
+    message = refusal[1].get("message", "the answer has no text content")
+    assert error.endswith(message)
+    final = played.events()[-1]
+    assert (final["status"], final["error"]) == ("failed", error)
+    assert played.methods() == ["fs/read_text_file"]
+
+
+def test_read_file_reads_from_disk_only_without_the_editors_reads(project: Path) -> None:
+    played = Played(project)  # nothing: any request fails the test
     summary, _ = tools.read_file(played.turn, "README.md", exists=True)
     assert summary is not None
     assert summary.heading == "Widget"
@@ -210,6 +236,40 @@ def test_read_file_falls_back_to_disk_and_fails_without_a_file(project: Path) ->
     assert summary is None
     assert error == f"no readable text file found in {project}"
     assert played.events()[-1]["status"] == "failed"
+
+
+def test_write_notes_takes_not_found_from_the_editor_as_a_new_file(tmp_path: Path) -> None:
+    (tmp_path / tools.NOTES_FILE).write_text("on disk, not in the editor\n")
+
+    def answer(method: str, params: JsonObject) -> tuple[str, Any]:
+        return {
+            "fs/read_text_file": ("error", {"code": -32002, "message": "Resource not found"}),
+            "session/request_permission": (
+                "result",
+                {"outcome": {"outcome": "selected", "optionId": "allow_once"}},
+            ),
+            "fs/write_text_file": ("result", None),
+        }[method]
+
+    played = Played(tmp_path, answer, Powers(read=True, write=True))
+    outcome = tools.write_notes(played.turn, "new\n")
+    assert not outcome.failed
+    assert "I created" in outcome.sentence
+    assert played.events()[0]["raw_input"]["old_text"] is None
+
+
+def test_write_notes_fails_when_the_editor_refuses_the_read(tmp_path: Path) -> None:
+    (tmp_path / tools.NOTES_FILE).write_text("old\n")
+    refused = ("error", {"code": -32603, "message": "the buffer is locked"})
+    played = Played(tmp_path, lambda m, p: refused, Powers(read=True, write=True))
+    outcome = tools.write_notes(played.turn, "new\n")
+    assert outcome.failed
+    assert "the buffer is locked" in outcome.sentence
+    assert played.methods() == ["fs/read_text_file"]  # not asked, not written
+    assert (tmp_path / tools.NOTES_FILE).read_text() == "old\n"
+    final = played.events()[-1]
+    assert final["status"] == "failed"
+    assert "the buffer is locked" in final["error"]
 
 
 def test_write_notes_rejected_writes_nothing(tmp_path: Path) -> None:
