@@ -83,6 +83,11 @@ def assert_logs_are_clean(log_dir: Path) -> None:
 
 # --------------------------------------------------------------------------- the editor side
 
+#: A value nested 300 levels deep (JSON allows it; orjson writes at most 254).
+DEEP: Any = 0
+for _ in range(300):
+    DEEP = [DEEP]
+
 #: Editor lines: (kind, payload). Requests get ids ``fz-<n>`` when the batch is built.
 REQUESTS = st.sampled_from(
     [
@@ -97,6 +102,20 @@ REQUESTS = st.sampled_from(
         ("request", {"method": "_acp_bridge/status", "params": {}}),
         ("notification", {"method": "session/cancel", "params": {"sessionId": "nope"}}),
         ("notification", {"method": "no/such_notification"}),
+        # members JSON-RPC lets a peer omit
+        ("request", {"method": "initialize"}),
+        ("request", {"method": "session/new"}),
+        ("request", {"method": "session/prompt"}),
+        ("request", {"method": "session/list"}),
+        ("request", {"method": "_acp_bridge/status"}),
+        ("notification", {"method": "session/cancel"}),
+        ("notification", {"method": "$/cancel_request"}),
+        # cancels naming the editor's own ids, the bridge's, and nothing
+        ("notification", {"method": "$/cancel_request", "params": {"requestId": "fz-0"}}),
+        ("notification", {"method": "$/cancel_request", "params": {"requestId": "acp-bridge-0"}}),
+        ("notification", {"method": "$/cancel_request", "params": {"requestId": [1]}}),
+        # nesting deeper than any encoder takes
+        ("request", {"method": "session/new", "params": {"cwd": "/", "deep": DEEP}}),
     ]
 )
 GARBAGE = st.one_of(
@@ -109,6 +128,12 @@ GARBAGE = st.one_of(
     ).map(lambda v: json.dumps(v).encode()),
     st.just(b'{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}'),
     st.just(b'[{"jsonrpc":"2.0","id":1,"method":"initialize"}]'),
+    # answers with foreign ids: the editor's own request's, the bridge's, none of anyone's
+    st.just(b'{"jsonrpc":"2.0","id":"fz-0","result":{}}'),
+    st.just(b'{"jsonrpc":"2.0","id":"acp-bridge-0","result":{}}'),
+    st.just(b'{"jsonrpc":"2.0","id":"acp-bridge-1","error":{"code":-32001}}'),
+    st.just(b'{"jsonrpc":"2.0","id":7,"error":{"code":true,"message":"x"}}'),
+    st.just(json.dumps({"jsonrpc": "2.0", "method": "x", "params": {"d": DEEP}}).encode()),
     st.just(b'{"jsonrpc":"2.0","id":"x","method":"initialize","params":{}'),
 )
 EDITOR_LINES = st.lists(
