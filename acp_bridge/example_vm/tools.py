@@ -7,7 +7,8 @@
   here when the editor offers none;
 - :func:`write_notes`: show the diff, ask, then write the notes file through the editor
   (``fs/write_text_file``) or to disk. Its old text comes from the editor too when it offers
-  reads: "not found" (``-32002``) means the file is new; any other refusal fails the call.
+  reads; an error there means the file is new (editors say "not found" in different ways),
+  and the disk is not read instead.
 
 Rule: every tool ends its tool call (``completed`` or ``failed``) before it returns; only
 :class:`~.turn.Cancelled` leaves one open, for the turn to fail.
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Final
 from acp_bridge.example_vm.prose import Outcome, exit_text
 from acp_bridge.example_vm.turn import CALL_POLL, EVENT_DELAY, Cancelled, EditorError
 from acp_bridge.example_vm.workspace import FileSummary, summarise_file, summarise_text
-from acp_bridge.jsonrpc.messages import RESOURCE_NOT_FOUND
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -96,16 +96,16 @@ def _summarise(turn: Turn, path: Path) -> FileSummary:
 def _current_text(turn: Turn, path: Path) -> str | None:
     """A file's text as the editor has it (else from disk); ``None`` if it is new.
 
-    Raises:
-        EditorError: The editor offers reads and refused this one, other than "not found".
+    Editors answer a read of a file that does not exist with different errors ("not found",
+    an internal error), so when the editor offers reads any error means there is no text to
+    show in the diff: the file is taken as new, and the disk is never read instead.
     """
     if turn.powers.read:
         try:
             return _editor_text(turn, path)
         except EditorError as exc:
-            if exc.code == RESOURCE_NOT_FOUND:
-                return None
-            raise
+            log.info("no current text for %s from the editor (%s): a new file", path, exc)
+            return None
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:

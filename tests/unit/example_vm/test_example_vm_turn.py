@@ -258,18 +258,28 @@ def test_write_notes_takes_not_found_from_the_editor_as_a_new_file(tmp_path: Pat
     assert played.events()[0]["raw_input"]["old_text"] is None
 
 
-def test_write_notes_fails_when_the_editor_refuses_the_read(tmp_path: Path) -> None:
+def test_write_notes_takes_any_read_error_as_a_new_file_never_the_disk(tmp_path: Path) -> None:
     (tmp_path / tools.NOTES_FILE).write_text("old\n")
-    refused = ("error", {"code": -32603, "message": "the buffer is locked"})
-    played = Played(tmp_path, lambda m, p: refused, Powers(read=True, write=True))
+
+    def answer(method: str, params: JsonObject) -> tuple[str, Any]:
+        return {
+            "fs/read_text_file": ("error", {"code": -32603, "message": "Internal error"}),
+            "session/request_permission": (
+                "result",
+                {"outcome": {"outcome": "selected", "optionId": "allow_once"}},
+            ),
+            "fs/write_text_file": ("result", None),
+        }[method]
+
+    played = Played(tmp_path, answer, Powers(read=True, write=True))
     outcome = tools.write_notes(played.turn, "new\n")
-    assert outcome.failed
-    assert "the buffer is locked" in outcome.sentence
-    assert played.methods() == ["fs/read_text_file"]  # not asked, not written
-    assert (tmp_path / tools.NOTES_FILE).read_text() == "old\n"
-    final = played.events()[-1]
-    assert final["status"] == "failed"
-    assert "the buffer is locked" in final["error"]
+    assert not outcome.failed
+    assert played.events()[0]["raw_input"]["old_text"] is None  # not the disk's "old"
+    assert played.methods() == [
+        "fs/read_text_file",
+        "session/request_permission",
+        "fs/write_text_file",
+    ]
 
 
 def test_write_notes_rejected_writes_nothing(tmp_path: Path) -> None:
