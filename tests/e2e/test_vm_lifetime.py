@@ -57,7 +57,7 @@ def alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie left for init to reap counts as dead)."""
     try:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: it went while being read
         return False
 
 
