@@ -57,7 +57,7 @@ def alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie left for init to reap counts as dead)."""
     try:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: it went while being read
         return False
 
 
@@ -350,14 +350,15 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def settled_fds(pid: int) -> int:
-    """The bridge's descriptor count once it has stopped changing (a bounded wait)."""
+def settled_fds(pid: int, below: int | None = None) -> int:
+    """The bridge's descriptor count once under ``below`` and steady (a bounded wait)."""
     deadline = time.monotonic() + 20
     last, same = -1, 0
     while same < 10:
         assert time.monotonic() < deadline, "the bridge's descriptors never settled"
         count = open_fds(pid)
-        same = same + 1 if count == last else 0
+        steady = count == last and (below is None or count < below)
+        same = same + 1 if steady else 0
         last = count
         time.sleep(0.05)
     return last
@@ -376,14 +377,16 @@ def test_a_vm_start_that_fails_for_lack_of_descriptors_fails_that_prompt_only(
         sid = editor.new_session(tmp_path)
         pid = editor.proc.pid
         limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        below = None
         if mode == "session":
             # The first VM is up; kill it, so that the next prompt starts one.
             assert editor.call("session/prompt", prompt_params(sid)) == {"stopReason": "end_turn"}
             first = pid_after(editor, "session-vm-pid")
+            below = open_fds(pid) - 2  # its pipes (stdin, stdout, stderr) are closed first
             os.kill(first, signal.SIGKILL)
             wait_until_gone(first)
         # Not one descriptor to spare: the next VM start fails with EMFILE.
-        resource.prlimit(pid, resource.RLIMIT_NOFILE, (settled_fds(pid), limits[1]))
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (settled_fds(pid, below), limits[1]))
         try:
             failed = editor.wait_response(editor.prompt(sid, "no descriptors"), timeout=30)
         finally:

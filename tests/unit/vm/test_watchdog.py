@@ -6,10 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from acp_bridge.vm import watchdog
 from acp_bridge.vm.lifeline import watchdog_command
+
+#: Ignores SIGTERM, then says so on stdout, then sleeps.
+STUBBORN = (
+    "import signal, time; signal.signal(15, signal.SIG_IGN); "
+    "print('ready', flush=True); time.sleep(600)"
+)
 
 
 def test_lines_list_and_unlist_groups_and_bad_lines_are_skipped() -> None:
@@ -21,23 +26,24 @@ def test_lines_list_and_unlist_groups_and_bad_lines_are_skipped() -> None:
 
 def test_at_eof_it_stops_the_listed_groups_even_those_ignoring_sigterm() -> None:
     stubborn = subprocess.Popen(
-        [sys.executable, "-c", "import signal, time; signal.signal(15, 1); time.sleep(600)"],
-        start_new_session=True,
+        [sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, start_new_session=True
     )
     spared = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     read_fd, write_fd = os.pipe()
+    dog = subprocess.Popen(
+        watchdog_command(0.3),
+        stdin=read_fd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    os.close(read_fd)
     try:
-        dog = subprocess.Popen(
-            watchdog_command(0.3),
-            stdin=read_fd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        os.close(read_fd)
-        time.sleep(0.3)  # the stubborn child sets its SIGTERM handler meanwhile
+        assert stubborn.stdout is not None
+        assert stubborn.stdout.readline() == b"ready\n"  # SIGTERM is ignored from here on
         os.write(write_fd, b"+%d\n+999999\n-999999\n" % stubborn.pid)
         os.close(write_fd)  # the bridge is gone
+        write_fd = -1
         assert dog.wait(20) == 0
         assert stubborn.wait(20) == -signal.SIGKILL
         assert spared.poll() is None  # not listed: not touched
@@ -45,9 +51,13 @@ def test_at_eof_it_stops_the_listed_groups_even_those_ignoring_sigterm() -> None
         said = dog.stderr.read().decode()
         assert f"left 1 VM process group(s) running: {stubborn.pid}" in said
         assert "SIGKILL sent to 1 group(s)" in said
-        dog.stderr.close()
     finally:
-        for child in (stubborn, spared):
+        if write_fd >= 0:
+            os.close(write_fd)
+        for child in (stubborn, spared, dog):
             if child.poll() is None:
                 child.kill()
-                child.wait(5)
+            child.wait(5)
+            for stream in (child.stdout, child.stderr):
+                if stream is not None:
+                    stream.close()
