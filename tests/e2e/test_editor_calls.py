@@ -12,7 +12,7 @@ import pytest
 from support.editor import FakeEditor
 from support.paths import VMS
 
-from acp_bridge.eventlog.naming import segment_file_name
+from acp_bridge.eventlog.naming import log_name_for, segment_file_name
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +70,9 @@ def test_read_is_forwarded_with_the_acp_session_and_answered_under_the_vms_id(
         assert editor.problems() == []
     records = [
         json.loads(line)
-        for line in (tmp_path / "logs" / segment_file_name(sid, 0)).read_text().splitlines()
+        for line in (tmp_path / "logs" / segment_file_name(log_name_for(sid), 0))
+        .read_text()
+        .splitlines()
     ]
     calls = [r for r in records if r["type"] == "acp_bridge.editor_call"]
     assert calls[0]["method"] == "fs/read_text_file"

@@ -11,7 +11,7 @@ import pytest
 from support.editor import FakeEditor
 from support.paths import VMS
 
-from acp_bridge.eventlog.naming import segment_file_name
+from acp_bridge.eventlog.naming import log_name_for, segment_file_name
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,7 +57,8 @@ def test_a_forged_prompt_is_kept_counted_reported_and_never_replayed(tmp_path: P
         first.close()
         assert first.problems() == []
     logged = [
-        json.loads(line) for line in (logs / segment_file_name(sid, 0)).read_text().splitlines()
+        json.loads(line)
+        for line in (logs / segment_file_name(log_name_for(sid), 0)).read_text().splitlines()
     ]
     kinds = [record["type"] for record in logged]
     assert kinds.count("acp_bridge.prompt") == 1  # the user's, not the VM's

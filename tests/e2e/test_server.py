@@ -15,7 +15,7 @@ import pytest
 from support.editor import FakeEditor
 from support.paths import DATA
 
-from acp_bridge.eventlog.naming import segment_file_name
+from acp_bridge.eventlog.naming import log_name_for, segment_file_name
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def logs(tmp_path: Path) -> Path:
 
 
 def read_log(log_dir: Path, session_id: str) -> list[dict[str, Any]]:
-    text = (log_dir / segment_file_name(session_id, 0)).read_text()
+    text = (log_dir / segment_file_name(log_name_for(session_id), 0)).read_text()
     return [json.loads(line) for line in text.splitlines()]
 
 
@@ -379,7 +379,7 @@ def test_a_replayed_log_equals_what_the_editor_saw_live(
             "replay",
             "--cwd",
             str(tmp_path),
-            str(logs / segment_file_name(sid, 0)),
+            str(logs / segment_file_name(log_name_for(sid), 0)),
         ],
         capture_output=True,
         timeout=60,
@@ -406,7 +406,7 @@ def test_sigterm_stops_the_vm_flushes_the_log_and_exits_zero(logs: Path, tmp_pat
         assert editor.proc.wait(10) == 0
         assert time.monotonic() - started < 5
         editor.close()
-    lines = (logs / segment_file_name(sid, 0)).read_bytes().splitlines(keepends=True)
+    lines = (logs / segment_file_name(log_name_for(sid), 0)).read_bytes().splitlines(keepends=True)
     assert all(line.endswith(b"\n") for line in lines)
     records = [json.loads(line) for line in lines]
     assert [r["index"] for r in records] == list(range(len(records)))

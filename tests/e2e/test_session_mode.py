@@ -13,7 +13,7 @@ import pytest
 from support.editor import FakeEditor
 from support.paths import VMS
 
-from acp_bridge.eventlog.naming import segment_file_name
+from acp_bridge.eventlog.naming import log_name_for, segment_file_name
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,7 @@ def exec_vm(*flags: str) -> str:
 
 
 def read_log(log_dir: Path, session_id: str) -> list[dict[str, Any]]:
-    text = (log_dir / segment_file_name(session_id, 0)).read_text()
+    text = (log_dir / segment_file_name(log_name_for(session_id), 0)).read_text()
     return [json.loads(line) for line in text.splitlines()]
 
 

@@ -13,7 +13,7 @@ import pytest
 from support.editor import FakeEditor
 from support.paths import DATA, VMS
 
-from acp_bridge.eventlog.naming import segment_file_name
+from acp_bridge.eventlog.naming import log_name_for, segment_file_name
 
 pytestmark = pytest.mark.e2e
 
@@ -152,10 +152,10 @@ def test_list_resume_close_delete(tmp_path: Path, recorded: str) -> None:
         assert editor.call("session/close", {"sessionId": a}) == {}
         gone = editor.wait_response(editor.prompt(a, "hello?"))
         assert gone["error"]["code"] == -32002
-        assert (logs / segment_file_name(a, 0)).exists()
+        assert (logs / segment_file_name(log_name_for(a), 0)).exists()
         # delete removes it; unknown ids succeed
         assert editor.call("session/delete", {"sessionId": a}) == {}
-        assert not (logs / segment_file_name(a, 0)).exists()
+        assert not (logs / segment_file_name(log_name_for(a), 0)).exists()
         assert editor.call("session/delete", {"sessionId": "never-existed"}) == {}
         assert [s["sessionId"] for s in editor.call("session/list", {})["sessions"]] == [b]
         editor.close()
@@ -178,7 +178,7 @@ def test_a_session_open_in_one_bridge_is_refused_by_another(tmp_path: Path, reco
             assert "open in another process" in refused["error"]["message"]
             busy = second.wait_response(second.request("session/delete", {"sessionId": sid}))
             assert "open in another process" in busy["error"]["message"]
-            assert (logs / segment_file_name(sid, 0)).exists()
+            assert (logs / segment_file_name(log_name_for(sid), 0)).exists()
             counters = second.call("_acp_bridge/status", {})["counters"]
             assert counters["eventlog_open_failures"] == 1
             # Once the first lets go, the second may take the session over.
@@ -238,7 +238,7 @@ def test_a_corrupt_line_in_the_middle_is_reported_and_the_rest_replays(
         sid = first.new_session(tmp_path)
         first.call("session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "q"}]})
         first.close()
-    path = logs / segment_file_name(sid, 0)
+    path = logs / segment_file_name(log_name_for(sid), 0)
     lines = path.read_text().splitlines()
     lines.insert(5, "{this line is damaged")
     path.write_text("\n".join(lines) + "\n")
@@ -263,12 +263,12 @@ def test_rotation_across_segments_during_a_load(tmp_path: Path, recorded: str) -
         live = streamed(first, sid)
         first.close()
     # rotate by hand into three segments, as a small cap would have
-    path = logs / segment_file_name(sid, 0)
+    path = logs / segment_file_name(log_name_for(sid), 0)
     lines = path.read_text().splitlines(keepends=True)
     third = len(lines) // 3
     path.write_text("".join(lines[:third]))
-    (logs / segment_file_name(sid, 1)).write_text("".join(lines[third : 2 * third]))
-    (logs / segment_file_name(sid, 2)).write_text("".join(lines[2 * third :]))
+    (logs / segment_file_name(log_name_for(sid), 1)).write_text("".join(lines[third : 2 * third]))
+    (logs / segment_file_name(log_name_for(sid), 2)).write_text("".join(lines[2 * third :]))
     with FakeEditor("--vm-exec", recorded, log_dir=logs) as second:
         second.initialize()
         replayed = load_agent_side(second, sid, tmp_path)
