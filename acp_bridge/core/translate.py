@@ -320,12 +320,7 @@ class Translator:
                 progress["title"] = title
             if kind != known.kind:
                 progress["kind"] = kind
-            if event.raw_input is not None:
-                progress["rawInput"] = event.raw_input
-            if locations:
-                progress["locations"] = locations
-            if diff:
-                progress["content"] = diff
+            _input_fields(progress, event.raw_input, locations, diff)  # type: ignore[arg-type]
             self._attach_extras(progress, extras)  # type: ignore[arg-type]
             return progress
         start: ToolCallStart = {
@@ -337,12 +332,7 @@ class Translator:
         }
         if event.tool_name:
             start["name"] = event.tool_name
-        if event.raw_input is not None:
-            start["rawInput"] = event.raw_input
-        if locations:
-            start["locations"] = locations
-        if diff:
-            start["content"] = diff
+        _input_fields(start, event.raw_input, locations, diff)  # type: ignore[arg-type]
         self._attach_extras(start, extras)  # type: ignore[arg-type]
         return start
 
@@ -432,3 +422,13 @@ class Translator:
                 "params": {"sessionId": self.session_id, "update": update},
             }
         )
+
+
+def _input_fields(update: JsonObject, raw_input: Any, locations: Any, diff: Any) -> None:
+    """What a tool call's input tells, on its start or its progress: input, paths, diff."""
+    if raw_input is not None:
+        update["rawInput"] = raw_input
+    if locations:
+        update["locations"] = locations
+    if diff:
+        update["content"] = diff

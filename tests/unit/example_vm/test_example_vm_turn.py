@@ -238,12 +238,21 @@ def test_read_file_reads_from_disk_only_without_the_editors_reads(project: Path)
     assert played.events()[-1]["status"] == "failed"
 
 
-def test_write_notes_takes_not_found_from_the_editor_as_a_new_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"code": -32002, "message": "Resource not found"},
+        {"code": -32603, "message": "Internal error"},  # how the TS SDK and acpx say it
+    ],
+)
+def test_write_notes_takes_a_read_error_as_a_new_file_never_the_disk(
+    tmp_path: Path, refusal: JsonObject
+) -> None:
     (tmp_path / tools.NOTES_FILE).write_text("on disk, not in the editor\n")
 
     def answer(method: str, params: JsonObject) -> tuple[str, Any]:
         return {
-            "fs/read_text_file": ("error", {"code": -32002, "message": "Resource not found"}),
+            "fs/read_text_file": ("error", refusal),
             "session/request_permission": (
                 "result",
                 {"outcome": {"outcome": "selected", "optionId": "allow_once"}},
@@ -255,26 +264,7 @@ def test_write_notes_takes_not_found_from_the_editor_as_a_new_file(tmp_path: Pat
     outcome = tools.write_notes(played.turn, "new\n")
     assert not outcome.failed
     assert "I created" in outcome.sentence
-    assert played.events()[0]["raw_input"]["old_text"] is None
-
-
-def test_write_notes_takes_any_read_error_as_a_new_file_never_the_disk(tmp_path: Path) -> None:
-    (tmp_path / tools.NOTES_FILE).write_text("old\n")
-
-    def answer(method: str, params: JsonObject) -> tuple[str, Any]:
-        return {
-            "fs/read_text_file": ("error", {"code": -32603, "message": "Internal error"}),
-            "session/request_permission": (
-                "result",
-                {"outcome": {"outcome": "selected", "optionId": "allow_once"}},
-            ),
-            "fs/write_text_file": ("result", None),
-        }[method]
-
-    played = Played(tmp_path, answer, Powers(read=True, write=True))
-    outcome = tools.write_notes(played.turn, "new\n")
-    assert not outcome.failed
-    assert played.events()[0]["raw_input"]["old_text"] is None  # not the disk's "old"
+    assert played.events()[0]["raw_input"]["old_text"] is None  # not the disk's text
     assert played.methods() == [
         "fs/read_text_file",
         "session/request_permission",
