@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from acp_bridge.acp.stdio import Outbox
     from acp_bridge.acp.updates import JsonObject
-    from acp_bridge.counters import Counters
+    from acp_bridge.counters import CounterName, Counters
     from acp_bridge.jsonrpc.framing import LineTooLong
     from acp_bridge.settings import Settings
     from acp_bridge.vm.lifeline import Lifeline
@@ -66,7 +66,7 @@ EDITOR_FAULTS: Final = frozenset(
 #: lists...); one more is refused at once (``acp_bridge.jsonrpc.peer``'s rule 5).
 EDITOR_MAX_IN_FLIGHT: Final = 1024
 #: Which counter each problem with the editor's input bumps (every problem but REFUSED).
-_EDITOR_PROBLEMS: Final = {
+_EDITOR_PROBLEMS: Final[dict[Problem, CounterName]] = {
     Problem.PARSE_ERROR: "editor_parse_errors",
     Problem.INVALID: "editor_invalid_requests",
     Problem.DUPLICATE_ID: "editor_invalid_requests",
@@ -150,8 +150,7 @@ class Agent:
                 self.counters.editor_refused_requests += 1
             log.warning("%s", report.message)
             return
-        name = _EDITOR_PROBLEMS[report.problem]
-        setattr(self.counters, name, getattr(self.counters, name) + 1)
+        self.counters.add({_EDITOR_PROBLEMS[report.problem]: 1})
         if report.exception is not None:
             log.error("%s", report.message, exc_info=report.exception)
         elif report.problem is Problem.UNKNOWN_METHOD and "notification" in report.message:
