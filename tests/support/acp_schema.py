@@ -729,6 +729,10 @@ class TranscriptChecker:
         """Feed one line the client wrote to the agent's stdin."""
         self._feed("client", line)
 
+    def is_pending(self, side: Side, rid: Any) -> bool:
+        """Whether ``side`` sent a request with id ``rid`` that is not answered yet."""
+        return rid in self._ledgers[side].pending
+
     def feed_from_agent(self, line: bytes | str) -> None:
         """Feed one line the agent wrote to its stdout."""
         self._feed("agent", line)
