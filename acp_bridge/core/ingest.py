@@ -22,6 +22,14 @@ keeps it as an ``acp_bridge.undecodable`` record (the raw line and why), counts 
 ``vm_forged_records`` and forwards nothing. The fast lane takes only the text chunk types,
 so no such line can reach it.
 
+An event nested deeper than :data:`~acp_bridge.jsonrpc.messages.MAX_NESTING_DEPTH` (valid
+JSON, which ``orjson`` reads but could not write again) is kept the same way, as the
+``acp_bridge.undecodable`` record of its raw line, counted in ``vm_undecodable_lines``:
+as it came it could be neither persisted nor sent. The check costs two byte counts per
+line unless the line has more brackets than the limit. A JSON-RPC message that is not an
+event goes to the supervisor whatever its depth: the VM's peer refuses a deep one with an
+answer, so nothing waits for it (:mod:`acp_bridge.jsonrpc.messages`).
+
 Rule: nothing in this module performs I/O or reads the clock.
 """
 
@@ -34,6 +42,7 @@ import orjson
 
 from acp_bridge.eventlog.records import is_bridge_record, undecodable_record
 from acp_bridge.jsonrpc.framing import LineTooLong
+from acp_bridge.jsonrpc.messages import MAX_NESTING_DEPTH, nested_deeper_than
 from acp_bridge.vm.events import (
     InvalidEvent,
     NotAnEvent,
@@ -208,6 +217,10 @@ def _event(
         data: The event object: the line itself, or the event of a ``session/event``.
         frame_depth: The envelope's ``frame_depth``, when the VM sent one.
     """
+    if _too_deep(raw, data):
+        return _undecodable(
+            translator.session_id, raw, f"nested deeper than {MAX_NESTING_DEPTH} levels"
+        )
     if is_bridge_record(data):
         reason = f"event type {data['type'][:80]!r} is the bridge's own record type (not forwarded)"
         return Ingested(
@@ -234,6 +247,17 @@ def _event(
     if not forwarding:
         return Ingested(data, frame_depth, counter="vm_events_outside_turn")
     return Ingested(data, frame_depth, translator.translate(decoded))
+
+
+def _too_deep(raw: bytes, value: JsonObject) -> bool:
+    """Whether ``value`` (parsed from ``raw``) nests deeper than the bridge may write.
+
+    A line with no more opening brackets than the limit cannot nest deeper (brackets inside
+    strings only make the count larger), so most lines are settled by two byte counts.
+    """
+    if raw.count(b"{") + raw.count(b"[") <= MAX_NESTING_DEPTH:
+        return False
+    return nested_deeper_than(value, MAX_NESTING_DEPTH)
 
 
 def _undecodable(session_id: str, raw: bytes, reason: str) -> Ingested:

@@ -133,10 +133,10 @@ class ExecModeRunner(RunnerBase):
     async def _bad_answer(self, rpc: JsonObject, line: int) -> None:
         self.counters.vm_bad_answers += 1  # exec mode has no JSON-RPC but session/event
         log.warning(
-            "%s: ignoring a JSON-RPC message in exec mode (line %d): %.200s",
+            "%s: ignoring a JSON-RPC message in exec mode (line %d): %s",
             self.host.label,
             line,
-            jsonrpc.encode(rpc).decode("utf-8", "replace"),
+            _summary(rpc),
         )
 
     async def _wait_for_exit(self, vm: VmProcess, turn: Turn) -> None:
@@ -181,3 +181,13 @@ class ExecModeRunner(RunnerBase):
         for vm in list(self.running):
             await vm.stop(self.settings.vm_stop_grace_s, terminate=True)
         self.running.clear()
+
+
+def _summary(rpc: JsonObject) -> str:
+    """What a JSON-RPC message is, in a few words that any message can be told in.
+
+    Never the message itself: one nested deeper than the encoder writes could not be.
+    """
+    method, msg_id = rpc.get("method"), rpc.get("id")
+    what = f"method {method[:80]!r}" if isinstance(method, str) else "an answer"
+    return f"{what}, id {msg_id!r}" if jsonrpc.valid_id(msg_id) else what

@@ -343,6 +343,41 @@ def test_a_vm_request_nested_too_deep_is_refused_and_the_turn_goes_on(tmp_path: 
         assert editor.problems() == []
 
 
+@pytest.mark.parametrize(
+    ("deep", "counter"),
+    [
+        ({"jsonrpc": "2.0", "method": "x", "params": {"d": "NEST"}}, "vm_bad_answers"),
+        (
+            {"type": "tool_call", "session_id": "s", "tool_call_id": "c", "raw_input": "NEST"},
+            "vm_undecodable_lines",
+        ),
+    ],
+    ids=["notification", "event"],
+)
+def test_a_vm_line_nested_too_deep_is_refused_and_the_turn_ends_well(
+    tmp_path: Path, deep: dict[str, Any], counter: str
+) -> None:
+    """An event is logged as its raw line; a JSON-RPC message is ignored (exec mode)."""
+    line = json.dumps(deep).replace('"NEST"', "[" * TOO_DEEP + "0" + "]" * TOO_DEEP)
+    after = {"type": "agent_message_chunk", "session_id": "s", "content": "after"}
+    stream = tmp_path / "stream.jsonl"
+    stream.write_text(line + "\n" + json.dumps(after) + "\n")
+    logs = tmp_path / "logs"
+    with FakeEditor("--vm-exec", shlex.join(["cat", str(stream)]), log_dir=logs) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        assert editor.call("session/prompt", prompt_params(sid)) == {"stopReason": "end_turn"}
+        assert [u["content"]["text"] for u in editor.updates(sid)] == ["after"]
+        counters = editor.call("_acp_bridge/status", {})["counters"]
+        assert counters[counter] == 1
+        assert counters["handler_unexpected_exceptions"] == 0
+        editor.close()
+        assert editor.problems() == []
+    logged = [json.loads(x) for f in sorted(logs.iterdir()) for x in f.read_text().splitlines()]
+    kept = [r["raw"] for r in logged if r["type"] == "acp_bridge.undecodable"]
+    assert kept == ([line] if "type" in deep else [])
+
+
 # --------------------------------------------------------------------------- a start that fails
 
 
