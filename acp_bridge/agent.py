@@ -16,6 +16,7 @@ import anyio
 
 from acp_bridge import __version__
 from acp_bridge.acp.params import (
+    AuthenticateParams,
     InitializeParams,
     ListSessionsParams,
     LoadSessionParams,
@@ -34,6 +35,7 @@ from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.jsonrpc.peer import Peer
 from acp_bridge.jsonrpc.report import Problem, Report
 from acp_bridge.sessions import Sessions
+from acp_bridge.vm import manifest as declared
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,8 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("acp_bridge.agent")
 
 STATUS_METHOD: Final = "_acp_bridge/status"
-PROMPT_BLOCK_TYPES: Final = frozenset({"text", "resource_link", "image", "resource"})
-PROMPT_CAPABILITIES: Final = {"image": True, "audio": False, "embeddedContext": True}
+#: Prompt blocks every VM takes (ACP's baseline), and the capability each other kind needs.
+BASELINE_BLOCK_TYPES: Final = frozenset({"text", "resource_link"})
+BLOCK_CAPABILITIES: Final = {"image": "image", "audio": "audio", "resource": "embeddedContext"}
 #: Error codes that say the editor's request was at fault (counted as refused).
 EDITOR_FAULTS: Final = frozenset(
     {
@@ -100,6 +103,7 @@ class Agent:
         ``lifeline``, the bridge's VM watchdog.
         """
         self.settings = settings
+        self.manifest = settings.manifest or declared.DEFAULT_MANIFEST
         self.counters = counters
         self.outbox = outbox
         ids = itertools.count()
@@ -130,6 +134,7 @@ class Agent:
             ("session/list", self.list_sessions),
             ("session/close", self.close_session),
             ("session/delete", self.delete_session),
+            ("authenticate", self.authenticate),
             (STATUS_METHOD, self.status),
         ):
             self.editor.on(method, handler)
@@ -185,12 +190,13 @@ class Agent:
         sessions.options = TranslatorOptions(
             harn_extensions=self.settings.harn_extensions or opted_in
         )
+        manifest = self.manifest
         return {
             "protocolVersion": PROTOCOL_VERSION,
             "agentCapabilities": {
                 "loadSession": True,
-                "promptCapabilities": PROMPT_CAPABILITIES,
-                "mcpCapabilities": {"http": False, "sse": False},
+                "promptCapabilities": manifest.promptCapabilities.model_dump(),
+                "mcpCapabilities": manifest.mcpCapabilities.model_dump(),
                 "sessionCapabilities": {
                     "list": {},
                     "resume": {},
@@ -208,9 +214,33 @@ class Agent:
                     "acp_bridge": {"version": __version__, "statusMethod": STATUS_METHOD},
                 },
             },
-            "authMethods": [],
-            "agentInfo": {"name": "acp-bridge", "title": "acp-bridge", "version": __version__},
+            "authMethods": declared.auth_methods(manifest),
+            "agentInfo": declared.agent_info(manifest, __version__),
         }
+
+    def authenticate(self, params: JsonObject) -> JsonObject:
+        """``authenticate``: remember the chosen method; every VM started from now gets it.
+
+        The bridge's own local method (advertised when the manifest declares none) needs
+        nothing. A declared method is the VM's to carry out: session-mode VMs get its id
+        in their ``initialize`` params, exec-mode VMs in every request line
+        (``authMethodId``, ``protocol/vm/manifest.md``).
+
+        Raises:
+            RpcError: -32602, the method was not advertised.
+        """
+        request = parse_params(AuthenticateParams, params)
+        offered = [method["id"] for method in declared.auth_methods(self.manifest)]
+        if request.method_id not in offered:
+            raise RpcError(
+                jsonrpc.INVALID_PARAMS,
+                f"Invalid params: {request.method_id[:200]!r} is not an advertised "
+                f"authentication method (these are: {', '.join(offered)})",
+                {"field": "methodId"},
+            )
+        if self.manifest.authMethods:
+            self.sessions.auth_method_id = request.method_id
+        return {}
 
     async def new_session(self, params: JsonObject) -> JsonObject:
         """``session/new``: a log, and (session mode) a VM started in the background."""
@@ -218,17 +248,29 @@ class Agent:
         session_id = await self.sessions.create(
             request.cwd, request.mcp_servers, request.additional_directories
         )
-        return {"sessionId": session_id}
+        return {"sessionId": session_id, **self._offers()}
 
     async def load_session(self, params: JsonObject) -> JsonObject:
         """``session/load``: replay the whole conversation from the log, then go live."""
         await self.sessions.restore(parse_params(StrictLoadSessionParams, params), send=True)
-        return {}
+        return self._offers()
 
     async def resume_session(self, params: JsonObject) -> JsonObject:
         """``session/resume``: go live again without replaying anything to the editor."""
         await self.sessions.restore(parse_params(LoadSessionParams, params), send=False)
-        return {}
+        return self._offers()
+
+    def _offers(self) -> JsonObject:
+        """What a session answer says the session offers: declared modes and options."""
+        manifest = self.manifest
+        offers: JsonObject = {}
+        modes = declared.session_modes(manifest)
+        if modes is not None:
+            offers["modes"] = modes
+        options = declared.config_options(manifest)
+        if options:
+            offers["configOptions"] = options
+        return offers
 
     async def list_sessions(self, params: JsonObject) -> JsonObject:
         """``session/list``: every logged session, newest first, optionally for one cwd."""
@@ -248,7 +290,7 @@ class Agent:
     async def prompt(self, params: JsonObject) -> JsonObject:
         """``session/prompt``: run one turn (after the session's earlier ones)."""
         request = parse_params(PromptParams, params)
-        _check_prompt(request.prompt)
+        _check_prompt(request.prompt, self.manifest.promptCapabilities.model_dump())
         return await self.sessions.get(request.session_id).run_turn(request.prompt)
 
     async def cancel(self, params: JsonObject) -> None:
@@ -291,18 +333,26 @@ class Agent:
         self.editor.cancel_all()
 
 
-def _check_prompt(prompt: list[JsonObject]) -> None:
-    """Refuse prompt blocks the bridge does not take.
+def _check_prompt(prompt: list[JsonObject], capabilities: dict[str, bool]) -> None:
+    """Refuse prompt blocks the bridge does not take or did not advertise.
 
     Raises:
         RpcError: -32602, naming the offending block.
     """
     for number, block in enumerate(prompt):
         kind = block.get("type")
-        if kind not in PROMPT_BLOCK_TYPES:
+        needs = BLOCK_CAPABILITIES.get(kind) if isinstance(kind, str) else None
+        if kind not in BASELINE_BLOCK_TYPES and needs is None:
             raise RpcError(
                 jsonrpc.INVALID_PARAMS,
                 f"Invalid params: prompt.{number}: unsupported content type {kind!r}",
+                {"field": f"prompt.{number}.type"},
+            )
+        if needs is not None and not capabilities.get(needs):
+            raise RpcError(
+                jsonrpc.INVALID_PARAMS,
+                f"Invalid params: prompt.{number}: {kind!r} blocks were not advertised "
+                f"(promptCapabilities.{needs} is false)",
                 {"field": f"prompt.{number}.type"},
             )
         if kind == "text" and not isinstance(block.get("text"), str):

@@ -89,6 +89,8 @@ class Sessions:
         self.live: dict[str, SessionRuntime] = {}
         self.client_capabilities: JsonObject = {}
         self.client_info: JsonObject | None = None
+        #: The declared authentication method the editor chose (``authenticate``).
+        self.auth_method_id: str | None = None
         self.options = TranslatorOptions(harn_extensions=settings.harn_extensions)
         self.catalog = Catalog(settings.log_dir, counters)
         self.pager = Pager()
@@ -163,6 +165,10 @@ class Sessions:
         self.live[runtime.session_id] = runtime
         runtime.runner.warm_up()
 
+    def choices(self) -> JsonObject:
+        """What the editor chose that every VM gets when it starts (:class:`RunnerBase`)."""
+        return {} if self.auth_method_id is None else {"authMethodId": self.auth_method_id}
+
     def _runner(self, runtime: SessionRuntime) -> Runner:
         common: dict[str, Any] = {
             "settings": self.settings,
@@ -171,6 +177,7 @@ class Sessions:
             "counters": self.counters,
             "spawn": self.spawn,
             "lifeline": self.lifeline,
+            "choices": self.choices,
         }
         if self.settings.vm_mode == "exec":
             return ExecModeRunner(**common)

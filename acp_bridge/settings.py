@@ -14,6 +14,8 @@ from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from acp_bridge.vm.manifest import Manifest
+
 MIB: Final = 1024 * 1024
 
 VmMode = Literal["exec", "session"]
@@ -48,6 +50,8 @@ class Settings:
         vm_env_allow: When set, the only variables of the bridge's environment a VM gets
             (names or ``fnmatch`` patterns such as ``LC_*``), besides the ``ACP_BRIDGE_*``
             ones the bridge sets; ``None``: the VM gets the bridge's whole environment.
+        manifest: What the VM declares it offers (:mod:`acp_bridge.vm.manifest`);
+            ``None``: nothing beyond what every VM can take.
         tune_process: Tune the garbage collector and the heap for streaming once events
             start to flow (process-wide: see :mod:`acp_bridge.tuning`); an embedder that
             minds may turn it off.
@@ -70,3 +74,4 @@ class Settings:
     allow_outside_cwd: bool = False
     vm_env_allow: tuple[str, ...] | None = None
     tune_process: bool = True
+    manifest: Manifest | None = None

@@ -45,6 +45,12 @@ class InitializeParams(Inbound):
     client_info: dict[str, Any] | None = Field(default=None, alias="clientInfo")
 
 
+class AuthenticateParams(Inbound):
+    """``authenticate``."""
+
+    method_id: str = Field(alias="methodId")
+
+
 class NewSessionParams(Inbound):
     """``session/new``."""
 

@@ -12,7 +12,7 @@ import shlex
 import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
 from acp_bridge.settings import MIB, Settings
@@ -33,6 +33,12 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
     """Add every option of a serving bridge (the VM command is added by the caller)."""
     parser.add_argument(
         "--log-dir", type=Path, help="where event logs go (default: the user state directory)"
+    )
+    parser.add_argument(
+        "--vm-manifest",
+        metavar="FILE",
+        help="what the VM offers: a JSON manifest of its name, capabilities, modes, options "
+        "and commands (protocol/vm/manifest.md); default: none, except for the built-in VM",
     )
     parser.add_argument(
         "--harn-extensions",
@@ -80,6 +86,19 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
         help="rotate a log segment past this size "
         f"(default: {_default(RotationPolicy, 'max_segment_bytes') // MIB})",
     )
+
+
+#: The built-in example VM's manifest (a data file: reading it imports nothing).
+EXAMPLE_VM_MANIFEST: Final = Path(__file__).resolve().parent.parent / "example_vm" / "manifest.json"
+
+
+def manifest_path(args: argparse.Namespace) -> Path | None:
+    """The VM's manifest: ``--vm-manifest``, the example VM's for the built-in VM, or none."""
+    if args.vm_manifest is not None:
+        return Path(args.vm_manifest)
+    if not args.vm_exec and not args.vm:
+        return EXAMPLE_VM_MANIFEST
+    return None
 
 
 def vm_command(args: argparse.Namespace) -> tuple[VmMode, tuple[str, ...]]:

@@ -98,6 +98,7 @@ class ExecModeRunner(RunnerBase):
             "prompt": turn.prompt,
             "mcpServers": self.host.mcp_servers,
             "additionalDirectories": self.host.additional_directories,
+            **self.choices(),
         }
         try:
             return jsonrpc.encode(payload)

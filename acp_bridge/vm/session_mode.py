@@ -147,6 +147,7 @@ class SessionModeRunner(RunnerBase):
             "mcpServers": self.host.mcp_servers,
             "additionalDirectories": self.host.additional_directories,
             "clientCapabilities": self.client_capabilities,
+            **self.choices(),
         }
         if self.client_info is not None:
             params["clientInfo"] = self.client_info

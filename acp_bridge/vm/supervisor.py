@@ -187,6 +187,9 @@ class RunnerBase:
 
     ``lifeline`` is the bridge's VM watchdog: every VM started is listed with it, so that
     it is stopped even if the bridge is killed (``None``: VMs live on their own).
+    ``choices`` says what the editor chose that a VM must know when it starts (the
+    declared authentication method, ``protocol/vm/manifest.md``): asked at each start, so
+    an exec-mode VM knows a login chosen after its session began.
     """
 
     settings: Settings
@@ -195,6 +198,7 @@ class RunnerBase:
     counters: Counters
     spawn: Callable[[str, Callable[[], Awaitable[None]]], None]
     lifeline: Lifeline | None = None
+    choices: Callable[[], JsonObject] = dict
 
     def env(self, mode: str) -> dict[str, str]:
         """The VM's environment for ``mode`` (``exec`` or ``session``)."""

@@ -329,7 +329,12 @@ def test_prompt_blocks_reach_an_exec_vm_unchanged(logs: Path, tmp_path: Path) ->
         {"type": "image", "data": "iVBORw0KGgo=", "mimeType": "image/png"},
         {"type": "resource", "resource": {"uri": "file:///a/c.txt", "text": "hi"}},
     ]
-    with FakeEditor("--vm-exec", sh(f"cat > {payload}"), log_dir=logs) as editor:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(
+        json.dumps({"promptCapabilities": {"image": True, "embeddedContext": True}})
+    )
+    vm = sh(f"cat > {payload}")
+    with FakeEditor("--vm-exec", vm, "--vm-manifest", str(manifest), log_dir=logs) as editor:
         editor.initialize()
         sid = editor.new_session(tmp_path)
         answer = editor.call("session/prompt", {"sessionId": sid, "prompt": blocks})

@@ -36,6 +36,7 @@ Misbehaviour, for the bridge's sake:
 * ``--stop-reading-once MARKER``: unless the file MARKER exists, create it and stop reading
   stdin right after ``initialize`` (a VM busy elsewhere; later VMs behave);
 * ``--print-pid``: print ``session-vm-pid N`` on stderr at start;
+* ``--print-initialize``: print ``initialize-params JSON`` on stderr for each ``initialize``;
 * ``--fork-child``: at start, a child that sleeps for a long time in the VM's process
   group, holding none of its pipes (it ignores SIGTERM too with ``--ignore-term``); its
   pid goes to stderr as ``child-pid N``;
@@ -193,6 +194,8 @@ class SessionVm:
         msg_id = message.get("id")
         params = message.get("params") or {}
         if method == "initialize":
+            if self.args.print_initialize:
+                print(f"initialize-params {json.dumps(params)}", file=sys.stderr, flush=True)
             if isinstance(params.get("sessionId"), str):
                 self.session_id = params["sessionId"]
             if not self.args.no_initialize_answer:
@@ -302,6 +305,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
     parser.add_argument("--stop-reading-once", metavar="MARKER", help="stop reading stdin")
     parser.add_argument("--print-pid", action="store_true", help="print the pid on stderr")
+    parser.add_argument(
+        "--print-initialize", action="store_true", help="print initialize's params on stderr"
+    )
     parser.add_argument("--fork-child", action="store_true", help="spawn a sleeping child")
     parser.add_argument("--daemon-child", action="store_true", help="a daemon holding stdout")
     return parser.parse_args(argv)

@@ -1,0 +1,215 @@
+"""What a VM declares reaches the editor: capabilities, agent, logins, modes and options.
+
+The bridge runs over real pipes with ``--vm-manifest``; every message it writes is checked
+against the pinned ACP schema with closed objects (``editor.problems()``).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.editor import FakeEditor
+from support.paths import VMS
+
+pytestmark = pytest.mark.e2e
+
+MANIFEST: dict[str, Any] = {
+    "agentInfo": {"name": "my-agent", "title": "My Agent", "version": "1.2.0"},
+    "promptCapabilities": {"image": True, "audio": False, "embeddedContext": False},
+    "mcpCapabilities": {"http": True, "sse": False},
+    "authMethods": [{"id": "login", "name": "Log in", "description": "with a browser"}],
+    "modes": {
+        "currentModeId": "ask",
+        "availableModes": [{"id": "ask", "name": "Ask"}, {"id": "code", "name": "Code"}],
+    },
+    "configOptions": [
+        {
+            "type": "select",
+            "id": "model",
+            "name": "Model",
+            "category": "model",
+            "currentValue": "m1",
+            "options": [{"value": "m1", "name": "Model 1"}, {"value": "m2", "name": "Model 2"}],
+        }
+    ],
+}
+SESSION_VM = shlex.join([sys.executable, str(VMS / "session_vm.py"), "--print-initialize"])
+
+
+def manifest_file(tmp_path: Path, manifest: dict[str, Any] = MANIFEST) -> str:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    return str(path)
+
+
+def recording_exec_vm(payload: Path) -> str:
+    return shlex.join(["sh", "-c", f"cat >> {payload}"])
+
+
+def test_initialize_advertises_what_the_manifest_declares(tmp_path: Path) -> None:
+    manifest = manifest_file(tmp_path)
+    with FakeEditor("--vm-exec", "true", "--vm-manifest", manifest, log_dir=tmp_path) as editor:
+        result = editor.initialize()
+        assert result["agentInfo"] == MANIFEST["agentInfo"]
+        assert result["authMethods"] == MANIFEST["authMethods"]
+        caps = result["agentCapabilities"]
+        assert caps["promptCapabilities"] == MANIFEST["promptCapabilities"]
+        assert caps["mcpCapabilities"] == MANIFEST["mcpCapabilities"]
+        assert editor.close() == 0
+        assert editor.problems() == []
+
+
+def test_without_a_manifest_only_the_baseline_is_advertised_and_taken(tmp_path: Path) -> None:
+    with FakeEditor("--vm-exec", "true", log_dir=tmp_path / "logs") as editor:
+        result = editor.initialize()
+        caps = result["agentCapabilities"]
+        assert caps["promptCapabilities"] == {
+            "image": False,
+            "audio": False,
+            "embeddedContext": False,
+        }
+        assert caps["mcpCapabilities"] == {"http": False, "sse": False}
+        [method] = result["authMethods"]  # never empty: the ACP registry lists none without
+        assert editor.call("authenticate", {"methodId": method["id"]}) == {}
+        sid = editor.new_session(tmp_path)
+        answer = editor.call("session/new", {"cwd": str(tmp_path), "mcpServers": []})
+        assert set(answer) == {"sessionId"}
+        for block in (
+            {"type": "image", "data": "iVBORw0KGgo=", "mimeType": "image/png"},
+            {"type": "audio", "data": "AAAA", "mimeType": "audio/wav"},
+            {"type": "resource", "resource": {"uri": "file:///a", "text": "hi"}},
+        ):
+            params = {"sessionId": sid, "prompt": [{"type": "text", "text": "x"}, block]}
+            error = editor.wait_response(editor.request("session/prompt", params))["error"]
+            assert error["code"] == -32602
+            assert "were not advertised" in error["message"]
+            assert error["data"] == {"field": "prompt.1.type"}
+        baseline = [
+            {"type": "text", "text": "x"},
+            {"type": "resource_link", "uri": "file:///a/b.rs", "name": "b.rs"},
+        ]
+        assert editor.call("session/prompt", {"sessionId": sid, "prompt": baseline}) == {
+            "stopReason": "end_turn"
+        }
+        assert editor.close() == 0
+        assert editor.problems() == []
+
+
+@pytest.mark.parametrize("mode", ["exec", "session"])
+def test_session_answers_carry_the_declared_modes_and_options(tmp_path: Path, mode: str) -> None:
+    manifest = manifest_file(tmp_path)
+    vm = ("--vm-exec", "true") if mode == "exec" else ("--vm", SESSION_VM)
+    logs = tmp_path / "logs"
+    expected_options = [
+        *MANIFEST["configOptions"],
+        {
+            "type": "select",
+            "id": "mode",
+            "name": "Mode",
+            "category": "mode",
+            "currentValue": "ask",
+            "options": [{"value": "ask", "name": "Ask"}, {"value": "code", "name": "Code"}],
+        },
+    ]
+    with FakeEditor(*vm, "--vm-manifest", manifest, log_dir=logs) as editor:
+        editor.initialize()
+        new = editor.call("session/new", {"cwd": str(tmp_path), "mcpServers": []})
+        assert new["modes"] == MANIFEST["modes"]
+        assert new["configOptions"] == expected_options
+        sid = new["sessionId"]
+        assert editor.call("session/prompt", {"sessionId": sid, "prompt": []})
+        for method in ("session/load", "session/resume"):
+            params = {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []}
+            answer = editor.call(method, params)
+            assert answer == {"modes": MANIFEST["modes"], "configOptions": expected_options}
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_a_declared_login_chosen_by_authenticate_reaches_exec_vms(tmp_path: Path) -> None:
+    payload = tmp_path / "requests.jsonl"
+    manifest = manifest_file(tmp_path)
+    vm = recording_exec_vm(payload)
+    with FakeEditor("--vm-exec", vm, "--vm-manifest", manifest, log_dir=tmp_path / "l") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        prompt = {"sessionId": sid, "prompt": [{"type": "text", "text": "before"}]}
+        editor.call("session/prompt", prompt)
+        refused = editor.wait_response(editor.request("authenticate", {"methodId": "nope"}))
+        assert refused["error"]["code"] == -32602
+        assert "'nope' is not an advertised authentication method" in refused["error"]["message"]
+        assert editor.call("authenticate", {"methodId": "login"}) == {}
+        editor.call("session/prompt", {**prompt, "prompt": [{"type": "text", "text": "after"}]})
+        editor.close()
+        assert editor.problems() == []
+    first, second = (json.loads(line) for line in payload.read_text().splitlines())
+    assert "authMethodId" not in first
+    assert second["authMethodId"] == "login"
+
+
+def test_a_declared_login_reaches_session_vms_started_after_it(tmp_path: Path) -> None:
+    manifest = manifest_file(tmp_path)
+    with FakeEditor("--vm", SESSION_VM, "--vm-manifest", manifest, log_dir=tmp_path) as editor:
+        editor.initialize()
+        assert editor.call("authenticate", {"methodId": "login"}) == {}
+        editor.new_session(tmp_path)
+        [line] = editor.wait_stderr("initialize-params")
+        params = json.loads(line.split("initialize-params ", 1)[1])
+        assert params["authMethodId"] == "login"
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_the_built_in_vm_declares_itself(tmp_path: Path) -> None:
+    with FakeEditor(log_dir=tmp_path / "logs") as editor:
+        result = editor.initialize()
+        assert result["agentInfo"]["name"] == "acp-bridge-example-vm"
+        assert result["agentCapabilities"]["promptCapabilities"]["image"] is True
+        editor.close()
+        assert editor.problems() == []
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"{", "not JSON"),
+        (b'{"bogus": 1}', "bogus: Extra inputs are not permitted"),
+        (
+            b'{"modes": {"currentModeId": "x", "availableModes": [{"id": "a", "name": "A"}]}}',
+            "modes.currentModeId: not one of modes.availableModes",
+        ),
+        (None, "cannot read it"),
+    ],
+)
+def test_a_bad_manifest_stops_the_bridge_at_start_naming_file_and_problem(
+    tmp_path: Path, content: bytes | None, problem: str
+) -> None:
+    path = tmp_path / "manifest.json"
+    if content is not None:
+        path.write_bytes(content)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "acp_bridge",
+            "--vm-exec",
+            "true",
+            "--vm-manifest",
+            str(path),
+            "--log-dir",
+            str(tmp_path / "logs"),
+        ],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert f"manifest {path}: {problem}" in done.stderr.decode()
