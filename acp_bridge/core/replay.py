@@ -121,9 +121,13 @@ class Replayer:
         """End of the log: close any turn still open, as the live bridge would have."""
         out: list[Outgoing] = []
         for translator in self._translators.values():
-            if translator.open_tool_calls:
-                out.extend(translator.end_turn("end_turn"))
+            out += self._close_open(translator)
         return out
+
+    @staticmethod
+    def _close_open(translator: Translator) -> list[Outgoing]:
+        """Close the tool calls of a turn the log has no end for (the bridge stopped)."""
+        return translator.end_turn("end_turn") if translator.open_tool_calls else []
 
     def _feed_decoded(self, event: Mapping[str, Any], where: str) -> list[Outgoing]:
         """:meth:`feed` by the full decoder, which is right for every record."""
@@ -165,9 +169,11 @@ class Replayer:
     ) -> list[Outgoing]:
         if record_type == SESSION_RECORD:
             cwd = data.get("cwd")
-            self.translator(session_id, cwd if isinstance(cwd, str) else None)
+            translator = self.translator(session_id, cwd if isinstance(cwd, str) else None)
             self._bound = session_id
-            return []
+            # A later load of a log that ended mid-turn: the load closed the calls left
+            # open (:meth:`finish`) before the session went live again, here.
+            return self._close_open(translator)
         translator = self.translator(session_id)
         turn_input = TURN_RECORDS.get(record_type)
         if turn_input is not None:
@@ -177,11 +183,12 @@ class Replayer:
             turn.follow(turn_input)
         if record_type == PROMPT_RECORD:
             blocks = data.get("prompt")
+            out = self._close_open(translator)  # a turn whose end the log lost
             translator.begin_turn()
             if isinstance(blocks, list):
-                return translator.user_prompt([b for b in blocks if isinstance(b, dict)])
+                return out + translator.user_prompt([b for b in blocks if isinstance(b, dict)])
             self.stats.problems.append(f"{where}: prompt record without a prompt list")
-            return []
+            return out
         if record_type == TURN_ENDED_RECORD:
             reason = data.get("stop_reason")
             stop: StopReason = reason if reason in STOP_REASONS else "end_turn"
