@@ -139,7 +139,9 @@ def permission_request(
         params: The VM's params.
         session_id: The ACP session.
         card: The wire id and title of the tool call the VM names by an id, if the turn
-            has shown one: the request names the call as the editor knows it.
+            has shown one: the request names the call as the editor knows it, by its id
+            and its one title (an editor applies the request's ``toolCall`` to the card,
+            and a replay has no permission requests to apply).
     """
     tool_call = params.get("toolCall")
     if not isinstance(tool_call, dict):
@@ -153,7 +155,7 @@ def permission_request(
         tool_call.setdefault("toolCallId", "permission")
     shown = card(tool_call["toolCallId"]) if isinstance(tool_call["toolCallId"], str) else None
     if shown is not None:
-        tool_call["toolCallId"] = shown[0]
+        tool_call["toolCallId"], tool_call["title"] = shown
     options = params.get("options")
     valid = (
         isinstance(options, list)

@@ -20,9 +20,10 @@ What goes where, by default (strict ACP, valid against the official schema):
   block; text inside ``<think>...</think>`` in a message becomes thought chunks. An empty
   chunk of either kind (valid, but it says nothing) sends nothing and counts nothing.
 * ``tool_call`` / ``tool_call_update`` -> ``tool_call`` / ``tool_call_update`` with a human
-  title, a valid ``kind`` and ``status``, ``locations`` from path arguments and the output
-  as ``content``; an update for a call never announced becomes a ``tool_call``, a repeated
-  ``tool_call`` of an open call becomes an update. Harn's extra fields (``durationMs``,
+  title (made once, when the call is first shown, and never sent again), a valid ``kind``
+  and ``status``, ``locations`` from path arguments and the output as ``content``; an
+  update for a call never announced becomes a ``tool_call``, a repeated ``tool_call`` of an
+  open call becomes an update. Harn's extra fields (``durationMs``,
   ``executor``, ``errorCategory``, ``audit``, ...) travel in ``_meta.harn``. A call lives in
   one turn, and its ``toolCallId`` is unique in the session: the VM's id while it is new,
   else the VM's id joined with the call's number (:meth:`Translator._wire_id`), so a VM
@@ -373,7 +374,6 @@ class Translator:
     def _tool_call(self, event: ToolCall) -> ToolCallStart | ToolCallProgress:
         kind, repaired = tools.tool_kind(event.kind, event.tool_name)
         self.repairs += repaired
-        title = tools.tool_title(event.tool_name, kind, event.raw_input)
         status = self._status(event.status) or "pending"
         locations = tools.tool_locations(event.raw_input, self.options.cwd)
         diff = tools.edit_diff(event.raw_input, self.options.cwd)
@@ -381,21 +381,22 @@ class Translator:
         known = self._tools.get(event.tool_call_id)
         if known is not None and known.status not in _TERMINAL:
             # A second tool_call for an open call (e.g. once its input finished streaming)
-            # must not create a second entry in the editor: send what changed.
+            # must not create a second entry in the editor: send what changed. The title
+            # is not among it: a call keeps the one it was first shown with, live and in
+            # replay (no AgentEvent carries a title of the VM's own to change it to).
             progress: ToolCallProgress = {
                 "sessionUpdate": "tool_call_update",
                 "toolCallId": known.wire_id,
                 "status": status,
             }
-            if title != known.title:
-                progress["title"] = title
             if kind != known.kind:
                 progress["kind"] = kind
-            self._track(event.tool_call_id, _ToolState(known.wire_id, kind, title, status))
+            self._track(event.tool_call_id, _ToolState(known.wire_id, kind, known.title, status))
             _input_fields(progress, event.raw_input, locations, diff)  # type: ignore[arg-type]
             self._attach_extras(progress, extras)  # type: ignore[arg-type]
             return progress
         # A new call; a finished call's id used again names a new call too.
+        title = tools.tool_title(event.tool_name, kind, event.raw_input)
         wire_id = self._wire_id(event.tool_call_id)
         self._track(event.tool_call_id, _ToolState(wire_id, kind, title, status))
         start: ToolCallStart = {

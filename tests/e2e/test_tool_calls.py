@@ -82,3 +82,53 @@ def test_a_reloaded_vm_numbering_its_calls_again_gets_ids_unique_in_the_session(
         assert load(third, sid, work) == live  # replay prints what live printed
         third.close()
         assert third.problems() == []
+
+
+def editor_answers(method: str, params: Any) -> Any:
+    if method == "session/request_permission":
+        return ("result", {"outcome": {"outcome": "selected", "optionId": "allow_once"}})
+    if method == "fs/read_text_file":
+        return ("error", {"code": -32002, "message": "Resource not found"})
+    if method == "fs/write_text_file":
+        return ("result", {})
+    if method == "terminal/create":
+        return ("result", {"terminalId": f"term-{params['command']}"})
+    if method == "terminal/wait_for_exit":
+        return ("result", {"exitCode": 0})
+    if method == "terminal/output":
+        return ("result", {"output": f"output of {params['terminalId']}\n", "truncated": False})
+    if method in ("terminal/kill", "terminal/release"):
+        return ("result", {})
+    return ("error", {"code": -32601, "message": "no"})
+
+
+FS = {"fs": {"readTextFile": True, "writeTextFile": True}}
+
+
+def test_a_tool_call_has_one_title_live_in_its_permission_request_and_after_a_reload(
+    tmp_path: Path, work: Path
+) -> None:
+    logs = tmp_path / "logs"
+    with FakeEditor(log_dir=logs, env=QUICK, answer=editor_answers) as first:
+        first.initialize(**FS)
+        sid = first.new_session(work)
+        prompt(first, sid, "write notes")
+        live = streamed(first, sid)
+        first.close()
+        assert first.problems() == []
+    with FakeEditor(log_dir=logs, env=QUICK, answer=editor_answers) as second:
+        second.initialize(**FS)
+        assert load(second, sid, work) == live
+        since = len(second.messages)
+        prompt(second, sid, "write notes")
+        new = streamed(second, sid, since)
+        second.close()
+        assert second.problems() == []
+    cards = {u["toolCallId"]: u["title"] for u in new if u["sessionUpdate"] == "tool_call"}
+    [asked] = [r["params"]["toolCall"] for r in second.requests if "permission" in r["method"]]
+    assert asked["toolCallId"] in cards  # the card of this turn, by its wire id
+    assert asked["title"] == cards[asked["toolCallId"]]  # and by its one title
+    for updates in (live, new):
+        assert [
+            u for u in updates if u["sessionUpdate"] == "tool_call_update" and "title" in u
+        ] == []

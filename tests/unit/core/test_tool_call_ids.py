@@ -16,6 +16,7 @@ from support.acp_schema import StrictAcp
 from support.wire import notes
 
 from acp_bridge.core import translate
+from acp_bridge.core.editor_calls import permission_request
 from acp_bridge.core.replay import Replayer
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions
@@ -216,3 +217,48 @@ def test_the_calls_a_turn_tracks_are_bounded(monkeypatch: pytest.MonkeyPatch) ->
     assert live.core.translator.tracked_calls <= 2
     sent += live.turn(call("open"))
     assert tool_updates(sent)[-1]["status"] == "failed"  # open calls are never forgotten
+
+
+# --------------------------------------------------------------------------- #19: one title
+
+
+def titles(sent: list[Any]) -> list[str]:
+    return [u["title"] for u in tool_updates(sent) if "title" in u]
+
+
+def test_a_tool_call_keeps_the_title_it_was_first_shown_with(acp: StrictAcp) -> None:
+    live = Live()
+    sent = live.turn(
+        call("c", "edit_file", raw_input={}, parsing=True),  # its input still streaming
+        call("c", "edit_file", raw_input={"path": "src/a.rs"}, parsing=False),
+        update("c", status="in_progress", tool_name="something_else"),
+        update("c", raw_output="done"),
+    )
+    assert_valid(acp, sent)
+    assert titles(sent) == ["Edit file"]  # one title, sent once, with the card
+    second = tool_updates(sent)[1]
+    assert second["locations"] == [{"path": "/w/src/a.rs"}]  # the input's news still go
+    assert live.replayed() == sent
+
+
+def test_the_card_a_turn_shows_names_its_wire_id_and_title() -> None:
+    live = Live()
+    live.turn(call("c", "run_command", raw_input={"command": "ls"}))
+    live.log.append(live.core.begin_turn([{"type": "text", "text": "again"}]))
+    assert live.core.vm_has_prompt() is not None
+    live.lines(call("c", "run_command", raw_input={"command": "make"}))
+    assert live.core.translator.tool_card("c") == ("c#2", "Run `make`")
+    assert live.core.translator.tool_card("other") is None
+
+
+def test_a_permission_request_names_the_call_by_its_wire_id_and_title() -> None:
+    cards = {"call_1_2": ("call_1_2#5", "Edit /w/notes.md")}
+    asked = {"toolCall": {"toolCallId": "call_1_2", "title": "Write notes.md", "kind": "edit"}}
+    request = permission_request(asked, SESSION, cards.get)
+    assert request["toolCall"] == {
+        "toolCallId": "call_1_2#5",
+        "title": "Edit /w/notes.md",
+        "kind": "edit",
+    }
+    unknown = {"toolCall": {"toolCallId": "elsewhere", "title": "Deploy"}}
+    assert permission_request(unknown, SESSION, cards.get)["toolCall"] == unknown["toolCall"]
