@@ -13,6 +13,12 @@ Whether an event is forwarded is decided as it was live: each session's turn rec
 Logs written by Harn itself have no bridge records: their events replay as they are, and no
 user turns are invented.
 
+One thing cannot look as it did live: a card that showed an editor terminal, since the
+terminal is gone. The translators a replay makes are ``replaying``: such a card shows what
+the editor answered about the terminal (the log's ``editor_call`` records of
+``terminal/output`` and ``terminal/wait_for_exit``), and says so when it never was asked.
+A session that goes live after a load gets its translator through :meth:`Replayer.go_live`.
+
 Rule: nothing in this module performs I/O.
 """
 
@@ -93,8 +99,14 @@ class Replayer:
             options = self.options
             if cwd is not None and options.cwd is None:
                 options = TranslatorOptions(harn_extensions=options.harn_extensions, cwd=cwd)
-            found = self._translators[session_id] = Translator(session_id, options)
+            found = self._translators[session_id] = Translator(session_id, options, replaying=True)
         return found
+
+    def go_live(self, session_id: str) -> Translator:
+        """The translator of ``session_id``, handed to the live session the log goes on in."""
+        translator = self.translator(session_id)
+        translator.go_live()
+        return translator
 
     def feed(self, event: Mapping[str, Any], where: str = "") -> list[Outgoing]:
         """Replay one record (envelope keys already removed).
@@ -199,7 +211,20 @@ class Replayer:
             self.stats.undecodable_lines += 1
             return []
         if record_type == EDITOR_CALL_RECORD:
-            return []  # ACP has no notification for a past request; the log keeps it
+            # ACP has no notification for a past request; what the editor said of its
+            # terminals is shown on the cards that showed them, since those are gone.
+            if "result" not in data:  # the editor refused, or was never heard from
+                return []
+            updates = translator.terminal_answer(
+                str(data.get("method")), data.get("params"), data["result"]
+            )
+            if updates is None:
+                self.stats.problems.append(
+                    f"{where}: the editor's {data.get('method')} answer is not the shape ACP "
+                    "gives it; its terminal is shown without it"
+                )
+                return []
+            return updates if updates and self._forwards(session_id) else []
         self.stats.unknown_bridge_records += 1
         self.stats.problems.append(f"{where}: unknown bridge record {record_type!r}, skipped")
         return []

@@ -54,6 +54,7 @@ Rule: nothing in this module performs I/O or reads the clock.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, assert_never
 
@@ -67,6 +68,7 @@ from acp_bridge.acp.updates import (
     PlanUpdate,
     SessionUpdate,
     StopReason,
+    ToolCallContent,
     ToolCallProgress,
     ToolCallStart,
     ToolCallStatus,
@@ -126,6 +128,12 @@ MAX_REMEMBERED_IDS: Final = 100_000
 #: How many calls of one turn are tracked; past this the oldest finished one is forgotten
 #: (an update naming it later is shown as a new call). Open calls are always tracked.
 MAX_TURN_CALLS: Final = 10_000
+#: How many editor terminals a replay keeps the captured output of (the latest ones).
+MAX_CAPTURED_TERMINALS: Final = 64
+#: The editor's answers a replay reads about a terminal (the log's ``editor_call`` records).
+TERMINAL_CREATE: Final = "terminal/create"
+TERMINAL_OUTPUT: Final = "terminal/output"
+TERMINAL_EXIT: Final = "terminal/wait_for_exit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +155,18 @@ class _ToolState:
     kind: ToolKind
     title: str
     status: ToolCallStatus
+    # The content last sent when it showed an editor terminal (a replay updates the card
+    # when it learns what the terminal printed).
+    terminal_content: list[ToolCallContent] | None = None
+
+
+@dataclass(slots=True)
+class _Captured:
+    """What the editor said of one of its terminals, as a replay reads it from the log."""
+
+    output: str | None = None
+    truncated: bool = False
+    exit_status: Any = None
 
 
 @dataclass(slots=True)
@@ -158,12 +178,16 @@ class Translator:
         options: Rendering options.
         stop_requested: A stop reason an event asked for (``max_turn_requests``), if any.
         repairs: How many invalid values (kinds, statuses, priorities) were repaired.
+        replaying: The events come from a log, not a VM: an editor terminal a card showed
+            is gone, so the card shows what the terminal printed instead
+            (:meth:`terminal_answer`); :meth:`go_live` ends it.
     """
 
     session_id: str
     options: TranslatorOptions = field(default_factory=TranslatorOptions)
     stop_requested: StopReason | None = None
     repairs: int = 0
+    replaying: bool = False
     # The calls of the current turn by the VM's id; those still open, and those finished
     # (oldest first), by the same ids.
     _tools: dict[str, _ToolState] = field(default_factory=dict)
@@ -172,6 +196,8 @@ class Translator:
     # How many calls the session has shown; digests of the VM ids sent as they are.
     _calls: int = 0
     _sent_ids: set[bytes] = field(default_factory=set)
+    # Replay only: what the editor said of its terminals, by terminal id (bounded).
+    _terminals: dict[str, _Captured] = field(default_factory=dict)
     _think: ThinkSplitter = field(default_factory=ThinkSplitter)
 
     # ------------------------------------------------------------------ public API
@@ -294,6 +320,59 @@ class Translator:
         """How many tool calls of the current turn are tracked."""
         return len(self._tools)
 
+    def go_live(self) -> None:
+        """The replay is over: the events come from a VM again, and terminals are live."""
+        self.replaying = False
+        self._terminals.clear()
+
+    def terminal_answer(self, method: str, params: Any, result: Any) -> list[Outgoing] | None:
+        """Replay: the editor's answer about one of its terminals, from the log.
+
+        ``terminal/create`` starts a terminal afresh (an editor may hand out an id again,
+        after a reload say), ``terminal/output`` tells what it printed,
+        ``terminal/wait_for_exit`` how it ended. Each card of the turn that shows the
+        terminal is updated to say so.
+
+        Returns:
+            The updates to send (none when not replaying, or for other methods), or
+            ``None`` when the answer is not the shape ACP gives it (nothing is kept).
+        """
+        if not self.replaying or method not in (TERMINAL_CREATE, TERMINAL_OUTPUT, TERMINAL_EXIT):
+            return []
+        if method == TERMINAL_CREATE:
+            created = result.get("terminalId") if isinstance(result, Mapping) else None
+            if not isinstance(created, str):
+                return None
+            self._terminals.pop(created, None)
+            return []
+        terminal = params.get("terminalId") if isinstance(params, Mapping) else None
+        if not isinstance(terminal, str) or not isinstance(result, Mapping):
+            return None
+        if method == TERMINAL_OUTPUT:
+            output = result.get("output")
+            if not isinstance(output, str):
+                return None
+            captured = self._captured(terminal)
+            captured.output = output[-tools.MAX_CONTENT_CHARS :]
+            captured.truncated = result.get("truncated") is True
+            if result.get("exitStatus") is not None:
+                captured.exit_status = result.get("exitStatus")
+        else:
+            self._captured(terminal).exit_status = result
+        out: list[Outgoing] = []
+        for state in self._tools.values():
+            shown = state.terminal_content
+            if shown is not None and any(
+                block["type"] == "terminal" and block["terminalId"] == terminal for block in shown
+            ):
+                update: ToolCallProgress = {
+                    "sessionUpdate": "tool_call_update",
+                    "toolCallId": state.wire_id,
+                    "content": self._replayed_terminals(shown),
+                }
+                out.append(self._update(update))
+        return out
+
     def tool_card(self, vm_id: str) -> tuple[str, str] | None:
         """The wire id and title of the current turn's call the VM names ``vm_id``, if any."""
         state = self._tools.get(vm_id)
@@ -333,6 +412,35 @@ class Translator:
             return raw  # type: ignore[return-value]
         self.repairs += 1
         return TOOL_STATUS_ALIASES.get(raw.lower(), "in_progress")
+
+    def _captured(self, terminal: str) -> _Captured:
+        found = self._terminals.get(terminal)
+        if found is None:
+            if len(self._terminals) >= MAX_CAPTURED_TERMINALS:
+                del self._terminals[next(iter(self._terminals))]
+            found = self._terminals[terminal] = _Captured()
+        return found
+
+    def _shown(self, state: _ToolState, content: list[ToolCallContent]) -> list[ToolCallContent]:
+        """The content to send for a call; in a replay, a terminal becomes what it printed."""
+        if not any(block["type"] == "terminal" for block in content):
+            state.terminal_content = None
+            return content
+        state.terminal_content = content
+        return self._replayed_terminals(content) if self.replaying else content
+
+    def _replayed_terminals(self, content: list[ToolCallContent]) -> list[ToolCallContent]:
+        out: list[ToolCallContent] = []
+        for block in content:
+            if block["type"] != "terminal":
+                out.append(block)
+                continue
+            captured = self._terminals.get(block["terminalId"]) or _Captured()
+            text = tools.replayed_terminal(
+                captured.output, captured.truncated, captured.exit_status
+            )
+            out.append(tools.text_block(text))
+        return out
 
     def _forget_calls(self) -> None:
         self._tools.clear()
@@ -391,7 +499,8 @@ class Translator:
             }
             if kind != known.kind:
                 progress["kind"] = kind
-            self._track(event.tool_call_id, _ToolState(known.wire_id, kind, known.title, status))
+            known.kind, known.status = kind, status
+            self._track(event.tool_call_id, known)
             _input_fields(progress, event.raw_input, locations, diff)  # type: ignore[arg-type]
             self._attach_extras(progress, extras)  # type: ignore[arg-type]
             return progress
@@ -431,21 +540,21 @@ class Translator:
             # ACP clients ignore updates for calls they never saw: announce it now.
             kind = tools.infer_kind(event.tool_name)
             title = tools.tool_title(event.tool_name, kind, None)
-            wire_id = self._wire_id(event.tool_call_id)
+            state = _ToolState(self._wire_id(event.tool_call_id), kind, title, status or "pending")
             start: ToolCallStart = {
                 "sessionUpdate": "tool_call",
-                "toolCallId": wire_id,
+                "toolCallId": state.wire_id,
                 "title": title,
                 "kind": kind,
-                "status": status or "pending",
+                "status": state.status,
             }
             if event.tool_name:
                 start["name"] = event.tool_name
             if content:
-                start["content"] = content
+                start["content"] = self._shown(state, content)
             if event.raw_output is not None:
                 start["rawOutput"] = event.raw_output
-            self._track(event.tool_call_id, _ToolState(wire_id, kind, title, start["status"]))
+            self._track(event.tool_call_id, state)
             self._attach_extras(start, extras)  # type: ignore[arg-type]
             return start
         update: ToolCallProgress = {
@@ -457,7 +566,7 @@ class Translator:
             known.status = status
             self._track(event.tool_call_id, known)
         if content:
-            update["content"] = content
+            update["content"] = self._shown(known, content)
         if event.raw_output is not None:
             update["rawOutput"] = event.raw_output
         self._attach_extras(update, extras)  # type: ignore[arg-type]

@@ -132,3 +132,34 @@ def test_a_tool_call_has_one_title_live_in_its_permission_request_and_after_a_re
         assert [
             u for u in updates if u["sessionUpdate"] == "tool_call_update" and "title" in u
         ] == []
+
+
+def test_a_reloaded_terminal_card_shows_what_the_terminal_printed(
+    tmp_path: Path, work: Path
+) -> None:
+    logs = tmp_path / "logs"
+    with FakeEditor(log_dir=logs, env=QUICK, answer=editor_answers) as first:
+        first.initialize(terminal=True)
+        sid = first.new_session(work)
+        prompt(first, sid, "run `echo hi`")
+        live = streamed(first, sid)
+        first.close()
+        assert first.problems() == []
+    terminal = {"type": "terminal", "terminalId": "term-echo"}
+    assert terminal in [b for u in live if "toolCallId" in u for b in u.get("content", [])]
+    with FakeEditor(log_dir=logs, env=QUICK, answer=editor_answers) as second:
+        second.initialize(terminal=True)
+        replayed = load(second, sid, work)
+        second.close()
+        assert second.problems() == []
+    blocks = [b for u in replayed if "toolCallId" in u for b in u.get("content", [])]
+    assert terminal not in blocks  # it is gone: the card shows what it printed instead
+    [card] = [u["toolCallId"] for u in replayed if u.get("kind") == "execute"]
+    final = [u for u in replayed if u.get("toolCallId") == card and "content" in u][-1]
+    assert final["content"] == [
+        {
+            "type": "content",
+            "content": {"type": "text", "text": "output of term-echo\n\nExited with code 0."},
+        }
+    ]
+    assert [u for u in replayed if "content" not in u] == [u for u in live if "content" not in u]

@@ -19,6 +19,7 @@ from acp_bridge.core import translate
 from acp_bridge.core.editor_calls import permission_request
 from acp_bridge.core.replay import Replayer
 from acp_bridge.core.session import SessionCore
+from acp_bridge.core.toolcalls import TERMINAL_NOT_CAPTURED
 from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.eventlog import records
 
@@ -86,6 +87,7 @@ class Live:
         sent += notes(replayer.finish())
         self.core = SessionCore(SESSION, CWD, self.core.options)
         self.core.translator = replayer.translator(SESSION)
+        replayer.go_live(SESSION)
         self.log.append(self.core.started([]))
 
     def replayed(self) -> list[Any]:
@@ -262,3 +264,106 @@ def test_a_permission_request_names_the_call_by_its_wire_id_and_title() -> None:
     }
     unknown = {"toolCall": {"toolCallId": "elsewhere", "title": "Deploy"}}
     assert permission_request(unknown, SESSION, cards.get)["toolCall"] == unknown["toolCall"]
+
+
+# --------------------------------------------------------------------------- #17: terminals
+
+
+TERMINAL = {"type": "terminal", "terminalId": "t-1"}
+
+
+def run_in_terminal(live: Live, *, output: str | None, exit_code: int = 0) -> list[Any]:
+    """A turn that runs a command in an editor terminal, as the example VM does."""
+    before = len(live.sent)
+    live.log.append(live.core.begin_turn([{"type": "text", "text": "run"}]))
+    assert live.core.vm_has_prompt() is not None
+    live.log.append(records.vm_turn_record(SESSION, started=True))
+    live.lines(call("run", "run_command", raw_input={"command": "make"}))
+    live.editor_call(
+        "terminal/create", {"sessionId": SESSION, "command": "make"}, {"terminalId": "t-1"}
+    )
+    live.lines(update("run", status="in_progress", raw_output={"terminal_id": "t-1"}))
+    live.editor_call(
+        "terminal/wait_for_exit",
+        {"sessionId": SESSION, "terminalId": "t-1"},
+        {"exitCode": exit_code},
+    )
+    if output is not None:
+        answer = {"output": output, "truncated": False, "exitStatus": {"exitCode": exit_code}}
+        live.editor_call("terminal/output", {"sessionId": SESSION, "terminalId": "t-1"}, answer)
+    live.lines(update("run", raw_output={"terminal_id": "t-1", "exit_code": exit_code}))
+    live.editor_call("terminal/release", {"sessionId": SESSION, "terminalId": "t-1"}, None)
+    assert live.core.vm_answered() is not None
+    live.log.append(records.vm_turn_record(SESSION, started=False))
+    closing, ended = live.core.end_turn("end_turn")
+    live.sent += notes(closing)
+    live.log.append(ended)
+    return live.sent[before:]
+
+
+def contents(sent: list[Any]) -> list[Any]:
+    return [u["content"] for u in tool_updates(sent) if "content" in u]
+
+
+def test_a_reloaded_terminal_card_shows_the_output_the_editor_gave(acp: StrictAcp) -> None:
+    live = Live()
+    sent = run_in_terminal(live, output="built 3 targets\n")
+    assert contents(sent) == [[TERMINAL], [TERMINAL]]  # live: the editor's own terminal
+    replayed = live.replayed()
+    assert_valid(acp, replayed)
+    assert TERMINAL not in [block for blocks in contents(replayed) for block in blocks]
+    final = contents(replayed)[-1]
+    assert final == [
+        {
+            "type": "content",
+            "content": {"type": "text", "text": "built 3 targets\n\nExited with code 0."},
+        }
+    ]
+    # Every other notification is the live one.
+    assert [n for n in replayed if "content" not in n["params"]["update"]] == [
+        n for n in sent if "content" not in n["params"]["update"]
+    ]
+
+
+def test_a_terminal_whose_output_was_never_captured_says_so_after_a_reload() -> None:
+    live = Live()
+    run_in_terminal(live, output=None, exit_code=2)
+    final = contents(live.replayed())[-1]
+    [block] = final
+    text = block["content"]["text"]
+    assert "not captured" in text
+    assert text.endswith("Exited with code 2.")
+
+
+def test_a_session_reloaded_goes_on_showing_live_terminals() -> None:
+    live = Live()
+    run_in_terminal(live, output="one\n")
+    live.reload()
+    again = run_in_terminal(live, output="two\n")
+    assert contents(again) == [[TERMINAL], [TERMINAL]]
+    texts = [b["content"]["text"] for blocks in contents(live.replayed()) for b in blocks]
+    # Shown, then updated by the exit and by the output records, then the call's end.
+    exited = f"{TERMINAL_NOT_CAPTURED}\n\nExited with code 0."
+    assert texts == [
+        *(TERMINAL_NOT_CAPTURED, exited, "one\n\nExited with code 0."),
+        "one\n\nExited with code 0.",
+        *(TERMINAL_NOT_CAPTURED, exited, "two\n\nExited with code 0."),
+        "two\n\nExited with code 0.",
+    ]
+
+
+def test_odd_terminal_answers_are_reported_and_refusals_skipped() -> None:
+    live = Live()
+    live.turn(call("run", "run_command"), update("run", raw_output={"terminal_id": "t-1"}))
+    live.editor_call("terminal/output", {"terminalId": "t-1"}, {"output": 7})
+    live.log.append(
+        records.editor_call_record(
+            SESSION, "terminal/output", {"terminalId": "t-1"}, error={"code": 1, "message": "x"}
+        )
+    )
+    replayer = Replayer(live.core.options)
+    replayer.begin_log(SESSION)
+    for record in live.log:
+        replayer.feed(record, where="log:1")
+    [problem] = replayer.stats.problems
+    assert "terminal/output answer is not the shape ACP gives it" in problem
