@@ -113,6 +113,10 @@ class CallingSession(Protocol):
         """Append a record to the session's log."""
         ...
 
+    def tool_card(self, vm_id: str) -> tuple[str, str] | None:
+        """The wire id and title of the turn's tool call the VM names ``vm_id``, if any."""
+        ...
+
 
 class MethodPolicy:
     """How requests for one method are shaped, answered and timed (the default: as they are).
@@ -160,7 +164,7 @@ class PermissionPolicy(MethodPolicy):
 
     def prepare(self, params: JsonObject, session: CallingSession) -> JsonObject:
         """A valid ACP permission request from a VM's (possibly Harn-style) one."""
-        return permission_request(params, session.session_id)
+        return permission_request(params, session.session_id, session.tool_card)
 
     def recall(self, params: JsonObject, session: CallingSession) -> JsonObject | None:
         """The remembered always-answer for this tool, if any."""

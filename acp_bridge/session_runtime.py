@@ -125,6 +125,10 @@ class SessionRuntime:
         """Append to the session's log; a failure is counted by the log, never raised."""
         self.log.append(record, frame_depth=frame_depth)
 
+    def tool_card(self, vm_id: str) -> tuple[str, str] | None:
+        """The wire id and title of the turn's tool call the VM names ``vm_id``, if any."""
+        return self.core.translator.tool_card(vm_id)
+
     # ------------------------------------------------------------------ the VM's lines
 
     async def ingest(

@@ -300,7 +300,7 @@ class Sessions:
         closing = replayer.finish()
         if send:
             await self._send_lines(closing)
-        runtime.core.translator = replayer.translator(session_id)
+        runtime.core.translator = replayer.go_live(session_id)
 
     async def _send_lines(self, lines: list[Outgoing]) -> None:
         """Queue replayed lines once the editor has room for them, and let others run."""

@@ -128,8 +128,21 @@ def check(
         )
 
 
-def permission_request(params: JsonObject, session_id: str) -> JsonObject:
-    """A valid ACP permission request from a VM's (possibly Harn-style) one."""
+def permission_request(
+    params: JsonObject,
+    session_id: str,
+    card: Callable[[str], tuple[str, str] | None] = lambda vm_id: None,
+) -> JsonObject:
+    """A valid ACP permission request from a VM's (possibly Harn-style) one.
+
+    Args:
+        params: The VM's params.
+        session_id: The ACP session.
+        card: The wire id and title of the tool call the VM names by an id, if the turn
+            has shown one: the request names the call as the editor knows it, by its id
+            and its one title (an editor applies the request's ``toolCall`` to the card,
+            and a replay has no permission requests to apply).
+    """
     tool_call = params.get("toolCall")
     if not isinstance(tool_call, dict):
         approval = params.get("approvalRequest") or params.get("mutation") or {}
@@ -140,6 +153,9 @@ def permission_request(params: JsonObject, session_id: str) -> JsonObject:
     else:
         tool_call = dict(tool_call)
         tool_call.setdefault("toolCallId", "permission")
+    shown = card(tool_call["toolCallId"]) if isinstance(tool_call["toolCallId"], str) else None
+    if shown is not None:
+        tool_call["toolCallId"], tool_call["title"] = shown
     options = params.get("options")
     valid = (
         isinstance(options, list)

@@ -13,6 +13,12 @@ Whether an event is forwarded is decided as it was live: each session's turn rec
 Logs written by Harn itself have no bridge records: their events replay as they are, and no
 user turns are invented.
 
+One thing cannot look as it did live: a card that showed an editor terminal, since the
+terminal is gone. The translators a replay makes are ``replaying``: such a card shows what
+the editor answered about the terminal (the log's ``editor_call`` records of
+``terminal/output`` and ``terminal/wait_for_exit``), and says so when it never was asked.
+A session that goes live after a load gets its translator through :meth:`Replayer.go_live`.
+
 Rule: nothing in this module performs I/O.
 """
 
@@ -93,8 +99,14 @@ class Replayer:
             options = self.options
             if cwd is not None and options.cwd is None:
                 options = TranslatorOptions(harn_extensions=options.harn_extensions, cwd=cwd)
-            found = self._translators[session_id] = Translator(session_id, options)
+            found = self._translators[session_id] = Translator(session_id, options, replaying=True)
         return found
+
+    def go_live(self, session_id: str) -> Translator:
+        """The translator of ``session_id``, handed to the live session the log goes on in."""
+        translator = self.translator(session_id)
+        translator.go_live()
+        return translator
 
     def feed(self, event: Mapping[str, Any], where: str = "") -> list[Outgoing]:
         """Replay one record (envelope keys already removed).
@@ -121,9 +133,13 @@ class Replayer:
         """End of the log: close any turn still open, as the live bridge would have."""
         out: list[Outgoing] = []
         for translator in self._translators.values():
-            if translator.open_tool_calls:
-                out.extend(translator.end_turn("end_turn"))
+            out += self._close_open(translator)
         return out
+
+    @staticmethod
+    def _close_open(translator: Translator) -> list[Outgoing]:
+        """Close the tool calls of a turn the log has no end for (the bridge stopped)."""
+        return translator.end_turn("end_turn") if translator.open_tool_calls else []
 
     def _feed_decoded(self, event: Mapping[str, Any], where: str) -> list[Outgoing]:
         """:meth:`feed` by the full decoder, which is right for every record."""
@@ -165,9 +181,11 @@ class Replayer:
     ) -> list[Outgoing]:
         if record_type == SESSION_RECORD:
             cwd = data.get("cwd")
-            self.translator(session_id, cwd if isinstance(cwd, str) else None)
+            translator = self.translator(session_id, cwd if isinstance(cwd, str) else None)
             self._bound = session_id
-            return []
+            # A later load of a log that ended mid-turn: the load closed the calls left
+            # open (:meth:`finish`) before the session went live again, here.
+            return self._close_open(translator)
         translator = self.translator(session_id)
         turn_input = TURN_RECORDS.get(record_type)
         if turn_input is not None:
@@ -177,11 +195,12 @@ class Replayer:
             turn.follow(turn_input)
         if record_type == PROMPT_RECORD:
             blocks = data.get("prompt")
+            out = self._close_open(translator)  # a turn whose end the log lost
             translator.begin_turn()
             if isinstance(blocks, list):
-                return translator.user_prompt([b for b in blocks if isinstance(b, dict)])
+                return out + translator.user_prompt([b for b in blocks if isinstance(b, dict)])
             self.stats.problems.append(f"{where}: prompt record without a prompt list")
-            return []
+            return out
         if record_type == TURN_ENDED_RECORD:
             reason = data.get("stop_reason")
             stop: StopReason = reason if reason in STOP_REASONS else "end_turn"
@@ -192,7 +211,20 @@ class Replayer:
             self.stats.undecodable_lines += 1
             return []
         if record_type == EDITOR_CALL_RECORD:
-            return []  # ACP has no notification for a past request; the log keeps it
+            # ACP has no notification for a past request; what the editor said of its
+            # terminals is shown on the cards that showed them, since those are gone.
+            if "result" not in data:  # the editor refused, or was never heard from
+                return []
+            updates = translator.terminal_answer(
+                str(data.get("method")), data.get("params"), data["result"]
+            )
+            if updates is None:
+                self.stats.problems.append(
+                    f"{where}: the editor's {data.get('method')} answer is not the shape ACP "
+                    "gives it; its terminal is shown without it"
+                )
+                return []
+            return updates if updates and self._forwards(session_id) else []
         self.stats.unknown_bridge_records += 1
         self.stats.problems.append(f"{where}: unknown bridge record {record_type!r}, skipped")
         return []

@@ -276,6 +276,48 @@ def terminal_id(raw: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+#: What a replayed card shows for an editor terminal whose output the log does not hold.
+TERMINAL_NOT_CAPTURED: Final = (
+    "This ran in the editor's terminal, which is gone now; its output was not captured "
+    "(the agent never asked the editor for it), so it cannot be shown again."
+)
+#: Said after replayed terminal output the editor had cut to its byte limit.
+TERMINAL_TRUNCATED: Final = "(The editor kept only the end of this output.)"
+TERMINAL_NO_OUTPUT: Final = "(no output)"
+
+
+def exit_sentence(status: Any) -> str | None:
+    """How a terminal's command ended (``{exitCode?, signal?}``), in words; None: unknown."""
+    if not isinstance(status, Mapping):
+        return None
+    code, signal = status.get("exitCode"), status.get("signal")
+    if isinstance(signal, str) and signal:
+        return f"Killed by signal {_clip(signal, 40)}."
+    if isinstance(code, int) and not isinstance(code, bool):
+        return f"Exited with code {code}."
+    return None
+
+
+def replayed_terminal(output: str | None, truncated: bool, exit_status: Any) -> str:
+    """The text a replayed card shows in place of an editor terminal that is gone.
+
+    Args:
+        output: What the editor answered to ``terminal/output`` (``None``: never asked).
+        truncated: Whether the editor cut that output to its byte limit.
+        exit_status: How the command ended, as the editor said (``{exitCode?, signal?}``).
+    """
+    if output is None:
+        parts = [TERMINAL_NOT_CAPTURED]
+    else:
+        parts = [output.rstrip("\n") or TERMINAL_NO_OUTPUT]
+        if truncated:
+            parts.append(TERMINAL_TRUNCATED)
+    ended = exit_sentence(exit_status)
+    if ended is not None:
+        parts.append(ended)
+    return "\n\n".join(parts)
+
+
 def text_block(text: str) -> ContentToolCallContent:
     """Wrap text as tool-call content, clipped to :data:`MAX_CONTENT_CHARS`."""
     if len(text) > MAX_CONTENT_CHARS:

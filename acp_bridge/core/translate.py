@@ -20,10 +20,14 @@ What goes where, by default (strict ACP, valid against the official schema):
   block; text inside ``<think>...</think>`` in a message becomes thought chunks. An empty
   chunk of either kind (valid, but it says nothing) sends nothing and counts nothing.
 * ``tool_call`` / ``tool_call_update`` -> ``tool_call`` / ``tool_call_update`` with a human
-  title, a valid ``kind`` and ``status``, ``locations`` from path arguments and the output
-  as ``content``; an update for a call never announced becomes a ``tool_call``, a repeated
-  ``tool_call`` becomes an update. Harn's extra fields (``durationMs``, ``executor``,
-  ``errorCategory``, ``audit``, ...) travel in ``_meta.harn``.
+  title (made once, when the call is first shown, and never sent again), a valid ``kind``
+  and ``status``, ``locations`` from path arguments and the output as ``content``; an
+  update for a call never announced becomes a ``tool_call``, a repeated ``tool_call`` of an
+  open call becomes an update. Harn's extra fields (``durationMs``,
+  ``executor``, ``errorCategory``, ``audit``, ...) travel in ``_meta.harn``. A call lives in
+  one turn, and its ``toolCallId`` is unique in the session: the VM's id while it is new,
+  else the VM's id joined with the call's number (:meth:`Translator._wire_id`), so a VM
+  started again, numbering its calls from the start, never names an earlier card.
 * ``plan`` -> ``plan`` with every entry given a valid priority and status; the Harn plan
   artifact travels in ``_meta.harn``.
 * Harn's extension variants (``skill_*``, ``tool_search_*``, ``transcript_compacted``,
@@ -49,6 +53,8 @@ Rule: nothing in this module performs I/O or reads the clock.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, assert_never
 
@@ -62,6 +68,7 @@ from acp_bridge.acp.updates import (
     PlanUpdate,
     SessionUpdate,
     StopReason,
+    ToolCallContent,
     ToolCallProgress,
     ToolCallStart,
     ToolCallStatus,
@@ -110,6 +117,24 @@ BRIDGE_META_KEY: Final = "acp_bridge"
 
 _TERMINAL: Final = frozenset({"completed", "failed"})
 
+#: Joins a VM's tool-call id and the session's call number into a wire id, for a call
+#: whose VM id cannot go on the wire as it is (see :meth:`Translator._wire_id`). A VM id
+#: that holds it never goes on the wire as it is, so no VM id can look like a joined one.
+WIRE_ID_SEPARATOR: Final = "#"
+#: How many of the VM's own ids a session remembers having sent (as 16-byte digests),
+#: to send the VM's id as it is while it is new; past this, every new call's wire id is
+#: joined with its number (still unique, and the memory stays bounded).
+MAX_REMEMBERED_IDS: Final = 100_000
+#: How many calls of one turn are tracked; past this the oldest finished one is forgotten
+#: (an update naming it later is shown as a new call). Open calls are always tracked.
+MAX_TURN_CALLS: Final = 10_000
+#: How many editor terminals a replay keeps the captured output of (the latest ones).
+MAX_CAPTURED_TERMINALS: Final = 64
+#: The editor's answers a replay reads about a terminal (the log's ``editor_call`` records).
+TERMINAL_CREATE: Final = "terminal/create"
+TERMINAL_OUTPUT: Final = "terminal/output"
+TERMINAL_EXIT: Final = "terminal/wait_for_exit"
+
 
 @dataclass(frozen=True, slots=True)
 class TranslatorOptions:
@@ -126,9 +151,22 @@ class TranslatorOptions:
 
 @dataclass(slots=True)
 class _ToolState:
+    wire_id: str
     kind: ToolKind
     title: str
     status: ToolCallStatus
+    # The content last sent when it showed an editor terminal (a replay updates the card
+    # when it learns what the terminal printed).
+    terminal_content: list[ToolCallContent] | None = None
+
+
+@dataclass(slots=True)
+class _Captured:
+    """What the editor said of one of its terminals, as a replay reads it from the log."""
+
+    output: str | None = None
+    truncated: bool = False
+    exit_status: Any = None
 
 
 @dataclass(slots=True)
@@ -140,14 +178,26 @@ class Translator:
         options: Rendering options.
         stop_requested: A stop reason an event asked for (``max_turn_requests``), if any.
         repairs: How many invalid values (kinds, statuses, priorities) were repaired.
+        replaying: The events come from a log, not a VM: an editor terminal a card showed
+            is gone, so the card shows what the terminal printed instead
+            (:meth:`terminal_answer`); :meth:`go_live` ends it.
     """
 
     session_id: str
     options: TranslatorOptions = field(default_factory=TranslatorOptions)
     stop_requested: StopReason | None = None
     repairs: int = 0
+    replaying: bool = False
+    # The calls of the current turn by the VM's id; those still open, and those finished
+    # (oldest first), by the same ids.
     _tools: dict[str, _ToolState] = field(default_factory=dict)
     _open: dict[str, None] = field(default_factory=dict)
+    _finished: dict[str, None] = field(default_factory=dict)
+    # How many calls the session has shown; digests of the VM ids sent as they are.
+    _calls: int = 0
+    _sent_ids: set[bytes] = field(default_factory=set)
+    # Replay only: what the editor said of its terminals, by terminal id (bounded).
+    _terminals: dict[str, _Captured] = field(default_factory=dict)
     _think: ThinkSplitter = field(default_factory=ThinkSplitter)
 
     # ------------------------------------------------------------------ public API
@@ -221,8 +271,13 @@ class Translator:
         return self._update(update)
 
     def begin_turn(self) -> None:
-        """Forget a stop requested during the previous turn."""
+        """Forget a stop requested during the previous turn, and its tool calls.
+
+        A tool call lives in one turn (the turn's end closes every call left open), so an
+        id the VM names in a later turn is a new call, whatever the VM meant.
+        """
         self.stop_requested = None
+        self._forget_calls()
 
     def end_turn(self, stop_reason: StopReason) -> list[Outgoing]:
         """Close the turn: release held text, and end every tool call left open.
@@ -235,26 +290,93 @@ class Translator:
             new_chunk(session_id, self._kind(thought), text)
             for thought, text in self._think.flush()
         ]
-        for tool_call_id in list(self._open):
+        for tool_call_id in self._open:
             state = self._tools[tool_call_id]
-            state.status = "failed"
             reason = "was cancelled" if stop_reason == "cancelled" else "ended"
             update: ToolCallProgress = {
                 "sessionUpdate": "tool_call_update",
-                "toolCallId": tool_call_id,
+                "toolCallId": state.wire_id,
                 "status": "failed",
                 "content": [tools.text_block(f"The turn {reason} before this tool call finished.")],
                 "_meta": {BRIDGE_META_KEY: {"synthesized": True, "stopReason": stop_reason}},
             }
             out.append(self._update(update))
-        self._open.clear()
+        self._forget_calls()
         self.stop_requested = None
         return out
 
     @property
     def open_tool_calls(self) -> list[str]:
-        """Ids of tool calls that have not reached a terminal status."""
-        return list(self._open)
+        """Wire ids of the turn's tool calls that have not reached a terminal status."""
+        return [self._tools[vm_id].wire_id for vm_id in self._open]
+
+    @property
+    def remembered_ids(self) -> int:
+        """How many VM ids the session remembers sending as they were (a bounded number)."""
+        return len(self._sent_ids)
+
+    @property
+    def tracked_calls(self) -> int:
+        """How many tool calls of the current turn are tracked."""
+        return len(self._tools)
+
+    def go_live(self) -> None:
+        """The replay is over: the events come from a VM again, and terminals are live."""
+        self.replaying = False
+        self._terminals.clear()
+
+    def terminal_answer(self, method: str, params: Any, result: Any) -> list[Outgoing] | None:
+        """Replay: the editor's answer about one of its terminals, from the log.
+
+        ``terminal/create`` starts a terminal afresh (an editor may hand out an id again,
+        after a reload say), ``terminal/output`` tells what it printed,
+        ``terminal/wait_for_exit`` how it ended. Each card of the turn that shows the
+        terminal is updated to say so.
+
+        Returns:
+            The updates to send (none when not replaying, or for other methods), or
+            ``None`` when the answer is not the shape ACP gives it (nothing is kept).
+        """
+        if not self.replaying or method not in (TERMINAL_CREATE, TERMINAL_OUTPUT, TERMINAL_EXIT):
+            return []
+        if method == TERMINAL_CREATE:
+            created = result.get("terminalId") if isinstance(result, Mapping) else None
+            if not isinstance(created, str):
+                return None
+            self._terminals.pop(created, None)
+            return []
+        terminal = params.get("terminalId") if isinstance(params, Mapping) else None
+        if not isinstance(terminal, str) or not isinstance(result, Mapping):
+            return None
+        if method == TERMINAL_OUTPUT:
+            output = result.get("output")
+            if not isinstance(output, str):
+                return None
+            captured = self._captured(terminal)
+            captured.output = output[-tools.MAX_CONTENT_CHARS :]
+            captured.truncated = result.get("truncated") is True
+            if result.get("exitStatus") is not None:
+                captured.exit_status = result.get("exitStatus")
+        else:
+            self._captured(terminal).exit_status = result
+        out: list[Outgoing] = []
+        for state in self._tools.values():
+            shown = state.terminal_content
+            if shown is not None and any(
+                block["type"] == "terminal" and block["terminalId"] == terminal for block in shown
+            ):
+                update: ToolCallProgress = {
+                    "sessionUpdate": "tool_call_update",
+                    "toolCallId": state.wire_id,
+                    "content": self._replayed_terminals(shown),
+                }
+                out.append(self._update(update))
+        return out
+
+    def tool_card(self, vm_id: str) -> tuple[str, str] | None:
+        """The wire id and title of the current turn's call the VM names ``vm_id``, if any."""
+        state = self._tools.get(vm_id)
+        return None if state is None else (state.wire_id, state.title)
 
     # ------------------------------------------------------------------ helpers
 
@@ -291,41 +413,104 @@ class Translator:
         self.repairs += 1
         return TOOL_STATUS_ALIASES.get(raw.lower(), "in_progress")
 
+    def _captured(self, terminal: str) -> _Captured:
+        found = self._terminals.get(terminal)
+        if found is None:
+            if len(self._terminals) >= MAX_CAPTURED_TERMINALS:
+                del self._terminals[next(iter(self._terminals))]
+            found = self._terminals[terminal] = _Captured()
+        return found
+
+    def _shown(self, state: _ToolState, content: list[ToolCallContent]) -> list[ToolCallContent]:
+        """The content to send for a call; in a replay, a terminal becomes what it printed."""
+        if not any(block["type"] == "terminal" for block in content):
+            state.terminal_content = None
+            return content
+        state.terminal_content = content
+        return self._replayed_terminals(content) if self.replaying else content
+
+    def _replayed_terminals(self, content: list[ToolCallContent]) -> list[ToolCallContent]:
+        out: list[ToolCallContent] = []
+        for block in content:
+            if block["type"] != "terminal":
+                out.append(block)
+                continue
+            captured = self._terminals.get(block["terminalId"]) or _Captured()
+            text = tools.replayed_terminal(
+                captured.output, captured.truncated, captured.exit_status
+            )
+            out.append(tools.text_block(text))
+        return out
+
+    def _forget_calls(self) -> None:
+        self._tools.clear()
+        self._open.clear()
+        self._finished.clear()
+
+    def _wire_id(self, vm_id: str) -> str:
+        """The id a new call the VM names ``vm_id`` has on the wire: unique in the session.
+
+        The VM's own id while it is new to the session (it holds no
+        :data:`WIRE_ID_SEPARATOR` and the session remembers fewer than
+        :data:`MAX_REMEMBERED_IDS`); otherwise the VM's id joined with the call's number in
+        the session. Both are decided by the events alone, so a replay of the log makes
+        exactly the ids the live session sent.
+        """
+        self._calls += 1
+        if WIRE_ID_SEPARATOR not in vm_id:
+            digest = hashlib.blake2b(
+                vm_id.encode("utf-8", "surrogatepass"), digest_size=16
+            ).digest()
+            if digest not in self._sent_ids and len(self._sent_ids) < MAX_REMEMBERED_IDS:
+                self._sent_ids.add(digest)
+                return vm_id
+        return f"{vm_id}{WIRE_ID_SEPARATOR}{self._calls}"
+
     def _track(self, tool_call_id: str, state: _ToolState) -> None:
         self._tools[tool_call_id] = state
         if state.status in _TERMINAL:
             self._open.pop(tool_call_id, None)
+            self._finished[tool_call_id] = None
         else:
+            self._finished.pop(tool_call_id, None)
             self._open[tool_call_id] = None
+        if len(self._tools) > MAX_TURN_CALLS and self._finished:
+            oldest = next(iter(self._finished))
+            del self._finished[oldest]
+            del self._tools[oldest]
 
     def _tool_call(self, event: ToolCall) -> ToolCallStart | ToolCallProgress:
         kind, repaired = tools.tool_kind(event.kind, event.tool_name)
         self.repairs += repaired
-        title = tools.tool_title(event.tool_name, kind, event.raw_input)
         status = self._status(event.status) or "pending"
         locations = tools.tool_locations(event.raw_input, self.options.cwd)
         diff = tools.edit_diff(event.raw_input, self.options.cwd)
         extras = self._harn_extras({"parsing": event.parsing, "audit": dump_part(event.audit)})
         known = self._tools.get(event.tool_call_id)
-        self._track(event.tool_call_id, _ToolState(kind, title, status))
-        if known is not None:
-            # A second tool_call for the same id (e.g. once its input finished streaming)
-            # must not create a second entry in the editor: send what changed.
+        if known is not None and known.status not in _TERMINAL:
+            # A second tool_call for an open call (e.g. once its input finished streaming)
+            # must not create a second entry in the editor: send what changed. The title
+            # is not among it: a call keeps the one it was first shown with, live and in
+            # replay (no AgentEvent carries a title of the VM's own to change it to).
             progress: ToolCallProgress = {
                 "sessionUpdate": "tool_call_update",
-                "toolCallId": event.tool_call_id,
+                "toolCallId": known.wire_id,
                 "status": status,
             }
-            if title != known.title:
-                progress["title"] = title
             if kind != known.kind:
                 progress["kind"] = kind
+            known.kind, known.status = kind, status
+            self._track(event.tool_call_id, known)
             _input_fields(progress, event.raw_input, locations, diff)  # type: ignore[arg-type]
             self._attach_extras(progress, extras)  # type: ignore[arg-type]
             return progress
+        # A new call; a finished call's id used again names a new call too.
+        title = tools.tool_title(event.tool_name, kind, event.raw_input)
+        wire_id = self._wire_id(event.tool_call_id)
+        self._track(event.tool_call_id, _ToolState(wire_id, kind, title, status))
         start: ToolCallStart = {
             "sessionUpdate": "tool_call",
-            "toolCallId": event.tool_call_id,
+            "toolCallId": wire_id,
             "title": title,
             "kind": kind,
             "status": status,
@@ -355,32 +540,33 @@ class Translator:
             # ACP clients ignore updates for calls they never saw: announce it now.
             kind = tools.infer_kind(event.tool_name)
             title = tools.tool_title(event.tool_name, kind, None)
+            state = _ToolState(self._wire_id(event.tool_call_id), kind, title, status or "pending")
             start: ToolCallStart = {
                 "sessionUpdate": "tool_call",
-                "toolCallId": event.tool_call_id,
+                "toolCallId": state.wire_id,
                 "title": title,
                 "kind": kind,
-                "status": status or "pending",
+                "status": state.status,
             }
             if event.tool_name:
                 start["name"] = event.tool_name
             if content:
-                start["content"] = content
+                start["content"] = self._shown(state, content)
             if event.raw_output is not None:
                 start["rawOutput"] = event.raw_output
-            self._track(event.tool_call_id, _ToolState(kind, title, start["status"]))
+            self._track(event.tool_call_id, state)
             self._attach_extras(start, extras)  # type: ignore[arg-type]
             return start
         update: ToolCallProgress = {
             "sessionUpdate": "tool_call_update",
-            "toolCallId": event.tool_call_id,
+            "toolCallId": known.wire_id,
         }
         if status is not None:
             update["status"] = status
             known.status = status
             self._track(event.tool_call_id, known)
         if content:
-            update["content"] = content
+            update["content"] = self._shown(known, content)
         if event.raw_output is not None:
             update["rawOutput"] = event.raw_output
         self._attach_extras(update, extras)  # type: ignore[arg-type]

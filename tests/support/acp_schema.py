@@ -714,7 +714,9 @@ class TranscriptChecker:
     already answered ids, ``session/update`` for a session the agent has not introduced yet
     (through a ``session/new``, ``session/load`` or ``session/resume`` response), and turn updates
     (message and thought chunks, tool calls, plans) while neither a ``session/prompt`` nor a
-    ``session/load`` of that session is in flight. Problems accumulate in ``problems``.
+    ``session/load`` of that session is in flight, and a ``tool_call`` whose ``toolCallId``
+    the session announced already (ids are unique within a session; a ``session/load``
+    starts the thread over). Problems accumulate in ``problems``.
     """
 
     def __init__(self, acp: StrictAcp | None = None) -> None:
@@ -724,6 +726,7 @@ class TranscriptChecker:
         self.sessions: set[str] = set()
         self._ledgers: dict[Side, _Ledger] = {"agent": _Ledger(), "client": _Ledger()}
         self._lines = 0
+        self._tool_calls: dict[str, dict[str, str]] = {}  # session -> tool call id -> where
 
     def feed_from_client(self, line: bytes | str) -> None:
         """Feed one line the client wrote to the agent's stdin."""
@@ -813,6 +816,9 @@ class TranscriptChecker:
             )
         ledger.pending[rid] = _Request(method, message.get("params"), where)
         ledger.answered.pop(rid, None)
+        params = message.get("params")
+        if sender == "client" and method == "session/load" and isinstance(params, dict):
+            self._tool_calls.pop(params.get("sessionId"), None)  # type: ignore[arg-type]
 
     def _on_response(self, sender: Side, message: dict[str, Any], where: str) -> None:
         requester: Side = "client" if sender == "agent" else "agent"
@@ -871,8 +877,25 @@ class TranscriptChecker:
             return
         update = params.get("update")
         tag = update.get("sessionUpdate") if isinstance(update, dict) else None
+        if tag == "tool_call" and isinstance(update, dict):
+            self._tool_call(session_id, update.get("toolCallId"), where)
         if tag in TURN_UPDATES and not loading and not self.in_flight("session/prompt", session_id):
             self._flag(
                 where,
                 [f"{tag} update for session {session_id!r} while no session/prompt is in flight"],
             )
+
+    def _tool_call(self, session_id: str, tool_call_id: object, where: str) -> None:
+        announced = self._tool_calls.setdefault(session_id, {})
+        if not isinstance(tool_call_id, str):
+            return  # already reported by the schema checks
+        first = announced.get(tool_call_id)
+        if first is not None:
+            self._flag(
+                where,
+                [
+                    f"tool_call {tool_call_id!r} of session {session_id!r} was announced "
+                    f"already ({first}): tool call ids must be unique within a session"
+                ],
+            )
+        announced[tool_call_id] = where

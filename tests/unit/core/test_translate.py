@@ -284,7 +284,7 @@ def test_repeated_tool_call_becomes_an_update_with_what_changed(acp: StrictAcp) 
     assert_valid(acp, first + second)
     [update] = updates(second)
     assert update["sessionUpdate"] == "tool_call_update"
-    assert update["title"] == "Edit src/a.rs"
+    assert "title" not in update  # a call keeps the title it was first shown with
     assert update["locations"] == [{"path": "src/a.rs"}]
 
 
