@@ -177,9 +177,11 @@ class Replayer:
             turn.follow(turn_input)
         if record_type == PROMPT_RECORD:
             blocks = data.get("prompt")
-            translator.begin_turn()
             if isinstance(blocks, list):
-                return translator.user_prompt([b for b in blocks if isinstance(b, dict)])
+                prompt = [b for b in blocks if isinstance(b, dict)]
+                translator.begin_turn(prompt)
+                return translator.user_prompt(prompt)
+            translator.begin_turn()
             self.stats.problems.append(f"{where}: prompt record without a prompt list")
             return []
         if record_type == TURN_ENDED_RECORD:
