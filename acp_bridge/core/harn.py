@@ -43,6 +43,21 @@ EXTENSION_UPDATE_TYPES: Final = tuple(
 AGENT_EVENT_KINDS: Final = tuple(
     dict.fromkeys(spec.acp_name for spec in CATALOGUE if spec.acp is Acp.AGENT_EVENT)
 )
+#: The ``_meta.harn`` fields a tool call or its update may carry (Harn's names).
+TOOL_LIFECYCLE_FIELDS: Final = (
+    "parsing",
+    "audit",
+    "intent",
+    "durationMs",
+    "executionDurationMs",
+    "executor",
+    "error",
+    "errorCategory",
+    "mutationStatus",
+    "changedPaths",
+    "data",
+    "rawInputPartial",
+)
 WORKER_TERMINAL_STATUSES: Final = frozenset({"completed", "failed", "cancelled"})
 #: Keys of an event object that are never part of what is forwarded.
 NOT_FORWARDED: Final = frozenset({"type", "session_id"}) | ENVELOPE_KEYS
@@ -111,3 +126,29 @@ def agent_event_params(spec: EventSpec, raw: JsonObject, session_id: str) -> Jso
     params["sessionId"] = session_id
     params["kind"] = spec.acp_name
     return params
+
+
+def harn_capabilities(top_level: bool) -> JsonObject:
+    """What ``initialize`` advertises under ``agentCapabilities._meta.harn``.
+
+    The keys Harn's own clients read (``sessionUpdateExtensions``,
+    ``toolLifecycleExtensionFields``, ``contentExtensionFields``, ``extensionMethods``)
+    beside the bridge's own (``extensionMethod``, ``updates``, ``metaKey``,
+    ``topLevelUpdates``). ``_harn/agentEvent`` is listed only when it is sent (Harn mode).
+
+    Args:
+        top_level: Whether this client gets Harn's top-level shapes (Harn mode).
+    """
+    methods: JsonObject = {HARN_UPDATE_METHOD: {"updates": list(EXTENSION_UPDATE_TYPES)}}
+    if top_level:
+        methods[HARN_AGENT_EVENT_METHOD] = {"kinds": list(AGENT_EVENT_KINDS)}
+    return {
+        "extensionMethod": HARN_UPDATE_METHOD,
+        "updates": list(EXTENSION_UPDATE_TYPES),
+        "metaKey": HARN_META_KEY,
+        "topLevelUpdates": top_level,
+        "sessionUpdateExtensions": list(EXTENSION_UPDATE_TYPES),
+        "toolLifecycleExtensionFields": list(TOOL_LIFECYCLE_FIELDS),
+        "contentExtensionFields": [],
+        "extensionMethods": methods,
+    }

@@ -57,3 +57,17 @@ def test_the_vms_repeat_of_the_prompt_is_not_shown_twice(tmp_path: Path) -> None
         assert editor.problems() == []
     users = [u["content"] for u in replayed if u["sessionUpdate"] == "user_message_chunk"]
     assert users == [{"type": "text", "text": USER_TEXT}]  # the prompt, once
+
+
+@pytest.mark.parametrize("opt_in", [False, True], ids=["default", "harn-mode"])
+def test_initialize_advertises_the_keys_harn_clients_read(opt_in: bool, tmp_path: Path) -> None:
+    meta = {"_meta": {"harn": {"topLevelUpdates": True}}} if opt_in else {}
+    with FakeEditor("--vm-exec", "true", log_dir=tmp_path / "logs") as editor:
+        caps = editor.initialize(fs={"readTextFile": False}, **meta)["agentCapabilities"]
+        assert editor.close() == 0
+    harn = caps["_meta"]["harn"]
+    assert "user_message" not in harn["sessionUpdateExtensions"]  # a standard update
+    assert {"hitl_request", "progress", "worker_update"} <= set(harn["sessionUpdateExtensions"])
+    assert {"mutationStatus", "changedPaths", "intent"} <= set(harn["toolLifecycleExtensionFields"])
+    assert ("_harn/agentEvent" in harn["extensionMethods"]) == opt_in
+    assert harn["topLevelUpdates"] == opt_in
