@@ -24,18 +24,21 @@ What goes where, by default (strict ACP, valid against the official schema):
   as ``content``; an update for a call never announced becomes a ``tool_call``, a repeated
   ``tool_call`` becomes an update. Harn's extra fields (``durationMs``, ``executor``,
   ``errorCategory``, ``audit``, ...) travel in ``_meta.harn``.
-* ``plan`` -> ``plan`` with every entry given a valid priority and status; the Harn plan
-  artifact travels in ``_meta.harn``.
-* Harn's extension variants (``skill_*``, ``tool_search_*``, ``transcript_compacted``,
-  ``handoff``, ``fs_watch``, ``worker_update``) -> the extension notification
-  ``_harn/session_update``, which ACP clients must ignore unless they know it.
-* Internal variants (``turn_start``, ``turn_end``, ``feedback_injected``,
-  ``daemon_watchdog_tripped``) are not forwarded; ``budget_exhausted`` and ``loop_stuck``
-  ask for the turn to end with ``max_turn_requests``.
+* ``plan`` (any JSON), ``plan_document_updated`` (its current revision's plan) and
+  ``progress_reported`` with entries -> ``plan`` with every entry given a valid priority
+  and status; the plan, document or progress travels in ``_meta.harn``.
+* ``user_message`` -> ``user_message_chunk`` per block, except the first repeat of the
+  turn's prompt in that turn (the bridge records the prompt itself).
+* Every other type goes where its catalogue entry (:mod:`acp_bridge.vm.catalog`) says:
+  Harn's extension updates -> the extension notification ``_harn/session_update``, which
+  ACP clients must ignore unless they know it; loop milestones -> not forwarded (Harn
+  mode: ``_harn/agentEvent``); internal ones -> nothing. An entry's stop rule sets the
+  stop reason (``budget_exhausted``, ``loop_stuck``, ``budget_circuit_breaker``, a
+  terminal ``turn_phase_changed``).
 
-With ``harn_extensions=True`` (a client that opted in) the extension variants are sent as
-top-level ``session/update``s and the extra fields as top-level keys, exactly as Harn's own
-ACP adapter does.
+With ``harn_extensions=True`` (a client that opted in) the extension updates are sent as
+top-level ``session/update``s, the extra fields as top-level keys, and loop milestones as
+``_harn/agentEvent``.
 
 What needs none of the translator's state lives beside it: tool-call titles, kinds,
 locations and content in :mod:`~acp_bridge.core.toolcalls`, Harn's own shapes in
