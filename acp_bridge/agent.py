@@ -27,7 +27,7 @@ from acp_bridge.acp.params import (
     parse_params,
 )
 from acp_bridge.acp.updates import PROTOCOL_VERSION
-from acp_bridge.core.harn import EXTENSION_UPDATE_TYPES, HARN_META_KEY, HARN_UPDATE_METHOD
+from acp_bridge.core.harn import HARN_META_KEY, harn_capabilities
 from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.editor_gateway import EditorGateway
 from acp_bridge.errors import RpcError
@@ -205,12 +205,7 @@ class Agent:
                     "additionalDirectories": {},
                 },
                 "_meta": {
-                    HARN_META_KEY: {
-                        "extensionMethod": HARN_UPDATE_METHOD,
-                        "updates": list(EXTENSION_UPDATE_TYPES),
-                        "metaKey": HARN_META_KEY,
-                        "topLevelUpdates": sessions.options.harn_extensions,
-                    },
+                    HARN_META_KEY: harn_capabilities(sessions.options.harn_extensions),
                     "acp_bridge": {"version": __version__, "statusMethod": STATUS_METHOD},
                 },
             },

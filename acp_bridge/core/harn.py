@@ -1,12 +1,18 @@
 """Harn's own shapes: what the translator sends for what ACP has no update or field for.
 
-Harn's extension variants (``skill_*``, ``tool_search_*``, ``transcript_compacted``,
-``handoff``, ``fs_watch``, ``worker_update``) have no ACP update; Harn's own ACP adapter
-sends them as ``session/update``s of its own shape, which :func:`harn_extension_update`
-makes exactly: top-level keys in camelCase, nested values as the VM wrote them, plus the
-two fields Harn derives (``handoffId``, ``terminal``). By default they travel in the
-extension notification :data:`HARN_UPDATE_METHOD`, and Harn's extra fields on standard
-updates under ``_meta.harn`` (:data:`HARN_META_KEY`); the translator decides which.
+Which event goes where is the catalogue's (:mod:`acp_bridge.vm.catalog`); the shapes are
+made here, from the event's JSON object, by one rule per route:
+
+* a Harn extension update (:attr:`~acp_bridge.vm.catalog.Acp.SESSION_UPDATE`):
+  :func:`harn_extension_update`, Harn's own ``session/update`` shape: top-level keys in
+  camelCase, nested values as the VM wrote them, plus the two fields Harn derives
+  (``handoffId``, ``terminal``). By default it travels in the extension notification
+  :data:`HARN_UPDATE_METHOD`;
+* a loop milestone (:attr:`~acp_bridge.vm.catalog.Acp.AGENT_EVENT`):
+  :func:`agent_event_params`, the params of Harn's extension notification
+  :data:`HARN_AGENT_EVENT_METHOD`: the payload in camelCase, then ``sessionId`` and
+  ``kind``;
+* Harn's extra fields on standard updates go under ``_meta.harn`` (:data:`HARN_META_KEY`).
 
 Rule: nothing in this module performs I/O.
 """
@@ -15,29 +21,48 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from acp_bridge.vm.events import encode_event
+from acp_bridge.vm.catalog import CATALOGUE, ENVELOPE_KEYS, Acp
 
 if TYPE_CHECKING:
     from acp_bridge.acp.updates import JsonObject
-    from acp_bridge.vm.events import AgentEvent, ToolCallUpdate
+    from acp_bridge.vm.catalog import EventSpec
+    from acp_bridge.vm.events import ToolCallUpdate
 
 #: The extension notification that carries Harn's own update shapes by default.
 HARN_UPDATE_METHOD: Final = "_harn/session_update"
+#: Harn's extension notification for loop milestones (ACP ``ExtNotification``).
+HARN_AGENT_EVENT_METHOD: Final = "_harn/agentEvent"
 #: The ``_meta`` key under which Harn's extra fields travel on standard updates.
 HARN_META_KEY: Final = "harn"
 
-EXTENSION_UPDATE_TYPES: Final = (
-    "skill_activated",
-    "skill_deactivated",
-    "skill_scope_tools",
-    "tool_search_query",
-    "tool_search_result",
-    "transcript_compacted",
-    "handoff",
-    "fs_watch",
-    "worker_update",
+#: The ``sessionUpdate`` names of Harn's extension updates, from the catalogue.
+EXTENSION_UPDATE_TYPES: Final = tuple(
+    dict.fromkeys(spec.acp_name for spec in CATALOGUE if spec.acp is Acp.SESSION_UPDATE)
+)
+#: The ``kind``s of ``_harn/agentEvent``, from the catalogue.
+AGENT_EVENT_KINDS: Final = tuple(
+    dict.fromkeys(spec.acp_name for spec in CATALOGUE if spec.acp is Acp.AGENT_EVENT)
+)
+#: The ``_meta.harn`` fields a tool call or its update may carry (Harn's names).
+TOOL_LIFECYCLE_FIELDS: Final = (
+    "parsing",
+    "audit",
+    "intent",
+    "durationMs",
+    "executionDurationMs",
+    "executor",
+    "error",
+    "errorCategory",
+    "mutationStatus",
+    "changedPaths",
+    "data",
+    "rawInputPartial",
 )
 WORKER_TERMINAL_STATUSES: Final = frozenset({"completed", "failed", "cancelled"})
+#: Keys of an event object that are never part of what is forwarded.
+NOT_FORWARDED: Final = frozenset({"type", "session_id"}) | ENVELOPE_KEYS
+#: A payload key Harn's ``_harn/agentEvent`` would overwrite, and what it is sent as.
+KIND_KEY: Final = ("kind", "eventKind")
 
 
 def camel(name: str) -> str:
@@ -52,11 +77,6 @@ def encode_event_part(model: Any) -> JsonObject:
     return dumped
 
 
-def dump_part(model: Any) -> Any:
-    """:func:`encode_event_part`, or ``None`` for a part the event does not have."""
-    return None if model is None else encode_event_part(model)
-
-
 def harn_executor(event: ToolCallUpdate) -> Any:
     """Harn writes a builtin executor as a bare string and others as camelCase objects."""
     executor = event.executor
@@ -68,20 +88,67 @@ def harn_executor(event: ToolCallUpdate) -> Any:
     return {camel(key): value for key, value in fields.items()}
 
 
-def harn_extension_update(event: AgentEvent) -> JsonObject:
-    """Harn's own ``session/update`` shape for an extension variant.
+def harn_extension_update(spec: EventSpec, raw: JsonObject) -> JsonObject:
+    """Harn's own ``session/update`` shape for an extension event (its JSON object).
 
     Top-level keys become camelCase, nested values stay exactly as the VM wrote them, and
     the two derived fields Harn adds are filled in: ``handoffId`` first, ``terminal`` last.
     """
-    raw = encode_event(event)
-    kind = raw["type"]
-    update: JsonObject = {"sessionUpdate": kind}
-    if kind == "handoff":
-        update["handoffId"] = (raw.get("handoff") or {}).get("id")
+    update: JsonObject = {"sessionUpdate": spec.acp_name}
+    if spec.type == "handoff":
+        handoff = raw.get("handoff")
+        update["handoffId"] = handoff.get("id") if isinstance(handoff, dict) else None
     for key, value in raw.items():
-        if key not in ("type", "session_id"):
+        if key not in NOT_FORWARDED:
             update[camel(key)] = value
-    if kind == "worker_update":
+    if spec.type == "worker_update":
         update["terminal"] = raw.get("status") in WORKER_TERMINAL_STATUSES
     return update
+
+
+def agent_event_params(spec: EventSpec, raw: JsonObject, session_id: str) -> JsonObject:
+    """The params of ``_harn/agentEvent`` for a loop milestone (its JSON object).
+
+    The payload is the event's fields in camelCase (the keys the entry renames renamed),
+    or, for an entry that spreads a field, that field's object; ``sessionId`` and ``kind``
+    come last, as Harn inserts them.
+    """
+    if spec.spread is not None:
+        value = raw.get(spec.spread)
+        source: JsonObject = value if isinstance(value, dict) else {spec.spread: value}
+    else:
+        source = {key: value for key, value in raw.items() if key not in NOT_FORWARDED}
+    renames = dict(spec.renames)
+    params: JsonObject = {}
+    for key, value in source.items():
+        name = renames.get(key) or camel(key)
+        params[KIND_KEY[1] if name == KIND_KEY[0] else name] = value
+    params["sessionId"] = session_id
+    params["kind"] = spec.acp_name
+    return params
+
+
+def harn_capabilities(top_level: bool) -> JsonObject:
+    """What ``initialize`` advertises under ``agentCapabilities._meta.harn``.
+
+    The keys Harn's own clients read (``sessionUpdateExtensions``,
+    ``toolLifecycleExtensionFields``, ``contentExtensionFields``, ``extensionMethods``)
+    beside the bridge's own (``extensionMethod``, ``updates``, ``metaKey``,
+    ``topLevelUpdates``). ``_harn/agentEvent`` is listed only when it is sent (Harn mode).
+
+    Args:
+        top_level: Whether this client gets Harn's top-level shapes (Harn mode).
+    """
+    methods: JsonObject = {HARN_UPDATE_METHOD: {"updates": list(EXTENSION_UPDATE_TYPES)}}
+    if top_level:
+        methods[HARN_AGENT_EVENT_METHOD] = {"kinds": list(AGENT_EVENT_KINDS)}
+    return {
+        "extensionMethod": HARN_UPDATE_METHOD,
+        "updates": list(EXTENSION_UPDATE_TYPES),
+        "metaKey": HARN_META_KEY,
+        "topLevelUpdates": top_level,
+        "sessionUpdateExtensions": list(EXTENSION_UPDATE_TYPES),
+        "toolLifecycleExtensionFields": list(TOOL_LIFECYCLE_FIELDS),
+        "contentExtensionFields": [],
+        "extensionMethods": methods,
+    }

@@ -55,3 +55,8 @@ TOOL_STATUS_ALIASES: Final[dict[str, ToolCallStatus]] = {
     "rejected": "failed",
     "denied": "failed",
 }
+#: A plan step's priority given as a rank (Harn's plan documents allow an integer): 0 and 1
+#: are the most urgent; a rank past the table is ``low``.
+PLAN_PRIORITY_RANK: Final[dict[int, PlanEntryPriority]] = {0: "high", 1: "high", 2: "medium"}
+#: Where a plan step's text is, by the names plans use for it, first match wins.
+PLAN_STEP_TEXT_KEYS: Final = ("content", "step", "title", "description", "text")

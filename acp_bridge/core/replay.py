@@ -196,9 +196,11 @@ class Replayer:
         if record_type == PROMPT_RECORD:
             blocks = data.get("prompt")
             out = self._close_open(translator)  # a turn whose end the log lost
-            translator.begin_turn()
             if isinstance(blocks, list):
-                return out + translator.user_prompt([b for b in blocks if isinstance(b, dict)])
+                prompt = [b for b in blocks if isinstance(b, dict)]
+                translator.begin_turn(prompt)
+                return out + translator.user_prompt(prompt)
+            translator.begin_turn()
             self.stats.problems.append(f"{where}: prompt record without a prompt list")
             return out
         if record_type == TURN_ENDED_RECORD:

@@ -73,7 +73,7 @@ class SessionCore:
             LocalProtocolError: A turn is already running (the server serialises turns).
         """
         self.turn.handle(TurnInput.PROMPT)
-        self.translator.begin_turn()
+        self.translator.begin_turn(prompt)
         return prompt_record(self.session_id, prompt)
 
     def cancel(self) -> bool:

@@ -28,18 +28,21 @@ What goes where, by default (strict ACP, valid against the official schema):
   one turn, and its ``toolCallId`` is unique in the session: the VM's id while it is new,
   else the VM's id joined with the call's number (:meth:`Translator._wire_id`), so a VM
   started again, numbering its calls from the start, never names an earlier card.
-* ``plan`` -> ``plan`` with every entry given a valid priority and status; the Harn plan
-  artifact travels in ``_meta.harn``.
-* Harn's extension variants (``skill_*``, ``tool_search_*``, ``transcript_compacted``,
-  ``handoff``, ``fs_watch``, ``worker_update``) -> the extension notification
-  ``_harn/session_update``, which ACP clients must ignore unless they know it.
-* Internal variants (``turn_start``, ``turn_end``, ``feedback_injected``,
-  ``daemon_watchdog_tripped``) are not forwarded; ``budget_exhausted`` and ``loop_stuck``
-  ask for the turn to end with ``max_turn_requests``.
+* ``plan`` (any JSON), ``plan_document_updated`` (its current revision's plan) and
+  ``progress_reported`` with entries -> ``plan`` with every entry given a valid priority
+  and status; the plan, document or progress travels in ``_meta.harn``.
+* ``user_message`` -> ``user_message_chunk`` per block, except the first repeat of the
+  turn's prompt in that turn (the bridge records the prompt itself).
+* Every other type goes where its catalogue entry (:mod:`acp_bridge.vm.catalog`) says:
+  Harn's extension updates -> the extension notification ``_harn/session_update``, which
+  ACP clients must ignore unless they know it; loop milestones -> not forwarded (Harn
+  mode: ``_harn/agentEvent``); internal ones -> nothing. An entry's stop rule sets the
+  stop reason (``budget_exhausted``, ``loop_stuck``, ``budget_circuit_breaker``, a
+  terminal ``turn_phase_changed``).
 
-With ``harn_extensions=True`` (a client that opted in) the extension variants are sent as
-top-level ``session/update``s and the extra fields as top-level keys, exactly as Harn's own
-ACP adapter does.
+With ``harn_extensions=True`` (a client that opted in) the extension updates are sent as
+top-level ``session/update``s, the extra fields as top-level keys, and loop milestones as
+``_harn/agentEvent``.
 
 What needs none of the translator's state lives beside it: tool-call titles, kinds,
 locations and content in :mod:`~acp_bridge.core.toolcalls`, Harn's own shapes in
@@ -61,10 +64,12 @@ from typing import Any, Final, assert_never
 from acp_bridge.acp.coalesce import Outgoing, new_chunk
 from acp_bridge.acp.updates import (
     SESSION_UPDATE,
+    STOP_REASONS,
     TOOL_CALL_STATUSES,
     ContentChunkUpdate,
     JsonObject,
     PlanEntry,
+    PlanEntryPriority,
     PlanUpdate,
     SessionUpdate,
     StopReason,
@@ -76,40 +81,34 @@ from acp_bridge.acp.updates import (
 )
 from acp_bridge.core import toolcalls as tools
 from acp_bridge.core.harn import (
+    HARN_AGENT_EVENT_METHOD,
     HARN_META_KEY,
     HARN_UPDATE_METHOD,
+    agent_event_params,
     camel,
-    dump_part,
-    encode_event_part,
     harn_executor,
     harn_extension_update,
 )
-from acp_bridge.core.repairs import PLAN_PRIORITY, PLAN_STATUS, TOOL_STATUS_ALIASES
+from acp_bridge.core.repairs import (
+    PLAN_PRIORITY,
+    PLAN_PRIORITY_RANK,
+    PLAN_STATUS,
+    PLAN_STEP_TEXT_KEYS,
+    TOOL_STATUS_ALIASES,
+)
 from acp_bridge.core.think import THINK_OPEN, ThinkSplitter
 from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.vm.catalog import Acp, EventSpec, spec_of
 from acp_bridge.vm.events import (
     AgentEvent,
     AgentMessageChunk,
     AgentThoughtChunk,
-    BudgetExhausted,
-    DaemonWatchdogTripped,
-    FeedbackInjected,
-    FsWatch,
-    Handoff,
-    LoopStuck,
+    GenericEvent,
     Plan,
-    PlanArtifact,
-    SkillActivated,
-    SkillDeactivated,
-    SkillScopeTools,
     ToolCall,
     ToolCallUpdate,
-    ToolSearchQuery,
-    ToolSearchResult,
-    TranscriptCompacted,
-    TurnEnd,
-    TurnStart,
-    WorkerUpdate,
+    UserMessage,
+    encode_event,
 )
 
 #: The ``_meta`` key for facts the bridge adds itself (e.g. a synthesised tool result).
@@ -199,6 +198,7 @@ class Translator:
     # Replay only: what the editor said of its terminals, by terminal id (bounded).
     _terminals: dict[str, _Captured] = field(default_factory=dict)
     _think: ThinkSplitter = field(default_factory=ThinkSplitter)
+    _prompt_text: str | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -212,24 +212,11 @@ class Translator:
             case ToolCallUpdate():
                 return [self._update(self._tool_call_update(event))]
             case Plan():
-                return [self._update(self._plan(event))]
-            case (
-                SkillActivated()
-                | SkillDeactivated()
-                | SkillScopeTools()
-                | ToolSearchQuery()
-                | ToolSearchResult()
-                | TranscriptCompacted()
-                | Handoff()
-                | FsWatch()
-                | WorkerUpdate()
-            ):
-                return [self._extension(event)]
-            case BudgetExhausted() | LoopStuck():
-                self.stop_requested = "max_turn_requests"
-                return []
-            case TurnStart() | TurnEnd() | FeedbackInjected() | DaemonWatchdogTripped():
-                return []
+                return [self._update(self._plan(event.plan, {"plan": event.plan}))]
+            case UserMessage():
+                return self._user_message(event)
+            case GenericEvent():
+                return self._by_catalogue(event)
             case _:
                 assert_never(event)
 
@@ -270,14 +257,19 @@ class Translator:
         }
         return self._update(update)
 
-    def begin_turn(self) -> None:
-        """Forget a stop requested during the previous turn, and its tool calls.
+    def begin_turn(self, prompt: list[JsonObject] | None = None) -> None:
+        """A turn starts: forget a stop requested before and the tool calls, keep the prompt.
 
         A tool call lives in one turn (the turn's end closes every call left open), so an
         id the VM names in a later turn is a new call, whatever the VM meant.
+
+        Args:
+            prompt: The user's prompt, which the bridge records itself: a ``user_message``
+                of the VM that repeats it is not sent again (see :meth:`_user_message`).
         """
         self.stop_requested = None
         self._forget_calls()
+        self._prompt_text = None if prompt is None else _text_of(prompt)
 
     def end_turn(self, stop_reason: StopReason) -> list[Outgoing]:
         """Close the turn: release held text, and end every tool call left open.
@@ -485,7 +477,9 @@ class Translator:
         status = self._status(event.status) or "pending"
         locations = tools.tool_locations(event.raw_input, self.options.cwd)
         diff = tools.edit_diff(event.raw_input, self.options.cwd)
-        extras = self._harn_extras({"parsing": event.parsing, "audit": dump_part(event.audit)})
+        extras = self._harn_extras(
+            {"parsing": event.parsing, "audit": event.audit, "intent": event.intent}
+        )
         known = self._tools.get(event.tool_call_id)
         if known is not None and known.status not in _TERMINAL:
             # A second tool_call for an open call (e.g. once its input finished streaming)
@@ -531,8 +525,12 @@ class Translator:
                 "executor": harn_executor(event),
                 "error": event.error,
                 "error_category": event.error_category,
+                "mutation_status": event.mutation_status,
+                "changed_paths": event.changed_paths,
+                "data": event.data,
+                "parsing": event.parsing,
                 "raw_input_partial": event.raw_input_partial,
-                "audit": dump_part(event.audit),
+                "audit": event.audit,
             }
         )
         known = self._tools.get(event.tool_call_id)
@@ -552,6 +550,8 @@ class Translator:
                 start["name"] = event.tool_name
             if content:
                 start["content"] = self._shown(state, content)
+            if event.raw_input is not None:
+                start["rawInput"] = event.raw_input
             if event.raw_output is not None:
                 start["rawOutput"] = event.raw_output
             self._track(event.tool_call_id, state)
@@ -567,38 +567,115 @@ class Translator:
             self._track(event.tool_call_id, known)
         if content:
             update["content"] = self._shown(known, content)
+        if event.raw_input is not None:
+            update["rawInput"] = event.raw_input
         if event.raw_output is not None:
             update["rawOutput"] = event.raw_output
         self._attach_extras(update, extras)  # type: ignore[arg-type]
         return update
 
-    def _plan(self, event: Plan) -> PlanUpdate:
-        steps = event.plan.steps if isinstance(event.plan, PlanArtifact) else event.plan
-        entries: list[PlanEntry] = []
-        for step in steps:
-            status = PLAN_STATUS.get((step.status or "pending").lower())
-            priority = PLAN_PRIORITY.get((step.priority or "medium").lower())
-            if status is None or priority is None:
-                self.repairs += 1
-            entry: PlanEntry = {
-                "content": step.content,
-                "priority": priority or "medium",
-                "status": status or "pending",
-            }
-            if step.status is not None and step.status != entry["status"]:
-                entry["_meta"] = {HARN_META_KEY: {"status": step.status}}
-            entries.append(entry)
+    def _plan(self, plan: Any, harn: JsonObject) -> PlanUpdate:
+        """ACP's ``plan`` from a plan value of any shape, Harn's facts under ``_meta.harn``.
+
+        ``plan`` is Harn's ``serde_json::Value``: an artifact with ``steps``, a list of
+        steps, or anything else (no entries). ``harn`` holds what travels beside the
+        entries (the artifact, the document, the progress) by its wire name; an artifact
+        that is not an object is not repeated there.
+        """
+        entries = [entry for step in _plan_steps(plan) if (entry := self._entry(step))]
         update: PlanUpdate = {"sessionUpdate": "plan", "entries": entries}
-        if isinstance(event.plan, PlanArtifact):
-            artifact = encode_event_part(event.plan)
-            if self.options.harn_extensions:
-                update["harnPlan"] = artifact  # type: ignore[typeddict-unknown-key]
-            else:
-                update["_meta"] = {HARN_META_KEY: {"plan": artifact}}
+        extras = {
+            key: value
+            for key, value in harn.items()
+            if isinstance(value, dict) or (key != "plan" and value is not None)
+        }
+        if not extras:
+            return update
+        if self.options.harn_extensions:
+            for key, value in extras.items():
+                update["harn" + camel(key)[:1].upper() + camel(key)[1:]] = value  # type: ignore[literal-required]
+        else:
+            update["_meta"] = {HARN_META_KEY: {camel(key): value for key, value in extras.items()}}
         return update
 
-    def _extension(self, event: AgentEvent) -> bytes:
-        update = harn_extension_update(event)
+    def _entry(self, step: Any) -> PlanEntry | None:
+        """One plan entry: text, a valid priority and status (repaired and counted)."""
+        if isinstance(step, str):
+            step = {"content": step}
+        if not isinstance(step, dict):
+            self.repairs += 1
+            return None
+        text = next((step[k] for k in PLAN_STEP_TEXT_KEYS if isinstance(step.get(k), str)), None)
+        raw_status, raw_priority = step.get("status"), step.get("priority")
+        status = PLAN_STATUS.get(raw_status.lower()) if isinstance(raw_status, str) else None
+        priority = _priority(raw_priority)
+        if (
+            text is None
+            or (raw_status is not None and status is None)
+            or (raw_priority is not None and priority is None)
+        ):
+            self.repairs += 1
+        entry: PlanEntry = {
+            "content": text if text is not None else "",
+            "priority": priority or "medium",
+            "status": status or "pending",
+        }
+        if isinstance(raw_status, str) and raw_status != entry["status"]:
+            entry["_meta"] = {HARN_META_KEY: {"status": raw_status}}
+        return entry
+
+    def _user_message(self, event: UserMessage) -> list[Outgoing]:
+        """``user_message_chunk`` per content block, unless it repeats the turn's prompt.
+
+        The bridge records the prompt it hands the VM (the editor shows it live, a replay
+        shows it from that record), so the first ``user_message`` of a turn whose text is
+        the prompt's is that prompt again and sends nothing. Every other one (a message the
+        VM injected, or any in a log without the bridge's records) is sent.
+        """
+        blocks = [_content_block(block) for block in event.content]
+        if self._prompt_text is not None and _text_of(blocks) == self._prompt_text:
+            self._prompt_text = None
+            return []
+        out: list[Outgoing] = []
+        for block in blocks:
+            update: ContentChunkUpdate = {"sessionUpdate": "user_message_chunk", "content": block}
+            update["messageId"] = event.message_id  # type: ignore[typeddict-unknown-key]
+            out.append(self._update(update))
+        return out
+
+    def _by_catalogue(self, event: GenericEvent) -> list[Outgoing]:
+        """Every event without a model of its own: where its catalogue entry sends it."""
+        spec = spec_of(event.type)
+        if spec is None:  # a model is built only for an entry
+            return []
+        raw = encode_event(event)
+        if spec.stop is not None:
+            reason = spec.stop.stop_reason(raw)
+            if reason in STOP_REASONS:
+                self.stop_requested = reason  # type: ignore[assignment]
+        match spec.acp:
+            case Acp.PLAN_DOCUMENT:
+                change = raw.get("event")
+                return [self._update(self._plan(_document_plan(change), {"plan_document": change}))]
+            case Acp.PROGRESS:
+                entries = raw.get("entries")
+                if isinstance(entries, list) and entries:
+                    progress = {
+                        k: v for k, v in raw.items() if k not in ("type", "session_id", "entries")
+                    }
+                    return [self._update(self._plan(entries, {"progress": progress}))]
+                return [self._extension(spec, raw, "progress")]
+            case Acp.SESSION_UPDATE:
+                return [self._extension(spec, raw)]
+            case Acp.AGENT_EVENT if self.options.harn_extensions:
+                return [self._agent_event(spec, raw)]
+            case _:
+                return []
+
+    def _extension(self, spec: EventSpec, raw: JsonObject, name: str | None = None) -> bytes:
+        update = harn_extension_update(spec, raw)
+        if name is not None:
+            update["sessionUpdate"] = name
         if self.options.harn_extensions:
             return self._update(update)
         return jsonrpc.encode(
@@ -608,6 +685,57 @@ class Translator:
                 "params": {"sessionId": self.session_id, "update": update},
             }
         )
+
+    def _agent_event(self, spec: EventSpec, raw: JsonObject) -> bytes:
+        return jsonrpc.encode(
+            {
+                "jsonrpc": "2.0",
+                "method": HARN_AGENT_EVENT_METHOD,
+                "params": agent_event_params(spec, raw, self.session_id),
+            }
+        )
+
+
+def _plan_steps(plan: Any) -> list[Any]:
+    """The steps of a plan value: an artifact's ``steps``, a bare list, or none."""
+    if isinstance(plan, dict):
+        steps = plan.get("steps")
+        return steps if isinstance(steps, list) else []
+    return plan if isinstance(plan, list) else []
+
+
+def _document_plan(change: Any) -> Any:
+    """The plan of a plan document event's current revision (``None`` if it has none)."""
+    value: Any = change
+    for key in ("document", "current_revision", "plan"):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _priority(raw: Any) -> PlanEntryPriority | None:
+    """A plan step's priority by name, or by rank (an integer), or ``None``."""
+    if raw is None:
+        return "medium"
+    if isinstance(raw, str):
+        return PLAN_PRIORITY.get(raw.lower())
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return PLAN_PRIORITY_RANK.get(raw, "low")
+    return None
+
+
+def _content_block(block: Any) -> JsonObject:
+    """An ACP content block: a block as given, a string as text, anything else as JSON."""
+    if isinstance(block, dict) and isinstance(block.get("type"), str):
+        return block
+    text = block if isinstance(block, str) else jsonrpc.encode(block).decode()
+    return {"type": "text", "text": text}
+
+
+def _text_of(blocks: list[JsonObject]) -> str:
+    """The text of content blocks, joined, without surrounding white space."""
+    return "".join(
+        b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str)
+    ).strip()
 
 
 def _input_fields(update: JsonObject, raw_input: Any, locations: Any, diff: Any) -> None:

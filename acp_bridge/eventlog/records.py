@@ -16,6 +16,10 @@ by Harn (which has no ``_event_`` keys) reads unchanged.
 Lines without envelope keys (a raw AgentEvent stream, one event per line) decode too, with
 ``index``/``emitted_at_ms``/``frame_depth`` set to ``None``.
 
+Harn 0.10 adds ``execution_id`` (a string, or ``null`` outside an execution) to its
+envelope. The bridge does not write it, but reads it as the envelope's, not the event's
+(:attr:`LogRecord.execution_id`), and escapes an event key of that name like the others.
+
 The bridge's own record types (the constants ending in ``_RECORD``) and the builders that
 make them live here too, at the end of the module: every writer and reader of the log takes
 them from this one place.
@@ -33,12 +37,18 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ENVELOPE_KEYS: Final = ("index", "emitted_at_ms", "frame_depth")
+#: The envelope key Harn 0.10 writes after ``frame_depth``, read but never written here.
+EXECUTION_ID_KEY: Final = "execution_id"
 CONFLICT_PREFIX: Final = "_event_"
 #: Prefix of every record type the bridge itself writes (the ``*_RECORD`` constants below).
 BRIDGE_TYPE_PREFIX: Final = "acp_bridge."
 
-_ESCAPED_KEY: Final = re.compile(r"\A(?:_event_)*(?:index|emitted_at_ms|frame_depth)\Z")
-_UNESCAPE_KEY: Final = re.compile(r"\A_event_((?:_event_)*(?:index|emitted_at_ms|frame_depth))\Z")
+_ESCAPED_KEY: Final = re.compile(
+    r"\A(?:_event_)*(?:index|emitted_at_ms|frame_depth|execution_id)\Z"
+)
+_UNESCAPE_KEY: Final = re.compile(
+    r"\A_event_((?:_event_)*(?:index|emitted_at_ms|frame_depth|execution_id))\Z"
+)
 _JSON_KINDS: Final[Mapping[type, str]] = {
     list: "array",
     str: "string",
@@ -65,12 +75,14 @@ class LogRecord:
         emitted_at_ms: Wall-clock milliseconds when the bridge received the event, or None.
         frame_depth: The VM's frame depth, or None.
         event: Every other key of the line (conflicting keys unescaped).
+        execution_id: Harn's execution id (its 0.10 envelope), or None.
     """
 
     index: int | None
     emitted_at_ms: int | None
     frame_depth: int | None
     event: dict[str, Any]
+    execution_id: Any = None
 
 
 def is_bridge_record(event: Mapping[str, Any]) -> bool:
@@ -165,6 +177,7 @@ def decode_record(line: bytes) -> LogRecord:
     index = obj.pop("index", None)
     emitted_at_ms = obj.pop("emitted_at_ms", None)
     frame_depth = obj.pop("frame_depth", None)
+    execution_id = obj.pop(EXECUTION_ID_KEY, None) if EXECUTION_ID_KEY in obj else None
     if not (  # the common case in one test; _check_envelope says what is wrong otherwise
         type(index) is int
         and index >= 0
@@ -174,7 +187,7 @@ def decode_record(line: bytes) -> LogRecord:
         _check_envelope(index=index, emitted_at_ms=emitted_at_ms, frame_depth=frame_depth)
     if _ESCAPED.any_match(obj):
         obj = {_unescape(key): value for key, value in obj.items()}
-    return LogRecord(index, emitted_at_ms, frame_depth, obj)
+    return LogRecord(index, emitted_at_ms, frame_depth, obj, execution_id)
 
 
 def _check_envelope(**fields: Any) -> None:

@@ -1,4 +1,11 @@
-"""AgentEvent models: the 20 event variants an agent VM writes, one JSON object per line.
+"""AgentEvent models: every event type an agent VM writes, one JSON object per line.
+
+The vocabulary is data, in :mod:`acp_bridge.vm.catalog`: one entry per event type (89
+tags: every one Harn has emitted, old names included). This module turns each entry into a
+model: the few the translator reads field by field are written out here (text chunks,
+``user_message``, ``tool_call``, ``tool_call_update``, ``plan``), every other one is built
+from its entry's fields (a :class:`GenericEvent`), and a test holds the hand-written ones
+to their entries.
 
 The shapes are Harn's serde shapes (snake_case keys, a ``type`` tag). Harn's compatibility
 rule is that newer optional fields are omitted when empty while older optional ones are
@@ -11,8 +18,7 @@ Re-encoding (:func:`encode_event`) writes exactly the keys the input had, ``null
 the input said ``null`` and nothing where it said nothing, so a decoded event turns back
 into the same JSON object.
 
-This module is longer than the others on purpose: it is the vocabulary, one declarative
-model per variant, and splitting the union across files would only scatter it.
+This module is longer than the others on purpose: it is the vocabulary's code.
 
 Rule: nothing in this module performs I/O.
 """
@@ -20,10 +26,12 @@ Rule: nothing in this module performs I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, Union
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from acp_bridge.vm.catalog import CATALOGUE, ENVELOPE_KEYS, EventSpec, FieldSpec
 
 JsonObject: TypeAlias = dict[str, Any]
 
@@ -52,130 +60,6 @@ class Executor(EventModel):
     server_name: str | None = None
 
 
-class ApprovalPolicy(EventModel):
-    """The approval rules a mutation ran under."""
-
-    auto_approve: list[str] | None = None
-    auto_deny: list[str] | None = None
-    require_approval: list[str] | None = None
-    write_path_allowlist: list[str] | None = None
-
-
-class MutationAudit(EventModel):
-    """Which run and worker made a change, and under what policy."""
-
-    session_id: str | None = None
-    parent_session_id: str | None = None
-    run_id: str | None = None
-    worker_id: str | None = None
-    execution_kind: str | None = None
-    mutation_scope: str | None = None
-    approval_policy: ApprovalPolicy | None = None
-
-
-class PlanStep(EventModel):
-    """One step of a plan, as a plan artifact or a bare entry list carries it."""
-
-    id: str | None = None
-    content: str
-    status: str | None = None
-    priority: str | None = None
-
-
-class PlanApproval(EventModel):
-    """The approval state of a plan artifact."""
-
-    state: str | None = None
-
-
-class PlanArtifact(EventModel):
-    """Harn's ``plan_artifact``: a titled plan with steps and context."""
-
-    artifact_type: str | None = Field(default=None, alias="_type")
-    schema_version: str | None = None
-    tool: str | None = None
-    title: str | None = None
-    summary: str | None = None
-    steps: list[PlanStep] = Field(default_factory=list)
-    assumptions: list[Any] | None = None
-    open_questions: list[Any] | None = None
-    verification_commands: list[str] | None = None
-    approval: PlanApproval | None = None
-    id: str | None = None
-
-
-class TurnInfo(EventModel):
-    """Summary of one VM turn."""
-
-    tool_names: list[str] | None = None
-    tool_count: int | None = None
-    iteration: int | None = None
-    failed: bool | None = None
-
-
-class HandoffTarget(EventModel):
-    """Who a handoff goes to: a persona or a human."""
-
-    kind: str | None = None
-    id: str | None = None
-    label: str | None = None
-
-
-class EvidenceRef(EventModel):
-    """A pointer to evidence backing a handoff."""
-
-    artifact_id: str | None = None
-    kind: str | None = None
-    label: str | None = None
-    path: str | None = None
-    uri: str | None = None
-
-
-class HandoffArtifact(EventModel):
-    """Harn's ``handoff_artifact``: work handed to another persona or a human."""
-
-    artifact_type: str | None = Field(default=None, alias="_type")
-    id: str | None = None
-    parent_run_id: str | None = None
-    source_persona: str | None = None
-    target_persona_or_human: HandoffTarget | None = None
-    task: str | None = None
-    reason: str | None = None
-    evidence_refs: list[EvidenceRef] | None = None
-    files_or_entities_touched: list[str] | None = None
-    open_questions: list[Any] | None = None
-    blocked_on: list[Any] | None = None
-    requested_capabilities: list[Any] | None = None
-    allowed_side_effects: list[Any] | None = None
-    budget_remaining: Any = None
-    deadline_checkback: Any = None
-    confidence: float | None = None
-    receipt_links: list[Any] | None = None
-    created_at: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class FsWatchEvent(EventModel):
-    """One file-system change seen by a watch subscription."""
-
-    kind: str | None = None
-    paths: list[str] | None = None
-    relative_paths: list[str] | None = None
-    raw_kind: str | None = None
-    error: str | None = None
-
-
-class WorkerMetadata(EventModel):
-    """What a delegated worker was doing and when."""
-
-    task: str | None = None
-    mode: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    child_run_id: str | None = None
-    error: str | None = None
-
-
 # --------------------------------------------------------------------------- the variants
 
 
@@ -197,6 +81,14 @@ class AgentThoughtChunk(_Event):
     content: str
 
 
+class UserMessage(_Event):
+    """A user's message as the VM took it: ACP content blocks."""
+
+    type: Literal["user_message"] = "user_message"
+    message_id: str
+    content: list[Any]
+
+
 class ToolCall(_Event):
     """A tool call was requested (possibly still streaming its input)."""
 
@@ -207,7 +99,8 @@ class ToolCall(_Event):
     status: str | None = None
     raw_input: Any = None
     parsing: bool | None = None
-    audit: MutationAudit | None = None
+    audit: Any = None
+    intent: str | None = None
 
 
 class ToolCallUpdate(_Event):
@@ -221,208 +114,117 @@ class ToolCallUpdate(_Event):
     error: str | None = None
     duration_ms: int | None = None
     execution_duration_ms: int | None = None
-    executor: Executor | None = None
     error_category: str | None = None
+    mutation_status: str | None = None
+    changed_paths: list[str] | None = None
+    data: Any = None
+    health: Any = None
+    executor: Executor | None = None
+    parsing: bool | None = None
+    raw_input: Any = None
     raw_input_partial: str | None = None
-    audit: MutationAudit | None = None
+    audit: Any = None
 
 
 class Plan(_Event):
-    """The agent's plan: a Harn plan artifact or a bare list of entries."""
+    """The agent's plan: any JSON (Harn's ``serde_json::Value``), read leniently."""
 
     type: Literal["plan"] = "plan"
-    plan: PlanArtifact | list[PlanStep]
+    plan: Any = None
 
 
-class TurnStart(_Event):
-    """The VM began an iteration of its loop."""
+class GenericEvent(_Event):
+    """Base of the models built from the catalogue: every other AgentEvent type."""
 
-    type: Literal["turn_start"] = "turn_start"
-    iteration: int | None = None
-
-
-class TurnEnd(_Event):
-    """The VM finished an iteration of its loop."""
-
-    type: Literal["turn_end"] = "turn_end"
-    iteration: int | None = None
-    turn_info: TurnInfo | None = None
+    type: str
 
 
-class FeedbackInjected(_Event):
-    """Feedback was added to the model's context."""
+#: The hand-written models, by the name the catalogue gives them.
+_HAND_WRITTEN: dict[str, type[EventModel]] = {
+    model.__name__: model
+    for model in (AgentMessageChunk, AgentThoughtChunk, UserMessage, ToolCall, ToolCallUpdate, Plan)
+}
 
-    type: Literal["feedback_injected"] = "feedback_injected"
-    kind: str | None = None
-    content: str | None = None
-
-
-class BudgetExhausted(_Event):
-    """The VM ran out of iterations; the turn ends with ``max_turn_requests``."""
-
-    type: Literal["budget_exhausted"] = "budget_exhausted"
-    max_iterations: int | None = None
-
-
-class LoopStuck(_Event):
-    """The VM detected that it is going round in circles; the turn ends."""
-
-    type: Literal["loop_stuck"] = "loop_stuck"
-    max_nudges: int | None = None
-    last_iteration: int | None = None
-    tail_excerpt: str | None = None
+_SHAPES: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "num": int | float,
+    "bool": bool,
+    "any": Any,
+    "obj": dict[str, Any],
+    "[str]": list[str],
+    "[any]": list[Any],
+}
 
 
-class DaemonWatchdogTripped(_Event):
-    """A daemon's watchdog fired."""
-
-    type: Literal["daemon_watchdog_tripped"] = "daemon_watchdog_tripped"
-    attempts: int | None = None
-    elapsed_ms: int | None = None
+def _class_name(tag: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in tag.split("_"))
 
 
-class SkillActivated(_Event):
-    """A skill became active."""
-
-    type: Literal["skill_activated"] = "skill_activated"
-    skill_name: str
-    iteration: int | None = None
-    reason: str | None = None
-
-
-class SkillDeactivated(_Event):
-    """A skill stopped being active."""
-
-    type: Literal["skill_deactivated"] = "skill_deactivated"
-    skill_name: str
-    iteration: int | None = None
+def _field(spec: FieldSpec) -> tuple[Any, Any]:
+    shape = _SHAPES[spec.shape]
+    if spec.required:
+        return (shape, ...)
+    if spec.shape == "any":
+        return (Any, None)
+    return (shape | None, None)
 
 
-class SkillScopeTools(_Event):
-    """A skill narrowed the tools the model may use."""
-
-    type: Literal["skill_scope_tools"] = "skill_scope_tools"
-    skill_name: str
-    allowed_tools: list[str] | None = None
-
-
-class ToolSearchQuery(_Event):
-    """The model searched for tools."""
-
-    type: Literal["tool_search_query"] = "tool_search_query"
-    tool_use_id: str | None = None
-    name: str | None = None
-    query: Any = None
-    strategy: str | None = None
-    mode: str | None = None
+def _build(spec: EventSpec) -> type[EventModel]:
+    """The model of one catalogue entry: its tags, its fields, Harn's tolerance."""
+    fields: dict[str, Any] = {"type": (Literal[spec.tags], spec.type)}
+    for field_spec in spec.fields:
+        name = field_spec.name
+        annotation, default = _field(field_spec)
+        if hasattr(BaseModel, name) or name.startswith("model_"):
+            # A field named like a pydantic attribute keeps its wire name as an alias.
+            fields[f"{name}_"] = (annotation, Field(default, alias=name))
+        else:
+            fields[name] = (annotation, default)
+    model: type[EventModel] = create_model(
+        _class_name(spec.type), __base__=GenericEvent, __doc__=spec.doc, **fields
+    )
+    return model
 
 
-class ToolSearchResult(_Event):
-    """Tools promoted by a tool search."""
-
-    type: Literal["tool_search_result"] = "tool_search_result"
-    tool_use_id: str | None = None
-    promoted: list[str] | None = None
-    strategy: str | None = None
-    mode: str | None = None
+def _model(spec: EventSpec) -> type[EventModel]:
+    if spec.model is not None:
+        return _HAND_WRITTEN[spec.model]
+    return _build(spec)
 
 
-class TranscriptCompacted(_Event):
-    """Older messages were summarised to free context."""
+#: The model of each catalogue entry, by its ``type``.
+MODELS: dict[str, type[EventModel]] = {spec.type: _model(spec) for spec in CATALOGUE}
+#: The model of every tag, aliases included.
+_BY_TAG: dict[str, type[EventModel]] = {
+    tag: MODELS[spec.type] for spec in CATALOGUE for tag in spec.tags
+}
 
-    type: Literal["transcript_compacted"] = "transcript_compacted"
-    mode: str | None = None
-    strategy: str | None = None
-    archived_messages: int | None = None
-    estimated_tokens_before: int | None = None
-    estimated_tokens_after: int | None = None
-    snapshot_asset_id: str | None = None
-
-
-class Handoff(_Event):
-    """Work was handed to another persona or to a human."""
-
-    type: Literal["handoff"] = "handoff"
-    artifact_id: str | None = None
-    handoff: HandoffArtifact
-
-
-class FsWatch(_Event):
-    """Files changed under a watch subscription."""
-
-    type: Literal["fs_watch"] = "fs_watch"
-    subscription_id: str | None = None
-    events: list[FsWatchEvent] = Field(default_factory=list)
-
-
-class WorkerUpdate(_Event):
-    """A delegated worker changed state."""
-
-    type: Literal["worker_update"] = "worker_update"
-    worker_id: str
-    worker_name: str | None = None
-    worker_task: str | None = None
-    worker_mode: str | None = None
-    event: str | None = None
-    status: str | None = None
-    metadata: WorkerMetadata | None = None
-    audit: MutationAudit | None = None
-
-
-AgentEvent: TypeAlias = Annotated[
+#: What the translator sees: a hand-written model it reads, or a catalogue-built one.
+AgentEvent: TypeAlias = (
     AgentMessageChunk
     | AgentThoughtChunk
+    | UserMessage
     | ToolCall
     | ToolCallUpdate
     | Plan
-    | TurnStart
-    | TurnEnd
-    | FeedbackInjected
-    | BudgetExhausted
-    | LoopStuck
-    | DaemonWatchdogTripped
-    | SkillActivated
-    | SkillDeactivated
-    | SkillScopeTools
-    | ToolSearchQuery
-    | ToolSearchResult
-    | TranscriptCompacted
-    | Handoff
-    | FsWatch
-    | WorkerUpdate,
-    Field(discriminator="type"),
-]
-
-EVENT_ADAPTER: TypeAdapter[AgentEvent] = TypeAdapter(
-    AgentEvent, config=ConfigDict(defer_build=True)
+    | GenericEvent
 )
 
-#: Every AgentEvent ``type`` tag this version understands.
-EVENT_TYPES: frozenset[str] = frozenset(
-    model.model_fields["type"].default
-    for model in (
-        AgentMessageChunk,
-        AgentThoughtChunk,
-        ToolCall,
-        ToolCallUpdate,
-        Plan,
-        TurnStart,
-        TurnEnd,
-        FeedbackInjected,
-        BudgetExhausted,
-        LoopStuck,
-        DaemonWatchdogTripped,
-        SkillActivated,
-        SkillDeactivated,
-        SkillScopeTools,
-        ToolSearchQuery,
-        ToolSearchResult,
-        TranscriptCompacted,
-        Handoff,
-        FsWatch,
-        WorkerUpdate,
-    )
-)
+#: Every AgentEvent ``type`` tag this version understands (old names included).
+EVENT_TYPES: frozenset[str] = frozenset(_BY_TAG)
+
+# Catalogue-built models under the names the vocabulary had before the catalogue.
+IterationStart = TurnStart = MODELS["iteration_start"]
+IterationEnd = TurnEnd = MODELS["iteration_end"]
+BudgetExhausted = MODELS["budget_exhausted"]
+WorkerUpdate = MODELS["worker_update"]
+
+
+def _union() -> TypeAdapter[Any]:
+    models = tuple(dict.fromkeys(MODELS.values()))
+    union: Any = Union[models]  # noqa: UP007 - a union of runtime classes
+    return TypeAdapter(Annotated[union, Field(discriminator="type")])
 
 
 # --------------------------------------------------------------------------- decode results
@@ -461,27 +263,36 @@ def _first_error(exc: ValidationError) -> str:
     if not errors:
         return str(exc)
     first = errors[0]
-    where = ".".join(str(part) for part in first["loc"][1:]) or "(event)"
+    where = ".".join(str(part) for part in first["loc"]) or "(event)"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where}: {first['msg']}{more}"
 
 
 def decode_event(data: JsonObject) -> AgentEvent | UnknownEvent | InvalidEvent:
-    """Decode one event object.
+    """Decode one event object by its catalogue entry.
+
+    Keys of Harn's log envelope (:data:`~acp_bridge.vm.catalog.ENVELOPE_KEYS`, e.g.
+    ``execution_id``) are not part of the event: the model never holds them, so nothing
+    translated from it can carry them (the log keeps the object as it came).
 
     Args:
-        data: The parsed JSON object (envelope keys of a log record already removed).
+        data: The parsed JSON object.
 
     Returns:
         The typed event, or an :class:`UnknownEvent` / :class:`InvalidEvent` value.
     """
     event_type = data.get("type")
-    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
+    model = _BY_TAG.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
         return UnknownEvent(type=str(event_type), data=data)
+    fields = data
+    if not ENVELOPE_KEYS.isdisjoint(data):
+        fields = {key: value for key, value in data.items() if key not in ENVELOPE_KEYS}
     try:
-        return EVENT_ADAPTER.validate_python(data)
+        event: AgentEvent = model.model_validate(fields)  # type: ignore[assignment]
     except ValidationError as exc:
-        return InvalidEvent(type=event_type, data=data, reason=_first_error(exc))
+        return InvalidEvent(type=str(event_type), data=data, reason=_first_error(exc))
+    return event
 
 
 #: The types of the plain text chunks that may skip the full decoder.
@@ -558,11 +369,11 @@ _SCHEMA_EXTRA: dict[str, JsonObject] = {}
 
 def event_json_schema() -> JsonObject:
     """The JSON Schema of one AgentEvent line, generated from these models."""
-    schema = EVENT_ADAPTER.json_schema(mode="validation", by_alias=True)
+    schema = _union().json_schema(mode="validation", by_alias=True)
     for name, definition in schema["$defs"].items():
         properties = definition.get("properties", {})
         type_tag = properties.get("type", {})
-        if "const" in type_tag:
+        if "const" in type_tag or "enum" in type_tag:
             # The tag has a Python default, but on the wire it is always present.
             type_tag.pop("default", None)
             definition["required"] = ["type", *definition.get("required", [])]

@@ -36,6 +36,8 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any], depth: int = 0) ->
         return from_schema(root["$defs"][name], root, depth + 1)
     if "const" in schema:
         return st.just(schema["const"])
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
     for key in ("oneOf", "anyOf"):
         if key in schema:
             return st.one_of([from_schema(s, root, depth + 1) for s in schema[key]])

@@ -469,3 +469,57 @@ def test_plain_text_chunks_and_only_they_come_out_as_chunks(
     out += translator.end_turn("end_turn")
     for entry, message in zip(out, notes(out), strict=True):
         assert mergeable(message) == (None if isinstance(entry, bytes) else entry)
+
+
+def test_a_user_message_is_sent_unless_it_repeats_the_turns_prompt(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    prompt = [{"type": "text", "text": "Fix the tests."}]
+    echo = ev(type="user_message", message_id="m1", content=prompt)
+    injected = ev(type="user_message", message_id="m2", content=["Also run clippy."])
+    translator.begin_turn(prompt)
+    assert translator.translate(echo) == []  # the bridge recorded this prompt itself
+    out = translator.translate(injected) + translator.translate(echo)  # only the first echo
+    assert_valid(acp, out)
+    assert updates(out) == [
+        {
+            "sessionUpdate": "user_message_chunk",
+            "content": {"type": "text", "text": "Also run clippy."},
+            "messageId": "m2",
+        },
+        {"sessionUpdate": "user_message_chunk", "content": prompt[0], "messageId": "m1"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "stop"),
+    [
+        ({"kind": "natural"}, None),
+        ({"kind": "user_cancelled"}, "cancelled"),
+        ({"kind": "policy_budget"}, "max_turn_requests"),
+        ({"kind": "policy_guardrail"}, "refusal"),
+        (None, None),
+    ],
+)
+def test_a_terminal_phase_decides_the_stop_reason(outcome: Any, stop: str | None) -> None:
+    translator = Translator(SESSION)
+    phase = ev(type="turn_phase_changed", phase="terminal", reply="Done.", outcome=outcome)
+    assert translator.translate(phase) == []  # a loop milestone: Harn mode only
+    assert translator.stop_requested == stop
+
+
+def test_a_budget_circuit_breaker_ends_the_turn() -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
+    breaker = ev(type="budget_circuit_breaker", kind="cost", consecutive_count=3, paused_for_ms=5)
+    [message] = notes(translator.translate(breaker))
+    assert message == {
+        "jsonrpc": "2.0",
+        "method": "_harn/agentEvent",
+        "params": {
+            "breakerKind": "cost",
+            "consecutiveCount": 3,
+            "pausedForMs": 5,
+            "sessionId": SESSION,
+            "kind": "budget_circuit_breaker",
+        },
+    }
+    assert translator.stop_requested == "max_turn_requests"

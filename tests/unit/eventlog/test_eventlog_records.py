@@ -118,3 +118,10 @@ def test_bridge_records_are_recognised_by_type_prefix() -> None:
     assert not is_bridge_record({"type": "agent_message_chunk"})
     assert not is_bridge_record({"type": 3})
     assert not is_bridge_record({})
+
+
+def test_harns_execution_id_is_the_envelopes_and_an_event_key_of_that_name_round_trips() -> None:
+    harn = b'{"index":3,"emitted_at_ms":5,"frame_depth":null,"execution_id":"x1","type":"t"}'
+    assert decode_record(harn) == LogRecord(3, 5, None, {"type": "t"}, "x1")
+    event = {"type": "t", "execution_id": "mine", "_event_execution_id": 1}
+    assert decode_record(encode_record(0, 1, None, event)).event == event

@@ -228,8 +228,8 @@ def test_a_prompt_streams_a_whole_turn_and_ends_turn(vm: Pipe, project: Path) ->
     assert len(plans) >= 2
     assert all(isinstance(p.plan, list) and len(p.plan) == 3 for p in plans)
     assert isinstance(plans[-1].plan, list)
-    assert [s.status for s in plans[-1].plan] == ["completed"] * 3
-    assert all(s.priority for s in plans[-1].plan)
+    assert [s["status"] for s in plans[-1].plan] == ["completed"] * 3
+    assert all(s["priority"] for s in plans[-1].plan)
 
     (call,) = [e for e in events if isinstance(e, ToolCall)]
     assert (call.tool_name, call.kind, call.raw_input) == (
@@ -715,7 +715,7 @@ def test_exec_vm_exit_code_and_stderr(tmp_path: Path) -> None:
     assert done.stderr == b"boom\n"
     event = decode_line(done.stdout.strip())
     assert isinstance(event, BudgetExhausted)
-    assert event.max_iterations == 3
+    assert event.model_dump()["max_iterations"] == 3
 
 
 def test_session_vm_answers_a_prompt_and_honours_cancel(tmp_path: Path) -> None:

@@ -28,9 +28,10 @@ PAIRS: list[dict[str, Any]] = json.loads((DATA / "harn_event_pairs.json").read_t
 SCHEMA = event_json_schema()
 
 
-def test_the_contract_has_the_twenty_harn_variants() -> None:
-    assert len(EVENT_TYPES) == 20
-    assert {pair["event"]["type"] for pair in PAIRS} == EVENT_TYPES
+def test_the_contract_has_every_type_tag_harn_has_emitted() -> None:
+    # 86 types of the newest Harn, plus plan, turn_start and turn_end, removed since.
+    assert len(EVENT_TYPES) == 89
+    assert {pair["event"]["type"] for pair in PAIRS} <= EVENT_TYPES
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[p["event"]["type"] for p in PAIRS])

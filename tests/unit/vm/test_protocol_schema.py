@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+from typing import Any, get_args
 
 from jsonschema import Draft202012Validator
 from support.paths import DATA, REPO_ROOT
 
+from acp_bridge.counters import CounterName
+from acp_bridge.eventlog.records import (
+    BRIDGE_TYPE_PREFIX,
+    VM_TURN_OVER_RECORD,
+    VM_TURN_STARTED_RECORD,
+)
+from acp_bridge.vm.catalog import CATALOGUE
 from acp_bridge.vm.events import EVENT_TYPES, event_json_schema
 
 ROOT = REPO_ROOT
@@ -48,3 +57,33 @@ def test_contract_documents_every_variant() -> None:
     text = CONTRACT.read_text(encoding="utf-8")
     missing = [t for t in sorted(EVENT_TYPES) if f"`{t}`" not in text]
     assert missing == []
+
+
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "generate_schema", ROOT / "protocol" / "vm" / "generate_schema.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_contract_catalogue_table_is_generated_from_the_catalogue() -> None:
+    text = CONTRACT.read_text(encoding="utf-8")
+    assert text == _generator().render_contract(text), (
+        "protocol/vm/events.md is stale: run python protocol/vm/generate_schema.py"
+    )
+    for spec in CATALOGUE:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{spec.type}`"))
+        assert f"| {spec.since}" in row
+
+
+def test_counters_named_in_the_contract_are_the_codes() -> None:
+    text = CONTRACT.read_text(encoding="utf-8")
+    named = set(re.findall(r"`(vm_[a-z_]+)`", text))
+    records = {VM_TURN_STARTED_RECORD, VM_TURN_OVER_RECORD}  # ``acp_bridge.vm_turn_*``
+    counters = named - {record.removeprefix(BRIDGE_TYPE_PREFIX) for record in records}
+    assert counters
+    assert counters <= set(get_args(CounterName))
