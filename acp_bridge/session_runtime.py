@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from acp_bridge.acp.stdio import Outbox
     from acp_bridge.acp.updates import JsonObject, StopReason
+    from acp_bridge.core.choices import Change, Choices
     from acp_bridge.core.session import SessionCore
     from acp_bridge.counters import Counters
     from acp_bridge.editor_gateway import EditorGateway
@@ -81,6 +82,9 @@ class SessionRuntime:
     editor_calls: dict[str, anyio.Event] = field(default_factory=dict)
     turn: Turn | None = None
     turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    #: The declared modes and options with the values chosen (``None``: nothing declared).
+    choices: Choices | None = None
+    choice_lock: anyio.Lock = field(default_factory=anyio.Lock)
     closed: bool = False
     syncing: bool = False  # the log's fsync is running in a worker thread
     #: The log's background fsync, if it offers one (looked up once: a protocol check is slow).
@@ -222,6 +226,35 @@ class SessionRuntime:
                     self.outbox.put_nowait(wire(entry))
                 self.persist(record)
             return {"stopReason": stop}
+
+    def vm_choices(self) -> JsonObject:
+        """``modeId`` and ``configValues`` for the VM's params (nothing declared: none)."""
+        return {} if self.choices is None else self.choices.for_vm()
+
+    async def choose(self, change_of: Callable[[Choices], Change]) -> Choices:
+        """Make one change to the session's choices: checked, told the VM, then logged.
+
+        Changes run one at a time. The VM is told first (session mode), so a change the
+        VM refuses is not made; an accepted one is persisted before it is answered.
+
+        Raises:
+            RpcError: Closed session, nothing declared, a refused value, or the VM refused.
+        """
+        async with self.choice_lock:
+            if self.closed:
+                raise session_not_found(self.session_id)
+            if self.choices is None or not self.choices.declared:
+                raise RpcError(
+                    jsonrpc.INVALID_PARAMS,
+                    "Invalid params: this agent declares no modes or options",
+                    {"field": "sessionId"},
+                )
+            change = change_of(self.choices)
+            if self.runner is not None:
+                await self.runner.configure(change.vm_method, change.vm_params)
+            self.choices = change.choices
+            self.persist(change.choices.record(self.session_id))
+            return change.choices
 
     def cancel_now(self) -> Turn | None:
         """Mark the running turn cancelled and withdraw the VM's editor requests, at once.

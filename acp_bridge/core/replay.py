@@ -25,6 +25,7 @@ from acp_bridge.acp.updates import STOP_REASONS, JsonObject, StopReason
 from acp_bridge.core.translate import Translator, TranslatorOptions
 from acp_bridge.core.turn import TurnInput, TurnMachine
 from acp_bridge.eventlog.records import (
+    CHOICES_RECORD,
     EDITOR_CALL_RECORD,
     PROMPT_RECORD,
     SESSION_RECORD,
@@ -72,11 +73,14 @@ class Replayer:
         options: Translator options used for every session.
         default_session_id: The session id for records that carry none.
         stats: Counts of what was skipped, with a short description of each problem.
+        choices: Per session, the ``values`` of its last choices record, as logged (a
+            restored session checks them against its manifest).
     """
 
     options: TranslatorOptions = field(default_factory=TranslatorOptions)
     default_session_id: str = "unknown"
     stats: ReplayStats = field(default_factory=ReplayStats)
+    choices: dict[str, Any] = field(default_factory=dict)
     _translators: dict[str, Translator] = field(default_factory=dict)
     _bound: str | None = None
     # Per session, from its first turn record; until then (Harn's logs) all is forwarded.
@@ -193,6 +197,9 @@ class Replayer:
             return []
         if record_type == EDITOR_CALL_RECORD:
             return []  # ACP has no notification for a past request; the log keeps it
+        if record_type == CHOICES_RECORD:  # the answers and the VM get them, not the thread
+            self.choices[session_id] = data.get("values")
+            return []
         self.stats.unknown_bridge_records += 1
         self.stats.problems.append(f"{where}: unknown bridge record {record_type!r}, skipped")
         return []

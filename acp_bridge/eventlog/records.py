@@ -209,6 +209,9 @@ VM_TURN_OVER_RECORD: Final = "acp_bridge.vm_turn_over"
 #: A request a VM made of the editor through the bridge, with its answer:
 #: ``{"method": str, "params": {...}, "result": ...}`` or ``{..., "error": ...}``.
 EDITOR_CALL_RECORD: Final = "acp_bridge.editor_call"
+#: A session's mode and option values after the editor changed one:
+#: ``{"values": {option id: str | bool}}`` (``acp_bridge.core.choices``).
+CHOICES_RECORD: Final = "acp_bridge.choices"
 #: A VM line that was not an event object: ``{"raw": str, "reason": str}``, or ``raw_hex``
 #: instead of ``raw`` for bytes that are not UTF-8.
 UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
