@@ -34,6 +34,7 @@ from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.editor_gateway import EditorGateway
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.jsonrpc.incoming import Then
 from acp_bridge.jsonrpc.peer import Peer
 from acp_bridge.jsonrpc.report import Problem, Report
 from acp_bridge.sessions import Sessions
@@ -246,30 +247,35 @@ class Agent:
             self.sessions.auth_method_id = request.method_id
         return {}
 
-    async def new_session(self, params: JsonObject) -> JsonObject:
+    async def new_session(self, params: JsonObject) -> Then:
         """``session/new``: a log, and (session mode) a VM started in the background."""
         request = parse_params(NewSessionParams, params)
         session_id = await self.sessions.create(
             request.cwd, request.mcp_servers, request.additional_directories
         )
-        return {"sessionId": session_id, **self._offers(session_id)}
+        return Then({"sessionId": session_id, **self._offers(session_id)}, self._state(session_id))
 
-    async def load_session(self, params: JsonObject) -> JsonObject:
+    async def load_session(self, params: JsonObject) -> Then:
         """``session/load``: replay the whole conversation from the log, then go live."""
         request = parse_params(StrictLoadSessionParams, params)
         await self.sessions.restore(request, send=True)
-        return self._offers(request.session_id)
+        return Then(self._offers(request.session_id), self._state(request.session_id))
 
-    async def resume_session(self, params: JsonObject) -> JsonObject:
+    async def resume_session(self, params: JsonObject) -> Then:
         """``session/resume``: go live again without replaying anything to the editor."""
         request = parse_params(LoadSessionParams, params)
         await self.sessions.restore(request, send=False)
-        return self._offers(request.session_id)
+        return Then(self._offers(request.session_id), self._state(request.session_id))
 
     def _offers(self, session_id: str) -> JsonObject:
         """What a session answer says the session offers: its modes and options."""
         choices = self.sessions.get(session_id).choices
         return {} if choices is None else choices.offers()
+
+    def _state(self, session_id: str) -> list[bytes]:
+        """What follows a session's answer: its commands and title (never before it)."""
+        commands = declared.available_commands(self.manifest)
+        return self.sessions.get(session_id).session_state(commands)
 
     async def set_mode(self, params: JsonObject) -> JsonObject:
         """``session/set_mode``: change the mode; clients of options hear of it too."""

@@ -20,6 +20,7 @@ import anyio
 from acp_bridge.acp.coalesce import wire
 from acp_bridge.core.editor_calls import PermissionMemory
 from acp_bridge.errors import RpcError
+from acp_bridge.eventlog.records import prompt_title
 from acp_bridge.eventlog.writer import BackgroundSync
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.vm.supervisor import Turn
@@ -84,6 +85,8 @@ class SessionRuntime:
     turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
     #: The declared modes and options with the values chosen (``None``: nothing declared).
     choices: Choices | None = None
+    #: The session's title once it has one: its first prompt's (``session/list``'s).
+    title: str | None = None
     choice_lock: anyio.Lock = field(default_factory=anyio.Lock)
     closed: bool = False
     syncing: bool = False  # the log's fsync is running in a worker thread
@@ -213,6 +216,7 @@ class SessionRuntime:
             assert runner is not None
             turn = Turn(prompt=prompt)
             self.persist(self.core.begin_turn(prompt))
+            self._title_from(prompt)
             self.turn = turn
             stop: StopReason | None = None
             try:
@@ -255,6 +259,31 @@ class SessionRuntime:
             self.choices = change.choices
             self.persist(change.choices.record(self.session_id))
             return change.choices
+
+    def _title_from(self, prompt: list[JsonObject]) -> None:
+        """Give an untitled session its first prompt's title, and tell the editor."""
+        if self.title is not None:
+            return
+        self.title = prompt_title(prompt)
+        if self.title is not None:
+            update = {"sessionUpdate": "session_info_update", "title": self.title}
+            self.outbox.put_nowait(self.core.translator.session_update(update))
+
+    def session_state(self, commands: list[JsonObject]) -> list[bytes]:
+        """The session-level updates that tell an editor where the session stands.
+
+        Sent right after the answer of ``session/new``, ``load`` and ``resume``: the VM's
+        commands and, once it has one, the session's title.
+        """
+        translator = self.core.translator
+        lines = []
+        if commands:
+            update = {"sessionUpdate": "available_commands_update", "availableCommands": commands}
+            lines.append(translator.session_update(update))
+        if self.title is not None:
+            update = {"sessionUpdate": "session_info_update", "title": self.title}
+            lines.append(translator.session_update(update))
+        return lines
 
     def cancel_now(self) -> Turn | None:
         """Mark the running turn cancelled and withdraw the VM's editor requests, at once.

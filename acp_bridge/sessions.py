@@ -307,6 +307,7 @@ class Sessions:
         if send:
             await self._send_lines(closing)
         runtime.core.translator = replayer.translator(session_id)
+        runtime.title = replayer.titles.get(session_id)
         if runtime.choices is not None and session_id in replayer.choices:
             runtime.choices, dropped = runtime.choices.restored(replayer.choices[session_id])
             for problem in dropped:

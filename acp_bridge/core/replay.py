@@ -34,6 +34,7 @@ from acp_bridge.eventlog.records import (
     VM_TURN_OVER_RECORD,
     VM_TURN_STARTED_RECORD,
     is_bridge_record,
+    prompt_title,
 )
 from acp_bridge.vm.events import InvalidEvent, UnknownEvent, decode_event, is_plain_text_chunk
 
@@ -75,12 +76,14 @@ class Replayer:
         stats: Counts of what was skipped, with a short description of each problem.
         choices: Per session, the ``values`` of its last choices record, as logged (a
             restored session checks them against its manifest).
+        titles: Per session, its title: its first prompt's (``session/list``'s).
     """
 
     options: TranslatorOptions = field(default_factory=TranslatorOptions)
     default_session_id: str = "unknown"
     stats: ReplayStats = field(default_factory=ReplayStats)
     choices: dict[str, Any] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
     _translators: dict[str, Translator] = field(default_factory=dict)
     _bound: str | None = None
     # Per session, from its first turn record; until then (Harn's logs) all is forwarded.
@@ -181,6 +184,8 @@ class Replayer:
             turn.follow(turn_input)
         if record_type == PROMPT_RECORD:
             blocks = data.get("prompt")
+            if session_id not in self.titles and (title := prompt_title(blocks)) is not None:
+                self.titles[session_id] = title
             translator.begin_turn()
             if isinstance(blocks, list):
                 return translator.user_prompt([b for b in blocks if isinstance(b, dict)])

@@ -220,6 +220,10 @@ class Translator:
         }
         return self._update(update)
 
+    def session_update(self, update: JsonObject) -> bytes:
+        """A session-level update (commands, options, mode, title): sent as it is."""
+        return self._update(update)
+
     def begin_turn(self) -> None:
         """Forget a stop requested during the previous turn."""
         self.stop_requested = None

@@ -232,6 +232,22 @@ def session_record(
     return record
 
 
+#: The longest title a prompt gives its session (``session/list``, ``session_info_update``).
+TITLE_CHARS: Final = 80
+
+
+def prompt_title(blocks: Any) -> str | None:
+    """A session's title from its first prompt: the first text, on one line, shortened."""
+    if not isinstance(blocks, list):
+        return None
+    for block in blocks:
+        if isinstance(block, dict) and isinstance(block.get("text"), str):
+            text = " ".join(block["text"].split())
+            if text:
+                return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"
+    return None
+
+
 def prompt_record(session_id: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
     """The record that starts a turn with the user's prompt."""
     return {"type": PROMPT_RECORD, "session_id": session_id, "prompt": blocks}

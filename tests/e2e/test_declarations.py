@@ -393,3 +393,39 @@ def test_a_restarted_session_vm_starts_with_the_choices(tmp_path: Path) -> None:
         assert starts[-1]["configValues"] == {"model": "m1", "web": False}
         editor.close()
         assert editor.problems() == []
+
+
+def test_commands_follow_the_session_answer_and_come_again_after_a_load(tmp_path: Path) -> None:
+    commands = [
+        {"name": "review", "description": "Review the diff", "input": {"hint": "focus"}},
+        {"name": "plan", "description": "Plan first"},
+    ]
+    manifest = manifest_file(tmp_path, {"commands": commands})
+    args = ("--vm-exec", "true", "--vm-manifest", manifest)
+    with FakeEditor(*args, log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        update = editor.wait_for(lambda m: update_kind(m) == "available_commands_update")
+        at = next(i for i, m in enumerate(editor.messages) if m is update)
+        assert editor.messages[at - 1].get("result") == {"sessionId": sid}  # never before it
+        assert update["params"] == {
+            "sessionId": sid,
+            "update": {"sessionUpdate": "available_commands_update", "availableCommands": commands},
+        }
+        editor.call(
+            "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "hi"}]}
+        )
+        editor.close()
+        assert editor.problems() == []
+    with FakeEditor(*args, log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        editor.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
+        update = editor.wait_for(lambda m: update_kind(m) == "available_commands_update")
+        at = next(i for i, m in enumerate(editor.messages) if m is update)
+        assert editor.messages[at - 1].get("result") == {}
+        title = editor.messages[at + 1] if len(editor.messages) > at + 1 else None
+        if title is None:
+            title = editor.wait_for(lambda m: update_kind(m) == "session_info_update")
+        assert title["params"]["update"] == {"sessionUpdate": "session_info_update", "title": "hi"}
+        editor.close()
+        assert editor.problems() == []
