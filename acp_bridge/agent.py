@@ -23,15 +23,18 @@ from acp_bridge.acp.params import (
     NewSessionParams,
     PromptParams,
     SessionIdParams,
+    SetConfigOptionParams,
+    SetModeParams,
     StrictLoadSessionParams,
     parse_params,
 )
-from acp_bridge.acp.updates import PROTOCOL_VERSION
+from acp_bridge.acp.updates import PROTOCOL_VERSION, SESSION_UPDATE
 from acp_bridge.core.harn import HARN_META_KEY, harn_capabilities
 from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.editor_gateway import EditorGateway
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages as jsonrpc
+from acp_bridge.jsonrpc.incoming import Then
 from acp_bridge.jsonrpc.peer import Peer
 from acp_bridge.jsonrpc.report import Problem, Report
 from acp_bridge.sessions import Sessions
@@ -135,6 +138,8 @@ class Agent:
             ("session/close", self.close_session),
             ("session/delete", self.delete_session),
             ("authenticate", self.authenticate),
+            ("session/set_mode", self.set_mode),
+            ("session/set_config_option", self.set_config_option),
             (STATUS_METHOD, self.status),
         ):
             self.editor.on(method, handler)
@@ -237,35 +242,73 @@ class Agent:
             self.sessions.auth_method_id = request.method_id
         return {}
 
-    async def new_session(self, params: JsonObject) -> JsonObject:
+    async def new_session(self, params: JsonObject) -> Then:
         """``session/new``: a log, and (session mode) a VM started in the background."""
         request = parse_params(NewSessionParams, params)
         session_id = await self.sessions.create(
             request.cwd, request.mcp_servers, request.additional_directories
         )
-        return {"sessionId": session_id, **self._offers()}
+        return Then({"sessionId": session_id, **self._offers(session_id)}, self._state(session_id))
 
-    async def load_session(self, params: JsonObject) -> JsonObject:
+    async def load_session(self, params: JsonObject) -> Then:
         """``session/load``: replay the whole conversation from the log, then go live."""
-        await self.sessions.restore(parse_params(StrictLoadSessionParams, params), send=True)
-        return self._offers()
+        request = parse_params(StrictLoadSessionParams, params)
+        await self.sessions.restore(request, send=True)
+        return Then(self._offers(request.session_id), self._state(request.session_id))
 
-    async def resume_session(self, params: JsonObject) -> JsonObject:
+    async def resume_session(self, params: JsonObject) -> Then:
         """``session/resume``: go live again without replaying anything to the editor."""
-        await self.sessions.restore(parse_params(LoadSessionParams, params), send=False)
-        return self._offers()
+        request = parse_params(LoadSessionParams, params)
+        await self.sessions.restore(request, send=False)
+        return Then(self._offers(request.session_id), self._state(request.session_id))
 
-    def _offers(self) -> JsonObject:
-        """What a session answer says the session offers: declared modes and options."""
-        manifest = self.manifest
-        offers: JsonObject = {}
-        modes = declared.session_modes(manifest)
-        if modes is not None:
-            offers["modes"] = modes
-        options = declared.config_options(manifest)
-        if options:
-            offers["configOptions"] = options
-        return offers
+    def _offers(self, session_id: str) -> JsonObject:
+        """What a session answer says the session offers: its modes and options."""
+        choices = self.sessions.get(session_id).choices
+        return {} if choices is None else choices.offers()
+
+    def _state(self, session_id: str) -> list[bytes]:
+        """What follows a session's answer: its commands and title (never before it)."""
+        commands = declared.available_commands(self.manifest)
+        return self.sessions.get(session_id).session_state(commands)
+
+    async def set_mode(self, params: JsonObject) -> JsonObject:
+        """``session/set_mode``: change the mode; clients of options hear of it too."""
+        request = parse_params(SetModeParams, params)
+        runtime = self.sessions.get(request.session_id)
+        choices = await runtime.choose(lambda c: c.set_mode(request.session_id, request.mode_id))
+        self._session_update(request.session_id, config_option_update(choices.options()))
+        return {}
+
+    async def set_config_option(self, params: JsonObject) -> JsonObject:
+        """``session/set_config_option``: answered with the complete option list.
+
+        Zed replaces its whole option state with the answer, so it holds every option.
+        Choosing the mode this way also tells clients of ``modes``.
+        """
+        request = parse_params(SetConfigOptionParams, params)
+        value: str | bool = request.value
+        if request.type == "boolean" and not isinstance(value, bool):
+            raise RpcError(
+                jsonrpc.INVALID_PARAMS,
+                'Invalid params: a "boolean" value must be true or false',
+                {"field": "value"},
+            )
+        session_id = request.session_id
+        runtime = self.sessions.get(session_id)
+        before = None if runtime.choices is None else runtime.choices.current_mode()
+        choices = await runtime.choose(lambda c: c.set_option(session_id, request.config_id, value))
+        mode = choices.current_mode()
+        if mode is not None and mode != before:
+            self._session_update(
+                session_id, {"sessionUpdate": "current_mode_update", "currentModeId": mode}
+            )
+        return {"configOptions": choices.options()}
+
+    def _session_update(self, session_id: str, update: JsonObject) -> None:
+        """Send one session-level update (allowed any time after the session's answer)."""
+        params = {"sessionId": session_id, "update": update}
+        self.outbox.put_nowait(jsonrpc.encode(jsonrpc.notification(SESSION_UPDATE, params)))
 
     async def list_sessions(self, params: JsonObject) -> JsonObject:
         """``session/list``: every logged session, newest first, optionally for one cwd."""
@@ -326,6 +369,11 @@ class Agent:
         """Cancel every turn, stop every VM, close every log, abort what still runs."""
         await self.sessions.shutdown()
         self.editor.cancel_all()
+
+
+def config_option_update(options: list[JsonObject]) -> JsonObject:
+    """The session update that carries the complete option list."""
+    return {"sessionUpdate": "config_option_update", "configOptions": options}
 
 
 def _check_prompt(prompt: list[JsonObject], capabilities: dict[str, bool]) -> None:

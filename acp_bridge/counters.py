@@ -51,6 +51,7 @@ CounterName: TypeAlias = Literal[
     "eventlog_open_failures",
     "eventlog_unsafe_files",
     "eventlog_unlisted_logs",
+    "eventlog_stale_choices",
     "handler_unexpected_exceptions",
 ]
 
@@ -99,6 +100,7 @@ class Counters:
     eventlog_open_failures: int = 0
     eventlog_unsafe_files: int = 0  # a link or non-regular file named like a log: refused
     eventlog_unlisted_logs: int = 0  # a log no session id leads to (renamed, orphaned)
+    eventlog_stale_choices: int = 0  # a logged mode or option value the manifest no longer has
     # The one exception-to-wire boundary.
     handler_unexpected_exceptions: int = 0
 

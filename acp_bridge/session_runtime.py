@@ -20,6 +20,7 @@ import anyio
 from acp_bridge.acp.coalesce import wire
 from acp_bridge.core.editor_calls import PermissionMemory
 from acp_bridge.errors import RpcError
+from acp_bridge.eventlog.records import prompt_title
 from acp_bridge.eventlog.writer import BackgroundSync
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.vm.supervisor import Turn
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
     from acp_bridge.acp.stdio import Outbox
     from acp_bridge.acp.updates import JsonObject, StopReason
+    from acp_bridge.core.choices import Change, Choices
     from acp_bridge.core.session import SessionCore
     from acp_bridge.counters import Counters
     from acp_bridge.editor_gateway import EditorGateway
@@ -81,6 +83,11 @@ class SessionRuntime:
     editor_calls: dict[str, anyio.Event] = field(default_factory=dict)
     turn: Turn | None = None
     turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    #: The declared modes and options with the values chosen (``None``: nothing declared).
+    choices: Choices | None = None
+    #: The session's title once it has one: its first prompt's (``session/list``'s).
+    title: str | None = None
+    choice_lock: anyio.Lock = field(default_factory=anyio.Lock)
     closed: bool = False
     syncing: bool = False  # the log's fsync is running in a worker thread
     #: The log's background fsync, if it offers one (looked up once: a protocol check is slow).
@@ -213,6 +220,7 @@ class SessionRuntime:
             assert runner is not None
             turn = Turn(prompt=prompt)
             self.persist(self.core.begin_turn(prompt))
+            self._title_from(prompt)
             self.turn = turn
             stop: StopReason | None = None
             try:
@@ -226,6 +234,60 @@ class SessionRuntime:
                     self.outbox.put_nowait(wire(entry))
                 self.persist(record)
             return {"stopReason": stop}
+
+    def vm_choices(self) -> JsonObject:
+        """``modeId`` and ``configValues`` for the VM's params (nothing declared: none)."""
+        return {} if self.choices is None else self.choices.for_vm()
+
+    async def choose(self, change_of: Callable[[Choices], Change]) -> Choices:
+        """Make one change to the session's choices: checked, told the VM, then logged.
+
+        Changes run one at a time. The VM is told first (session mode), so a change the
+        VM refuses is not made; an accepted one is persisted before it is answered.
+
+        Raises:
+            RpcError: Closed session, nothing declared, a refused value, or the VM refused.
+        """
+        async with self.choice_lock:
+            if self.closed:
+                raise session_not_found(self.session_id)
+            if self.choices is None or not self.choices.declared:
+                raise RpcError(
+                    jsonrpc.INVALID_PARAMS,
+                    "Invalid params: this agent declares no modes or options",
+                    {"field": "sessionId"},
+                )
+            change = change_of(self.choices)
+            if self.runner is not None:
+                await self.runner.configure(change.vm_method, change.vm_params)
+            self.choices = change.choices
+            self.persist(change.choices.record(self.session_id))
+            return change.choices
+
+    def _title_from(self, prompt: list[JsonObject]) -> None:
+        """Give an untitled session its first prompt's title, and tell the editor."""
+        if self.title is not None:
+            return
+        self.title = prompt_title(prompt)
+        if self.title is not None:
+            update = {"sessionUpdate": "session_info_update", "title": self.title}
+            self.outbox.put_nowait(self.core.translator.session_update(update))
+
+    def session_state(self, commands: list[JsonObject]) -> list[bytes]:
+        """The session-level updates that tell an editor where the session stands.
+
+        Sent right after the answer of ``session/new``, ``load`` and ``resume``: the VM's
+        commands and, once it has one, the session's title.
+        """
+        translator = self.core.translator
+        lines = []
+        if commands:
+            update = {"sessionUpdate": "available_commands_update", "availableCommands": commands}
+            lines.append(translator.session_update(update))
+        if self.title is not None:
+            update = {"sessionUpdate": "session_info_update", "title": self.title}
+            lines.append(translator.session_update(update))
+        return lines
 
     def cancel_now(self) -> Turn | None:
         """Mark the running turn cancelled and withdraw the VM's editor requests, at once.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import anyio.lowlevel
 
+from acp_bridge.core.choices import Choices
 from acp_bridge.core.replay import Replayer
 from acp_bridge.core.session import SessionCore
 from acp_bridge.core.translate import TranslatorOptions
@@ -30,6 +31,7 @@ from acp_bridge.eventlog.writer import JsonlEventLog
 from acp_bridge.jsonrpc import messages as jsonrpc
 from acp_bridge.session_runtime import SessionRuntime, guarded_spawner, session_not_found
 from acp_bridge.vm.exec_mode import ExecModeRunner
+from acp_bridge.vm.manifest import DEFAULT_MANIFEST
 from acp_bridge.vm.session_mode import SessionModeRunner
 
 if TYPE_CHECKING:
@@ -146,6 +148,7 @@ class Sessions:
             mcp_servers,
             spawn=self.spawn,
             gateway=self.gateway,
+            choices=Choices(self.settings.manifest or DEFAULT_MANIFEST),
         )
 
     def _open_log(self, session_id: str) -> EventLog:
@@ -166,7 +169,10 @@ class Sessions:
         runtime.runner.warm_up()
 
     def choices(self) -> JsonObject:
-        """What the editor chose that every VM gets when it starts (:class:`RunnerBase`)."""
+        """What the editor chose that every VM gets when it starts (:class:`RunnerBase`).
+
+        Besides these, a session's own choices (:meth:`SessionRuntime.vm_choices`).
+        """
         return {} if self.auth_method_id is None else {"authMethodId": self.auth_method_id}
 
     def _runner(self, runtime: SessionRuntime) -> Runner:
@@ -177,7 +183,7 @@ class Sessions:
             "counters": self.counters,
             "spawn": self.spawn,
             "lifeline": self.lifeline,
-            "choices": self.choices,
+            "choices": lambda: {**self.choices(), **runtime.vm_choices()},
         }
         if self.settings.vm_mode == "exec":
             return ExecModeRunner(**common)
@@ -301,6 +307,12 @@ class Sessions:
         if send:
             await self._send_lines(closing)
         runtime.core.translator = replayer.go_live(session_id)
+        runtime.title = replayer.titles.get(session_id)
+        if runtime.choices is not None and session_id in replayer.choices:
+            runtime.choices, dropped = runtime.choices.restored(replayer.choices[session_id])
+            for problem in dropped:
+                self.counters.eventlog_stale_choices += 1
+                log.warning("session %s: a logged choice no longer holds: %s", session_id, problem)
 
     async def _send_lines(self, lines: list[Outgoing]) -> None:
         """Queue replayed lines once the editor has room for them, and let others run."""

@@ -51,6 +51,22 @@ class AuthenticateParams(Inbound):
     method_id: str = Field(alias="methodId")
 
 
+class SetModeParams(Inbound):
+    """``session/set_mode``."""
+
+    session_id: str = Field(alias="sessionId")
+    mode_id: str = Field(alias="modeId")
+
+
+class SetConfigOptionParams(Inbound):
+    """``session/set_config_option``: ``value`` a value id, or a boolean with ``type``."""
+
+    session_id: str = Field(alias="sessionId")
+    config_id: str = Field(alias="configId")
+    value: str | bool
+    type: str | None = None
+
+
 class NewSessionParams(Inbound):
     """``session/new``."""
 

@@ -31,6 +31,7 @@ from acp_bridge.acp.updates import STOP_REASONS, JsonObject, StopReason
 from acp_bridge.core.translate import Translator, TranslatorOptions
 from acp_bridge.core.turn import TurnInput, TurnMachine
 from acp_bridge.eventlog.records import (
+    CHOICES_RECORD,
     EDITOR_CALL_RECORD,
     PROMPT_RECORD,
     SESSION_RECORD,
@@ -39,6 +40,7 @@ from acp_bridge.eventlog.records import (
     VM_TURN_OVER_RECORD,
     VM_TURN_STARTED_RECORD,
     is_bridge_record,
+    prompt_title,
 )
 from acp_bridge.vm.events import InvalidEvent, UnknownEvent, decode_event, is_plain_text_chunk
 
@@ -78,11 +80,16 @@ class Replayer:
         options: Translator options used for every session.
         default_session_id: The session id for records that carry none.
         stats: Counts of what was skipped, with a short description of each problem.
+        choices: Per session, the ``values`` of its last choices record, as logged (a
+            restored session checks them against its manifest).
+        titles: Per session, its title: its first prompt's (``session/list``'s).
     """
 
     options: TranslatorOptions = field(default_factory=TranslatorOptions)
     default_session_id: str = "unknown"
     stats: ReplayStats = field(default_factory=ReplayStats)
+    choices: dict[str, Any] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
     _translators: dict[str, Translator] = field(default_factory=dict)
     _bound: str | None = None
     # Per session, from its first turn record; until then (Harn's logs) all is forwarded.
@@ -194,15 +201,7 @@ class Replayer:
                 turn = self._turns[session_id] = TurnMachine()
             turn.follow(turn_input)
         if record_type == PROMPT_RECORD:
-            blocks = data.get("prompt")
-            out = self._close_open(translator)  # a turn whose end the log lost
-            if isinstance(blocks, list):
-                prompt = [b for b in blocks if isinstance(b, dict)]
-                translator.begin_turn(prompt)
-                return out + translator.user_prompt(prompt)
-            translator.begin_turn()
-            self.stats.problems.append(f"{where}: prompt record without a prompt list")
-            return out
+            return self._prompt(translator, session_id, data.get("prompt"), where)
         if record_type == TURN_ENDED_RECORD:
             reason = data.get("stop_reason")
             stop: StopReason = reason if reason in STOP_REASONS else "end_turn"
@@ -213,20 +212,46 @@ class Replayer:
             self.stats.undecodable_lines += 1
             return []
         if record_type == EDITOR_CALL_RECORD:
-            # ACP has no notification for a past request; what the editor said of its
-            # terminals is shown on the cards that showed them, since those are gone.
-            if "result" not in data:  # the editor refused, or was never heard from
-                return []
-            updates = translator.terminal_answer(
-                str(data.get("method")), data.get("params"), data["result"]
-            )
-            if updates is None:
-                self.stats.problems.append(
-                    f"{where}: the editor's {data.get('method')} answer is not the shape ACP "
-                    "gives it; its terminal is shown without it"
-                )
-                return []
-            return updates if updates and self._forwards(session_id) else []
+            return self._editor_call(translator, session_id, data, where)
+        if record_type == CHOICES_RECORD:  # the answers and the VM get them, not the thread
+            self.choices[session_id] = data.get("values")
+            return []
         self.stats.unknown_bridge_records += 1
         self.stats.problems.append(f"{where}: unknown bridge record {record_type!r}, skipped")
         return []
+
+    def _prompt(
+        self, translator: Translator, session_id: str, blocks: Any, where: str
+    ) -> list[Outgoing]:
+        """A turn starts with the user's prompt (the first one with text names the session)."""
+        out = self._close_open(translator)  # a turn whose end the log lost
+        if session_id not in self.titles and (title := prompt_title(blocks)) is not None:
+            self.titles[session_id] = title
+        if isinstance(blocks, list):
+            prompt = [b for b in blocks if isinstance(b, dict)]
+            translator.begin_turn(prompt)
+            return out + translator.user_prompt(prompt)
+        translator.begin_turn()
+        self.stats.problems.append(f"{where}: prompt record without a prompt list")
+        return out
+
+    def _editor_call(
+        self, translator: Translator, session_id: str, data: JsonObject, where: str
+    ) -> list[Outgoing]:
+        """A request a VM made of the editor: shown only where it told of a terminal.
+
+        ACP has no notification for a past request; what the editor said of its terminals
+        is shown on the cards that showed them, since those are gone.
+        """
+        if "result" not in data:  # the editor refused, or was never heard from
+            return []
+        updates = translator.terminal_answer(
+            str(data.get("method")), data.get("params"), data["result"]
+        )
+        if updates is None:
+            self.stats.problems.append(
+                f"{where}: the editor's {data.get('method')} answer is not the shape ACP "
+                "gives it; its terminal is shown without it"
+            )
+            return []
+        return updates if updates and self._forwards(session_id) else []

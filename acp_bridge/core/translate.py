@@ -257,6 +257,10 @@ class Translator:
         }
         return self._update(update)
 
+    def session_update(self, update: JsonObject) -> bytes:
+        """A session-level update (commands, options, mode, title): sent as it is."""
+        return self._update(update)
+
     def begin_turn(self, prompt: list[JsonObject] | None = None) -> None:
         """A turn starts: forget a stop requested before and the tool calls, keep the prompt.
 

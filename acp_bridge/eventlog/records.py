@@ -222,6 +222,9 @@ VM_TURN_OVER_RECORD: Final = "acp_bridge.vm_turn_over"
 #: A request a VM made of the editor through the bridge, with its answer:
 #: ``{"method": str, "params": {...}, "result": ...}`` or ``{..., "error": ...}``.
 EDITOR_CALL_RECORD: Final = "acp_bridge.editor_call"
+#: A session's mode and option values after the editor changed one:
+#: ``{"values": {option id: str | bool}}`` (``acp_bridge.core.choices``).
+CHOICES_RECORD: Final = "acp_bridge.choices"
 #: A VM line that was not an event object: ``{"raw": str, "reason": str}``, or ``raw_hex``
 #: instead of ``raw`` for bytes that are not UTF-8.
 UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
@@ -240,6 +243,22 @@ def session_record(
     if additional_directories:
         record["additional_directories"] = additional_directories
     return record
+
+
+#: The longest title a prompt gives its session (``session/list``, ``session_info_update``).
+TITLE_CHARS: Final = 80
+
+
+def prompt_title(blocks: Any) -> str | None:
+    """A session's title from its first prompt: the first text, on one line, shortened."""
+    if not isinstance(blocks, list):
+        return None
+    for block in blocks:
+        if isinstance(block, dict) and isinstance(block.get("text"), str):
+            text = " ".join(block["text"].split())
+            if text:
+                return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"
+    return None
 
 
 def prompt_record(session_id: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:

@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from acp_bridge.eventlog.files import open_log_file
 from acp_bridge.eventlog.naming import listed_session_id
-from acp_bridge.eventlog.records import PROMPT_RECORD, SESSION_RECORD, decode_record
+from acp_bridge.eventlog.records import (
+    PROMPT_RECORD,
+    SESSION_RECORD,
+    decode_record,
+    prompt_title,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,7 +39,6 @@ if TYPE_CHECKING:
 
 HEAD_BYTES: Final = 256 * 1024
 TAIL_BYTES: Final = 64 * 1024
-TITLE_CHARS: Final = 80
 _SESSION_NEEDLE: Final = f'"{SESSION_RECORD}"'.encode()
 
 #: What tells one version of a file from another: device, inode, size, mtime, ctime.
@@ -195,13 +199,10 @@ def _roots(record: dict[str, Any]) -> tuple[str, ...]:
 
 def _title(records: list[dict[str, Any]]) -> str | None:
     for record in records:
-        if record.get("type") != PROMPT_RECORD:
-            continue
-        for block in record.get("prompt") or []:
-            if isinstance(block, dict) and isinstance(block.get("text"), str):
-                text = " ".join(block["text"].split())
-                if text:
-                    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"
+        if record.get("type") == PROMPT_RECORD:
+            title = prompt_title(record.get("prompt"))
+            if title is not None:
+                return title
     return None
 
 

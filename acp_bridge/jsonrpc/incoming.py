@@ -9,7 +9,7 @@ neither running handlers nor answers the other side does not read pile up withou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -25,11 +25,27 @@ class IncomingRequest:
         method: Its method.
         params: Its params (``{}`` when it had none).
         scope: Cancelling it aborts the handler (the answer is then -32800).
+        then: Lines to write right after a successful answer (:class:`Then`).
     """
 
     method: str
     params: JsonObject
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    then: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Then:
+    """What a handler returns when lines must follow its answer on the wire.
+
+    ACP lets an agent send session updates only once the session's answer is out (an editor
+    drops an update for a session it has not heard of yet), so ``session/new`` returns the
+    session's commands this way: the peer writes the answer, then ``lines``, in order and
+    with nothing between them. An error answer is followed by nothing.
+    """
+
+    result: Any
+    lines: list[bytes]
 
 
 class IncomingTable:

@@ -47,7 +47,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcRequestCancelled
 
 from acp_bridge.errors import RpcError
 from acp_bridge.jsonrpc import messages
-from acp_bridge.jsonrpc.incoming import IncomingRequest, IncomingTable
+from acp_bridge.jsonrpc.incoming import IncomingRequest, IncomingTable, Then
 from acp_bridge.jsonrpc.messages import (
     Invalid,
     Notification,
@@ -247,7 +247,7 @@ class Peer:
         try:
             try:
                 with entry.scope:
-                    answer = await self._answer(request, handler, entry.params)
+                    answer = await self._answer(request, handler, entry.params, entry)
                 if entry.scope.cancelled_caught:
                     answer = wire_error(
                         request.id,
@@ -256,15 +256,23 @@ class Peer:
             finally:
                 self._incoming.handled(request.id, entry)
             await self._send(self._encode_answer(request, answer))
+            if "result" in answer:
+                for line in entry.then:
+                    await self._send(line)
         finally:
             self._incoming.written()
 
-    async def _answer(self, request: Request, handler: Any, params: JsonObject) -> JsonObject:
+    async def _answer(
+        self, request: Request, handler: Any, params: JsonObject, entry: IncomingRequest
+    ) -> JsonObject:
         """Call the handler: the one place where an exception becomes a wire error."""
         try:
             result = handler(params)
             if inspect.isawaitable(result):
                 result = await result
+            if isinstance(result, Then):
+                entry.then = result.lines
+                result = result.result
         except RpcError as exc:
             self._report(Problem.REFUSED, f"{request.method}: {exc.message}", request.method, exc)
             return messages.error_response(request.id, exc.code, exc.message, exc.data)

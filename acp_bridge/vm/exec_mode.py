@@ -50,6 +50,9 @@ class ExecModeRunner(RunnerBase):
     async def prepare(self, turn: Turn) -> None:
         """Nothing to prepare: each prompt starts its own process."""
 
+    async def configure(self, method: str, params: JsonObject) -> None:
+        """Nothing to tell: each prompt's request line carries the session's choices."""
+
     async def run_turn(self, turn: Turn) -> StopReason:
         """Start the VM with the prompt on its stdin and forward its events until it exits."""
         if turn.cancelled.is_set():

@@ -202,6 +202,15 @@ def _consistent(manifest: Manifest) -> Manifest | ManifestError:
         )
     if manifest.modes is not None:
         ids = [mode.id for mode in manifest.modes.availableModes]
+        for number, option in enumerate(manifest.configOptions):
+            if option.category != "mode":
+                continue
+            values = [c.value for c in option.options] if isinstance(option, SelectOption) else []
+            if sorted(values) != sorted(ids):
+                problems.append(
+                    f"configOptions.{number}: an option of category 'mode' stands for the "
+                    "declared modes: its values must be the modes' ids"
+                )
         _unique("modes.availableModes", ids, problems)
         if manifest.modes.currentModeId not in ids:
             problems.append("modes.currentModeId: not one of modes.availableModes")

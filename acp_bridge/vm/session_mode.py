@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from itertools import count
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from acp_bridge.vm.process import VmProcess
 
 log = logging.getLogger("acp_bridge.vm")
+
+#: How long a VM may take to answer ``session/set_mode`` or ``session/set_config_option``.
+CONFIGURE_TIMEOUT_S: Final = 30.0
 
 
 @dataclass(slots=True)
@@ -313,6 +316,39 @@ class SessionModeRunner(RunnerBase):
         if not prompt.done.is_set() and not self.exited.is_set():
             log.warning("%s: VM ignored a cancelled prompt; restarting it", self.host.label)
             await self.stop()
+
+    async def configure(self, method: str, params: JsonObject) -> None:
+        """Send the choice to the VM and wait for its answer (a VM not running: no need).
+
+        A VM that is starting is waited for; one that cannot start, or is not running,
+        gets the choice in its next ``initialize``. The VM has
+        :data:`CONFIGURE_TIMEOUT_S` to answer.
+
+        Raises:
+            RpcError: The VM answered with an error, did not answer in time, or exited
+                first: the choice is not made.
+        """
+        ready = self.warm_up()
+        await wait_any(ready, timeout=self.settings.vm_start_timeout_s)
+        peer = self.peer
+        if not ready.is_set() or self.start_error is not None or peer is None:
+            return
+        answer = await peer.request(method, params)
+        await wait_any(answer.done, self.exited, timeout=CONFIGURE_TIMEOUT_S)
+        if answer.error is not None and not answer.closed:
+            # The bridge advertised the method: a VM without it failed, the editor did not.
+            code = answer.error.code
+            if code == jsonrpc.METHOD_NOT_FOUND:
+                code = jsonrpc.INTERNAL_ERROR
+            raise RpcError(
+                code,
+                f"agent VM refused {method}: {answer.error.message}",
+                {"vmError": _vm_error(answer)},
+            )
+        if not answer.done.is_set() or answer.closed:
+            peer.forget(answer)
+            self.counters.vm_failures += 1
+            raise vm_failed(f"agent VM did not answer {method}", self.vm)
 
     async def cancel(self, turn: Turn) -> None:
         """Forward ``session/cancel`` to the VM at once."""

@@ -169,6 +169,14 @@ class Runner(Protocol):
         """Stop every process of this session."""
         ...
 
+    async def configure(self, method: str, params: JsonObject) -> None:
+        """Tell the VM of a choice the editor made (``session/set_mode``, ``..._option``).
+
+        Raises:
+            RpcError: The VM refused it (the choice is not made).
+        """
+        ...
+
 
 def vm_environment(environ: Mapping[str, str], allow: tuple[str, ...] | None) -> dict[str, str]:
     """The part of the bridge's environment a VM inherits: all of it, or the allowed names."""

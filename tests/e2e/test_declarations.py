@@ -213,3 +213,219 @@ def test_a_bad_manifest_stops_the_bridge_at_start_naming_file_and_problem(
     assert done.returncode == 2
     assert done.stdout == b""
     assert f"manifest {path}: {problem}" in done.stderr.decode()
+
+
+# --------------------------------------------------------------------------- choosing
+
+WEB = {"type": "boolean", "id": "web", "name": "Web search", "currentValue": False}
+CHOOSING = {**MANIFEST, "configOptions": [*MANIFEST["configOptions"], WEB]}
+
+
+def values(options: list[dict[str, Any]]) -> dict[str, Any]:
+    return {option["id"]: option["currentValue"] for option in options}
+
+
+def update_kind(message: dict[str, Any]) -> Any:
+    return message.get("params", {}).get("update", {}).get("sessionUpdate")
+
+
+def test_exec_mode_choices_reach_every_prompt_and_survive_a_new_bridge(tmp_path: Path) -> None:
+    payload = tmp_path / "requests.jsonl"
+    manifest = manifest_file(tmp_path, CHOOSING)
+    args = ("--vm-exec", recording_exec_vm(payload), "--vm-manifest", manifest)
+    logs = tmp_path / "logs"
+    with FakeEditor(*args, log_dir=logs) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        answer = editor.call(
+            "session/set_config_option", {"sessionId": sid, "configId": "model", "value": "m2"}
+        )
+        assert values(answer["configOptions"]) == {"model": "m2", "web": False, "mode": "ask"}
+        answer = editor.call(
+            "session/set_config_option",
+            {"sessionId": sid, "configId": "web", "type": "boolean", "value": True},
+        )
+        assert values(answer["configOptions"])["web"] is True
+        assert editor.call("session/set_mode", {"sessionId": sid, "modeId": "code"}) == {}
+        message = editor.wait_for(lambda m: update_kind(m) == "config_option_update")
+        assert values(message["params"]["update"]["configOptions"])["mode"] == "code"
+        editor.call("session/prompt", {"sessionId": sid, "prompt": []})
+        editor.close()
+        assert editor.problems() == []
+    [request] = (json.loads(line) for line in payload.read_text().splitlines())
+    assert request["modeId"] == "code"
+    assert request["configValues"] == {"model": "m2", "web": True}
+    with FakeEditor(*args, log_dir=logs) as editor:
+        editor.initialize()
+        params = {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []}
+        loaded = editor.call("session/load", params)
+        assert loaded["modes"]["currentModeId"] == "code"
+        assert values(loaded["configOptions"]) == {"model": "m2", "web": True, "mode": "code"}
+        editor.call("session/prompt", {"sessionId": sid, "prompt": []})
+        editor.close()
+        assert editor.problems() == []
+    later = json.loads(payload.read_text().splitlines()[-1])
+    assert later["modeId"] == "code"
+    assert later["configValues"] == {"model": "m2", "web": True}
+
+
+def test_choosing_the_mode_as_an_option_tells_clients_of_modes(tmp_path: Path) -> None:
+    manifest = manifest_file(tmp_path, CHOOSING)
+    with FakeEditor("--vm-exec", "true", "--vm-manifest", manifest, log_dir=tmp_path) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        params = {"sessionId": sid, "configId": "mode", "value": "code"}
+        answer = editor.call("session/set_config_option", params)
+        assert values(answer["configOptions"])["mode"] == "code"
+        update = editor.wait_for(lambda m: update_kind(m) == "current_mode_update")
+        assert update["params"] == {
+            "sessionId": sid,
+            "update": {"sessionUpdate": "current_mode_update", "currentModeId": "code"},
+        }
+        editor.close()
+        assert editor.problems() == []
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "field", "message"),
+    [
+        ("session/set_mode", {"modeId": "fly"}, "modeId", "'fly' is not one of the modes"),
+        ("session/set_config_option", {"configId": "x", "value": "y"}, "configId", "no option"),
+        ("session/set_config_option", {"configId": "model", "value": "m9"}, "value", "'m9'"),
+        ("session/set_config_option", {"configId": "web", "value": "yes"}, "value", "true or"),
+    ],
+)
+def test_a_choice_not_declared_is_refused_and_nothing_changes(
+    tmp_path: Path, method: str, params: dict[str, Any], field: str, message: str
+) -> None:
+    manifest = manifest_file(tmp_path, CHOOSING)
+    with FakeEditor("--vm-exec", "true", "--vm-manifest", manifest, log_dir=tmp_path) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        error = editor.wait_response(editor.request(method, {"sessionId": sid, **params}))["error"]
+        assert error["code"] == -32602
+        assert message in error["message"]
+        assert error["data"] == {"field": field}
+        loaded = editor.call(
+            "session/resume", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []}
+        )
+        assert values(loaded["configOptions"]) == {"model": "m1", "web": False, "mode": "ask"}
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_a_boolean_choice_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
+    manifest = manifest_file(tmp_path, CHOOSING)
+    args = ("--vm-exec", "true", "--vm-manifest", manifest)
+    with FakeEditor(*args, log_dir=tmp_path, strict=False) as editor:  # the request is invalid
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        params = {"sessionId": sid, "configId": "web", "type": "boolean", "value": "yes"}
+        error = editor.wait_response(editor.request("session/set_config_option", params))["error"]
+        assert error["code"] == -32602
+        assert error["data"] == {"field": "value"}
+        editor.close()
+
+
+def test_without_declarations_choices_are_refused(tmp_path: Path) -> None:
+    with FakeEditor("--vm-exec", "true", log_dir=tmp_path) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        for method, params in (
+            ("session/set_mode", {"modeId": "ask"}),
+            ("session/set_config_option", {"configId": "model", "value": "m1"}),
+        ):
+            answer = editor.wait_response(editor.request(method, {"sessionId": sid, **params}))
+            assert answer["error"]["code"] == -32602
+            assert "declares no modes or options" in answer["error"]["message"]
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_session_mode_choices_are_told_the_vm_and_a_refusal_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    manifest = manifest_file(tmp_path, CHOOSING)
+    with FakeEditor("--vm", SESSION_VM, "--vm-manifest", manifest, log_dir=tmp_path) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        params = {"sessionId": sid, "configId": "model", "value": "m2"}
+        editor.call("session/set_config_option", params)
+        editor.call("session/set_mode", {"sessionId": sid, "modeId": "code"})
+        told = [
+            line.split("configured ", 1)[1]
+            for line in editor.wait_stderr("configured session/set_mode")
+        ]
+        assert told == [f"session/set_mode {json.dumps({'sessionId': sid, 'modeId': 'code'})}"]
+        [option] = editor.wait_stderr("configured session/set_config_option")
+        assert json.loads(option.split("set_config_option ", 1)[1]) == params
+        editor.close()
+        assert editor.problems() == []
+    refusing = SESSION_VM + " --refuse-config"
+    with FakeEditor("--vm", refusing, "--vm-manifest", manifest, log_dir=tmp_path / "r") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        params = {"sessionId": sid, "configId": "model", "value": "m2"}
+        error = editor.wait_response(editor.request("session/set_config_option", params))["error"]
+        assert error["code"] == -32602
+        assert "agent VM refused session/set_config_option: not that one" in error["message"]
+        resumed = editor.call(
+            "session/resume", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []}
+        )
+        assert values(resumed["configOptions"])["model"] == "m1"
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_a_restarted_session_vm_starts_with_the_choices(tmp_path: Path) -> None:
+    manifest = manifest_file(tmp_path, CHOOSING)
+    with FakeEditor("--vm", SESSION_VM, "--vm-manifest", manifest, log_dir=tmp_path) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        editor.call("session/set_mode", {"sessionId": sid, "modeId": "code"})
+        editor.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
+        editor.call("session/prompt", {"sessionId": sid, "prompt": []})
+        starts = [
+            json.loads(line.split("initialize-params ", 1)[1])
+            for line in editor.wait_stderr("initialize-params")
+        ]
+        assert [start.get("modeId") for start in starts] == ["ask", "code"]
+        assert starts[-1]["configValues"] == {"model": "m1", "web": False}
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_commands_follow_the_session_answer_and_come_again_after_a_load(tmp_path: Path) -> None:
+    commands = [
+        {"name": "review", "description": "Review the diff", "input": {"hint": "focus"}},
+        {"name": "plan", "description": "Plan first"},
+    ]
+    manifest = manifest_file(tmp_path, {"commands": commands})
+    args = ("--vm-exec", "true", "--vm-manifest", manifest)
+    with FakeEditor(*args, log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        update = editor.wait_for(lambda m: update_kind(m) == "available_commands_update")
+        at = next(i for i, m in enumerate(editor.messages) if m is update)
+        assert editor.messages[at - 1].get("result") == {"sessionId": sid}  # never before it
+        assert update["params"] == {
+            "sessionId": sid,
+            "update": {"sessionUpdate": "available_commands_update", "availableCommands": commands},
+        }
+        editor.call(
+            "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "hi"}]}
+        )
+        editor.close()
+        assert editor.problems() == []
+    with FakeEditor(*args, log_dir=tmp_path / "logs") as editor:
+        editor.initialize()
+        editor.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
+        update = editor.wait_for(lambda m: update_kind(m) == "available_commands_update")
+        at = next(i for i, m in enumerate(editor.messages) if m is update)
+        assert editor.messages[at - 1].get("result") == {}
+        title = editor.messages[at + 1] if len(editor.messages) > at + 1 else None
+        if title is None:
+            title = editor.wait_for(lambda m: update_kind(m) == "session_info_update")
+        assert title["params"]["update"] == {"sessionUpdate": "session_info_update", "title": "hi"}
+        editor.close()
+        assert editor.problems() == []

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.editor import FakeEditor
+from support.editor import FakeEditor, thread_update
 from support.paths import VMS
 
 from acp_bridge.editor_gateway import MAX_EDITOR_CALLS_PER_SESSION
@@ -153,7 +153,7 @@ def test_an_answer_carrying_the_id_of_the_editors_running_prompt_is_ignored(
         editor.send(
             {"jsonrpc": "2.0", "id": 5, "method": "session/prompt", "params": prompt_params(sid)}
         )
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         editor.send({"jsonrpc": "2.0", "id": 5, "result": {}})
         editor.send({"jsonrpc": "2.0", "id": 5, "error": {"code": -32001}})
         assert editor.wait_response(5)["result"] == {"stopReason": "end_turn"}

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from support.editor import FakeEditor
+from support.editor import FakeEditor, thread_update
 from support.paths import VMS
 
 from acp_bridge.eventlog.reader import CorruptLine, read_located_records, segment_paths
@@ -99,7 +99,7 @@ def test_sigkill_at_random_points_of_a_flood_leaves_a_gapless_prefix_that_reload
             editor.initialize()
             sid = editor.new_session(work)
             editor.prompt(sid, "flood")
-            editor.wait_for(lambda m: m.get("method") == "session/update")
+            editor.wait_for(thread_update)
             time.sleep(rng.uniform(0.0, 0.4))
             editor.proc.kill()
             editor.proc.wait(10)
@@ -201,7 +201,7 @@ def test_twenty_concurrent_sessions_never_cross_talk(tmp_path: Path, mode: str) 
         prompts = [editor.prompt(sid, f"I am session {k}") for k, sid in enumerate(sids)]
         for msg_id in prompts:
             assert editor.wait_response(msg_id, timeout=60)["result"] == {"stopReason": "end_turn"}
-        updates = [m["params"] for m in editor.messages if m.get("method") == "session/update"]
+        updates = [m["params"] for m in editor.messages if thread_update(m)]
         assert {u["sessionId"] for u in updates} == set(sids)
         for k, sid in enumerate(sids):
             texts = "".join(u["content"]["text"] for u in editor.updates(sid))
@@ -421,7 +421,7 @@ def test_an_exec_vm_that_ignores_sigterm_is_killed_after_cancel_and_at_shutdown(
         editor.initialize()
         sid = editor.new_session(tmp_path)
         first = editor.prompt(sid, "be stubborn")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         editor.notify("session/cancel", {"sessionId": sid})
         assert editor.wait_response(first)["result"] == {"stopReason": "cancelled"}
         [stubborn] = [int(line.rsplit(" ", 1)[-1]) for line in editor.wait_stderr("vm-pid")]
@@ -524,7 +524,7 @@ def test_nothing_a_vm_prints_reaches_the_editor_untranslated(tmp_path: Path) -> 
             assert editor.call(
                 "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "x"}]}
             ) == {"stopReason": "end_turn"}
-            updates = [m["params"] for m in editor.messages if m.get("method") == "session/update"]
+            updates = [m["params"] for m in editor.messages if thread_update(m)]
             assert {u["sessionId"] for u in updates} == {sid}
             assert "forged" not in json.dumps(editor.messages)
             assert editor.requests == []
@@ -677,7 +677,7 @@ def test_a_prompt_in_flight_when_the_editor_closes_stdin_is_answered_cancelled(
         editor.initialize()
         sid = editor.new_session(tmp_path)
         msg_id = editor.prompt(sid, "never ends")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         assert editor.close() == 0
         assert editor.wait_response(msg_id, timeout=1)["result"] == {"stopReason": "cancelled"}
         assert editor.problems() == []

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.editor import FakeEditor
+from support.editor import FakeEditor, thread_update
 from support.paths import VMS
 
 from acp_bridge.counters import Counters
@@ -299,7 +299,7 @@ def test_a_load_cancelled_half_way_lets_go_of_the_log(tmp_path: Path) -> None:
     with FakeEditor("--vm-exec", ECHO, log_dir=logs, strict=False) as editor:
         editor.initialize()
         request = load(editor, "slow-1", tmp_path)
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         with editor._arrived:  # the editor stops reading: the replay waits for room
             editor.notify("$/cancel_request", {"requestId": request})
             deadline = time.monotonic() + 20
@@ -319,7 +319,7 @@ def test_two_loads_of_one_session_at_once_are_served_one_after_the_other(tmp_pat
     with FakeEditor("--vm-exec", ECHO, log_dir=logs, strict=False) as editor:
         editor.initialize()
         one = load(editor, "twice-1", tmp_path)
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         with editor._arrived:  # the first load is half way, its log open
             two = load(editor, "twice-1", tmp_path)
         assert editor.wait_response(one, 60).get("result") == {}

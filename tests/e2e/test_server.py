@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.editor import FakeEditor
+from support.editor import FakeEditor, thread_update
 from support.paths import DATA
 
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name
@@ -121,7 +121,7 @@ def test_cancel_mid_turn_answers_cancelled_fast_and_the_session_stays_usable(
         editor.initialize()
         sid = editor.new_session(tmp_path)
         first = editor.prompt(sid, "go")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         cancelled_at = time.monotonic()
         editor.notify("session/cancel", {"sessionId": sid})
         answer = editor.wait_response(first)
@@ -241,7 +241,7 @@ def test_editor_going_away_stops_the_vm_and_exits_zero(logs: Path, tmp_path: Pat
         editor.initialize()
         sid = editor.new_session(tmp_path)
         editor.prompt(sid, "go")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         started = time.monotonic()
         assert editor.close() == 0
         assert time.monotonic() - started < 5
@@ -353,7 +353,7 @@ def test_cancel_request_on_a_prompt_cancels_the_turn(logs: Path, tmp_path: Path)
         editor.initialize()
         sid = editor.new_session(tmp_path)
         prompt_id = editor.prompt(sid, "go")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         editor.notify("$/cancel_request", {"requestId": prompt_id})
         assert editor.wait_response(prompt_id)["result"] == {"stopReason": "cancelled"}
         editor.close()
@@ -371,10 +371,10 @@ def test_a_replayed_log_equals_what_the_editor_saw_live(
                 "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": text}]}
             )
         editor.close()
-        live = [
+        live = [  # the title is the session's, not the log's: replay does not print it
             m
             for m in editor.messages
-            if m.get("method") in ("session/update", "_harn/session_update")
+            if m.get("method") == "_harn/session_update" or thread_update(m)
         ]
     replay = subprocess.run(
         [
@@ -405,7 +405,7 @@ def test_sigterm_stops_the_vm_flushes_the_log_and_exits_zero(logs: Path, tmp_pat
         editor.initialize()
         sid = editor.new_session(tmp_path)
         editor.prompt(sid, "go")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         started = time.monotonic()
         editor.proc.send_signal(signal.SIGTERM)
         assert editor.proc.wait(10) == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.editor import FakeEditor
+from support.editor import FakeEditor, thread_update
 from support.paths import VMS
 
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name
@@ -79,7 +79,7 @@ def test_cancel_reaches_the_vm_and_the_prompt_answers_cancelled(tmp_path: Path) 
     ) as editor:
         sid = start(editor, tmp_path)
         first = editor.prompt(sid, "long")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         sent = time.monotonic()
         editor.notify("session/cancel", {"sessionId": sid})
         assert editor.wait_response(first)["result"] == {"stopReason": "cancelled"}
@@ -100,7 +100,7 @@ def test_a_prompt_sent_while_a_cancelled_turn_winds_down_works(tmp_path: Path) -
     ) as editor:
         sid = start(editor, tmp_path)
         first = editor.prompt(sid, "long")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         editor.notify("session/cancel", {"sessionId": sid})
         second = editor.prompt(sid, "next")  # arrives before the VM has wound down
         assert editor.wait_response(first)["result"] == {"stopReason": "cancelled"}
@@ -120,7 +120,7 @@ def test_a_vm_that_ignores_cancel_is_answered_for_and_restarted(tmp_path: Path) 
     ) as editor:
         sid = start(editor, tmp_path)
         first = editor.prompt(sid, "long")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         editor.notify("session/cancel", {"sessionId": sid})
         assert editor.wait_response(first)["result"] == {"stopReason": "cancelled"}
         answered = len(editor.updates(sid))
@@ -232,7 +232,7 @@ def test_exec_vm_that_forks_a_child_takes_it_down_on_cancel(tmp_path: Path) -> N
     ) as editor:
         sid = start(editor, tmp_path)
         first = editor.prompt(sid, "x")
-        editor.wait_for(lambda m: m.get("method") == "session/update")
+        editor.wait_for(thread_update)
         child = next(int(line.rsplit(" ", 1)[-1]) for line in editor.wait_stderr("child-pid"))
         editor.notify("session/cancel", {"sessionId": sid})
         assert editor.wait_response(first)["result"] == {"stopReason": "cancelled"}

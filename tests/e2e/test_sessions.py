@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.editor import FakeEditor
+from support.editor import FakeEditor, thread_update
 from support.paths import DATA, VMS
 
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name
@@ -30,12 +30,23 @@ def recorded(tmp_path: Path) -> str:
     return f"cat {path}"
 
 
+#: Updates about the session rather than its thread: sent again after a load's answer, so
+#: not part of the history a load replays.
+SESSION_LEVEL = frozenset({"session_info_update", "available_commands_update"})
+
+
+def kind(message: dict[str, Any]) -> Any:
+    return message.get("params", {}).get("update", {}).get("sessionUpdate")
+
+
 def streamed(editor: FakeEditor, session_id: str) -> list[dict[str, Any]]:
+    """The thread's updates of ``session_id`` (not the session-level ones)."""
     return [
         m
         for m in editor.messages
         if m.get("method") in ("session/update", "_harn/session_update")
         and m["params"]["sessionId"] == session_id
+        and kind(m) not in SESSION_LEVEL
     ]
 
 
@@ -63,6 +74,11 @@ def test_a_thread_survives_a_restart_exactly(tmp_path: Path, recorded: str) -> N
             {"sessionId": sid, "prompt": [{"type": "text", "text": "second question"}]},
         )
         live = streamed(first, sid)
+        [title] = [m for m in first.messages if kind(m) == "session_info_update"]
+        assert title["params"]["update"] == {
+            "sessionUpdate": "session_info_update",
+            "title": "first question",
+        }
         first.close()
         assert first.problems() == []
     with FakeEditor("--vm-exec", recorded, log_dir=logs) as second:
@@ -79,6 +95,12 @@ def test_a_thread_survives_a_restart_exactly(tmp_path: Path, recorded: str) -> N
             second.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
             == {}
         )
+        # The title comes again right after the answer, never in the history before it.
+        title = second.wait_for(lambda m: kind(m) == "session_info_update")
+        at = next(i for i, m in enumerate(second.messages) if m is title)
+        answer_before = second.messages[at - 1]
+        assert answer_before.get("result") == {}
+        assert title["params"]["update"]["title"] == "first question"
         replayed = streamed(second, sid)
         users = [
             m
@@ -105,7 +127,7 @@ def test_a_cancelled_turn_in_the_middle_reloads_as_it_was(tmp_path: Path) -> Non
         first.initialize()
         sid = first.new_session(tmp_path)
         prompt = first.prompt(sid, "tick")
-        first.wait_for(lambda m: m.get("method") == "session/update")
+        first.wait_for(thread_update)
         time.sleep(0.2)
         first.notify("session/cancel", {"sessionId": sid})
         assert first.wait_response(prompt)["result"]["stopReason"] == "cancelled"
@@ -139,9 +161,17 @@ def test_list_resume_close_delete(tmp_path: Path, recorded: str) -> None:
         assert [(s["sessionId"], s["title"]) for s in mine] == [(a, "Why is the build red?")]
         assert mine[0]["updatedAt"].endswith("Z")
         # resume: no replay, but the session is live again
-        before = len(editor.updates(a))
+        before = len(streamed(editor, a))
+        titles = [m for m in editor.messages if kind(m) == "session_info_update"]
         assert editor.call("session/resume", {"sessionId": a, "cwd": str(tmp_path)}) == {}
-        assert len(editor.updates(a)) == before
+        # only the session's state again: its title, right after the answer
+        title = editor.wait_for(
+            lambda m: kind(m) == "session_info_update" and all(m is not t for t in titles)
+        )
+        assert title["params"]["update"]["title"] == "Why is the build red?"
+        at = next(i for i, m in enumerate(editor.messages) if m is title)
+        assert editor.messages[at - 1].get("result") == {}
+        assert len(streamed(editor, a)) == before
         assert (
             editor.call(
                 "session/prompt", {"sessionId": a, "prompt": [{"type": "text", "text": "again"}]}

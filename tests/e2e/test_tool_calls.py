@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.editor import FakeEditor
+from support.editor import FakeEditor, thread_update
 
 pytestmark = pytest.mark.e2e
 
@@ -19,11 +19,11 @@ QUICK = {"ACP_BRIDGE_EXAMPLE_PACE": "0"}
 
 
 def streamed(editor: FakeEditor, session_id: str, since: int = 0) -> list[dict[str, Any]]:
-    """The session's updates from message ``since`` on, the user's own prompts left out."""
+    """The thread's updates from message ``since`` on, the user's own prompts left out."""
     return [
         m["params"]["update"]
         for m in editor.messages[since:]
-        if m.get("method") == "session/update"
+        if thread_update(m)
         and m["params"]["sessionId"] == session_id
         and m["params"]["update"]["sessionUpdate"] != "user_message_chunk"
     ]

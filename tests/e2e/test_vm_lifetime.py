@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.editor import FakeEditor
+from support.editor import FakeEditor, thread_update
 from support.paths import VMS
 
 pytestmark = pytest.mark.e2e
@@ -131,7 +131,7 @@ def test_a_sigkilled_bridge_takes_its_vms_and_their_children_with_it(
             assert editor.call("session/prompt", prompt_params(sid)) == {"stopReason": "end_turn"}
         else:
             editor.prompt(sid, "never ends")
-            editor.wait_for(lambda m: m.get("method") == "session/update")
+            editor.wait_for(thread_update)
         vm_pid, child = pid_after(editor, tag), pid_after(editor, "child-pid")
         assert alive(vm_pid)
         assert alive(child)

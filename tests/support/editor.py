@@ -21,6 +21,24 @@ from support.acp_schema import TranscriptChecker
 DEFAULT_TIMEOUT = 20.0
 
 
+#: Updates about the session rather than its thread (:meth:`FakeEditor.updates`).
+SESSION_LEVEL = frozenset(
+    {
+        "session_info_update",
+        "available_commands_update",
+        "config_option_update",
+        "current_mode_update",
+    }
+)
+
+
+def thread_update(message: dict[str, Any]) -> bool:
+    """Whether ``message`` is a ``session/update`` of the thread (not a session-level one)."""
+    if message.get("method") != "session/update":
+        return False
+    return message["params"]["update"].get("sessionUpdate") not in SESSION_LEVEL
+
+
 class FakeEditor:
     """An ACP client speaking to ``python -m acp_bridge ARGS`` over pipes."""
 
@@ -181,13 +199,23 @@ class FakeEditor:
             {"sessionId": session_id, "prompt": [{"type": "text", "text": text}]},
         )
 
-    def updates(self, session_id: str | None = None) -> list[dict[str, Any]]:
+    def updates(
+        self, session_id: str | None = None, *, session_level: bool = False
+    ) -> list[dict[str, Any]]:
+        """The ``session/update`` payloads received, of one session or all.
+
+        The thread's updates only, unless ``session_level``: not the title, commands,
+        options and mode the bridge sends about the session itself.
+        """
         with self._arrived:
             return [
                 m["params"]["update"]
                 for m in self.messages
                 if m.get("method") == "session/update"
                 and (session_id is None or m["params"]["sessionId"] == session_id)
+                and (
+                    session_level or m["params"]["update"].get("sessionUpdate") not in SESSION_LEVEL
+                )
             ]
 
     def close(self, timeout: float = 10.0) -> int:

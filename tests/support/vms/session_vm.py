@@ -36,6 +36,8 @@ Misbehaviour, for the bridge's sake:
 * ``--stop-reading-once MARKER``: unless the file MARKER exists, create it and stop reading
   stdin right after ``initialize`` (a VM busy elsewhere; later VMs behave);
 * ``--print-pid``: print ``session-vm-pid N`` on stderr at start;
+* ``session/set_mode`` and ``session/set_config_option`` are answered ``{}`` (with
+  ``--refuse-config``: ``-32602``), each printed on stderr as ``configured METHOD JSON``;
 * ``--print-initialize``: print ``initialize-params JSON`` on stderr for each ``initialize``;
 * ``--fork-child``: at start, a child that sleeps for a long time in the VM's process
   group, holding none of its pipes (it ignores SIGTERM too with ``--ignore-term``); its
@@ -202,6 +204,12 @@ class SessionVm:
                 self.answer(msg_id, {"protocolVersion": 1, "agentInfo": {"name": "session-vm"}})
             if self.args.events_outside_turn:
                 self.emit("agent_message_chunk", content="outside a turn, after initialize")
+        elif method in ("session/set_mode", "session/set_config_option"):
+            print(f"configured {method} {json.dumps(params)}", file=sys.stderr, flush=True)
+            if self.args.refuse_config:
+                self.error(msg_id, -32602, "not that one")
+            else:
+                self.answer(msg_id, {})
         elif method == "session/prompt":
             self.prompt(msg_id, params, cancelled)
         elif "id" in message and method is not None:
@@ -305,6 +313,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
     parser.add_argument("--stop-reading-once", metavar="MARKER", help="stop reading stdin")
     parser.add_argument("--print-pid", action="store_true", help="print the pid on stderr")
+    parser.add_argument(
+        "--refuse-config", action="store_true", help="refuse set_mode and set_config_option"
+    )
     parser.add_argument(
         "--print-initialize", action="store_true", help="print initialize's params on stderr"
     )
