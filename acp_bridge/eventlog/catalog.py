@@ -7,9 +7,10 @@ Rules:
 
 - What is listed can be loaded: a log is listed under the id whose files it is
   (``naming.listed_session_id``), and only when every one of its segments is a regular
-  file. A log no served id leads to (renamed, numbered segments without a first one) and
-  a link or special file named like a segment are reported once per version of the file
-  on stderr, counted (``eventlog_unlisted_logs``, ``eventlog_unsafe_files``) and left out.
+  file with no other name (``files.unsafe_kind``). A log no served id leads to (renamed,
+  numbered segments without a first one) and a link or special file named like a
+  segment are reported once per version of the file on stderr, counted
+  (``eventlog_unlisted_logs``, ``eventlog_unsafe_files``) and left out.
 - What was read from a file is kept until it changes: a :class:`Catalog` re-reads only
   files whose ``lstat`` (inode, size, modification and change times) differs from the
   last look's, so a listing costs a directory scan and a ``stat`` per file, and a later
@@ -17,7 +18,9 @@ Rules:
 - Deleting removes a session's segments and their ``.torn`` quarantine files (a link
   named like one goes, never what it points at). Never while another process appends to
   the session (its lock is held), and only for ids the bridge serves
-  (``naming.is_session_id``).
+  (``naming.is_session_id``). A directory named like one of them was never the bridge's:
+  it is left where it is with all it holds, counted (``eventlog_unsafe_files``) and
+  named on stderr, and the rest of the session is deleted.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from acp_bridge.errors import EventLogDeleteError, EventLogInUseError, EventLogUnsafeFileError
-from acp_bridge.eventlog.files import kind_of, prepare_directory, refusal
+from acp_bridge.eventlog.files import prepare_directory, refusal, unsafe_kind
 from acp_bridge.eventlog.locking import session_in_use
 from acp_bridge.eventlog.naming import (
     is_session_id,
@@ -183,7 +186,7 @@ class Catalog:
             self._unlisted(first_name, found[0][2], "numbered segments without a first one")
             return None
         for _, file_name, info in found:
-            if not stat.S_ISREG(info.st_mode):
+            if unsafe_kind(info) is not None:
                 self._refuse(file_name, info)
                 return None
         first = self._read(first_name, found[0][2])
@@ -216,7 +219,8 @@ class Catalog:
     def _refuse(self, file_name: str, info: os.stat_result) -> None:
         """A link or special file named like a segment: refused, counted, said once."""
         if self._first_time(file_name, info):
-            error = refusal(self.directory / file_name, kind_of(info.st_mode), self.counters)
+            what = unsafe_kind(info) or "not a regular file"
+            error = refusal(self.directory / file_name, what, self.counters)
             self._say(file_name, info, str(error))
 
     def _unlisted(self, file_name: str, info: os.stat_result, why: str) -> None:
@@ -241,13 +245,14 @@ def list_sessions(directory: Path, counters: Counters | None = None) -> list[Ses
     return Catalog(directory, counters).sessions()
 
 
-def delete_session(directory: Path, session_id: str) -> int:
+def delete_session(directory: Path, session_id: str, counters: Counters | None = None) -> int:
     """Delete every file of a session's log: its segments and their ``.torn`` files.
 
     Args:
         directory: The log directory.
         session_id: The session id. An unknown one, or one the bridge does not serve (see
             the module docstring), has nothing to delete.
+        counters: Where a directory named like one of its files is counted (it is left).
 
     Returns:
         How many files were deleted.
@@ -266,6 +271,10 @@ def delete_session(directory: Path, session_id: str) -> int:
     for path in paths:
         for victim in (path, path.with_name(torn_file_name(path.name))):
             try:
+                if stat.S_ISDIR(os.lstat(victim).st_mode):
+                    error = refusal(victim, "a directory", counters)
+                    log.warning("session/delete: %s; left in place", error)
+                    continue
                 victim.unlink()  # a link goes itself; what it points at stays
             except FileNotFoundError:
                 continue
