@@ -7,9 +7,10 @@ Rules:
 
 - What is listed can be loaded: a log is listed under the id whose files it is
   (``naming.listed_session_id``), and only when every one of its segments is a regular
-  file with no other name (``files.unsafe_kind``). A log no served id leads to (renamed,
-  numbered segments without a first one) and a link or special file named like a
-  segment are reported once per version of the file on stderr, counted
+  file with no other name (``files.unsafe_kind``), and, when its newest segment ends
+  in a torn line, so is that segment's ``.torn`` file (a load cuts the line into it). A
+  log no served id leads to (renamed, numbered segments without a first one) and a link
+  or special file named like a segment are reported once per version of the file on stderr, counted
   (``eventlog_unlisted_logs``, ``eventlog_unsafe_files``) and left out.
 - What was read from a file is kept until it changes: a :class:`Catalog` re-reads only
   files whose ``lstat`` (inode, size, modification and change times) differs from the
@@ -124,11 +125,16 @@ class Catalog:
     ) -> SessionEntry | None:
         """The entry of one log: kept while not one of its files changed, else made anew."""
         versions = tuple((file_name, file_key(info)) for _, file_name, info in found)
+        # The newest segment's quarantine file: a load cuts a torn tail into it.
+        torn_name = torn_file_name(found[-1][1])
+        torn = _lstat(self.directory / torn_name)
+        if torn is not None:
+            versions += ((torn_name, file_key(torn)),)
         cached = kept.get(name)
         if cached is not None and cached[0] == versions:
             entry = cached[1]  # not one of its files changed
         else:
-            entry = self._entry(name, found)
+            entry = self._entry(name, found, None if torn is None else (torn_name, torn))
         self._entries[name] = (versions, entry)
         return entry
 
@@ -179,7 +185,10 @@ class Catalog:
         return logs
 
     def _entry(
-        self, name: str, found: list[tuple[int, str, os.stat_result]]
+        self,
+        name: str,
+        found: list[tuple[int, str, os.stat_result]],
+        torn: tuple[str, os.stat_result] | None,
     ) -> SessionEntry | None:
         first_name = found[0][1]
         if found[0][0] != 0:
@@ -192,6 +201,10 @@ class Catalog:
         first = self._read(first_name, found[0][2])
         last = first if len(found) == 1 else self._read(found[-1][1], found[-1][2])
         if first is None or last is None:
+            return None
+        if last.torn and torn is not None and unsafe_kind(torn[1]) is not None:
+            # Loading would cut the torn tail into this file, and refuses: not listed.
+            self._refuse(*torn)
             return None
         entry = describe(name, self.directory / first_name, first, last)
         if entry is None:
@@ -238,6 +251,14 @@ class Catalog:
         if self._first_time(file_name, info):
             self._reported[file_name] = file_key(info)
             log.warning("session/list: %s; not listed", message)
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    """``lstat`` of ``path``, or None when nothing is there."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
 
 
 def list_sessions(directory: Path, counters: Counters | None = None) -> list[SessionEntry]:
