@@ -30,7 +30,7 @@ class EventLogDeleteError(EventLogError):
 
 
 class EventLogUnsafeFileError(EventLogError):
-    """A file under the log directory is a link or not a regular file: never opened.
+    """A file under the log directory is a link (symbolic or hard) or not a regular file.
 
     Attributes:
         path: The file.
@@ -39,8 +39,8 @@ class EventLogUnsafeFileError(EventLogError):
 
     def __init__(self, path: str, what: str) -> None:
         super().__init__(
-            f"refusing {path}: it is {what}, and only regular files in the log directory "
-            "are read or written"
+            f"refusing {path}: it is {what}, and only regular files with one name in the log "
+            "directory are read or written"
         )
         self.path = path
         self.what = what

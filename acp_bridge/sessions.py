@@ -348,7 +348,9 @@ class Sessions:
         async with self.exclusive(session_id):
             await self.retire(session_id)
             try:
-                await anyio.to_thread.run_sync(delete_session, self.settings.log_dir, session_id)
+                await anyio.to_thread.run_sync(
+                    delete_session, self.settings.log_dir, session_id, self.counters
+                )
             except EventLogInUseError:
                 raise RpcError(
                     jsonrpc.INTERNAL_ERROR,

@@ -7,9 +7,11 @@ Rules:
 
 - What is listed can be loaded: a log is listed under the id whose files it is
   (``naming.listed_session_id``), and only when every one of its segments is a regular
-  file. A log no served id leads to (renamed, numbered segments without a first one) and
-  a link or special file named like a segment are reported once per version of the file
-  on stderr, counted (``eventlog_unlisted_logs``, ``eventlog_unsafe_files``) and left out.
+  file with no other name (``files.unsafe_kind``), and, when its newest segment ends
+  in a torn line, so is that segment's ``.torn`` file (a load cuts the line into it). A
+  log no served id leads to (renamed, numbered segments without a first one) and a link
+  or special file named like a segment are reported once per version of the file on stderr, counted
+  (``eventlog_unlisted_logs``, ``eventlog_unsafe_files``) and left out.
 - What was read from a file is kept until it changes: a :class:`Catalog` re-reads only
   files whose ``lstat`` (inode, size, modification and change times) differs from the
   last look's, so a listing costs a directory scan and a ``stat`` per file, and a later
@@ -17,7 +19,9 @@ Rules:
 - Deleting removes a session's segments and their ``.torn`` quarantine files (a link
   named like one goes, never what it points at). Never while another process appends to
   the session (its lock is held), and only for ids the bridge serves
-  (``naming.is_session_id``).
+  (``naming.is_session_id``). A directory named like one of them was never the bridge's:
+  it is left where it is with all it holds, counted (``eventlog_unsafe_files``) and
+  named on stderr, and the rest of the session is deleted.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from acp_bridge.errors import EventLogDeleteError, EventLogInUseError, EventLogUnsafeFileError
-from acp_bridge.eventlog.files import kind_of, prepare_directory, refusal
+from acp_bridge.eventlog.files import prepare_directory, refusal, unsafe_kind
 from acp_bridge.eventlog.locking import session_in_use
 from acp_bridge.eventlog.naming import (
     is_session_id,
@@ -121,11 +125,16 @@ class Catalog:
     ) -> SessionEntry | None:
         """The entry of one log: kept while not one of its files changed, else made anew."""
         versions = tuple((file_name, file_key(info)) for _, file_name, info in found)
+        # The newest segment's quarantine file: a load cuts a torn tail into it.
+        torn_name = torn_file_name(found[-1][1])
+        torn = _lstat(self.directory / torn_name)
+        if torn is not None:
+            versions += ((torn_name, file_key(torn)),)
         cached = kept.get(name)
         if cached is not None and cached[0] == versions:
             entry = cached[1]  # not one of its files changed
         else:
-            entry = self._entry(name, found)
+            entry = self._entry(name, found, None if torn is None else (torn_name, torn))
         self._entries[name] = (versions, entry)
         return entry
 
@@ -176,19 +185,26 @@ class Catalog:
         return logs
 
     def _entry(
-        self, name: str, found: list[tuple[int, str, os.stat_result]]
+        self,
+        name: str,
+        found: list[tuple[int, str, os.stat_result]],
+        torn: tuple[str, os.stat_result] | None,
     ) -> SessionEntry | None:
         first_name = found[0][1]
         if found[0][0] != 0:
             self._unlisted(first_name, found[0][2], "numbered segments without a first one")
             return None
         for _, file_name, info in found:
-            if not stat.S_ISREG(info.st_mode):
+            if unsafe_kind(info) is not None:
                 self._refuse(file_name, info)
                 return None
         first = self._read(first_name, found[0][2])
         last = first if len(found) == 1 else self._read(found[-1][1], found[-1][2])
         if first is None or last is None:
+            return None
+        if last.torn and torn is not None and unsafe_kind(torn[1]) is not None:
+            # Loading would cut the torn tail into this file, and refuses: not listed.
+            self._refuse(*torn)
             return None
         entry = describe(name, self.directory / first_name, first, last)
         if entry is None:
@@ -216,7 +232,8 @@ class Catalog:
     def _refuse(self, file_name: str, info: os.stat_result) -> None:
         """A link or special file named like a segment: refused, counted, said once."""
         if self._first_time(file_name, info):
-            error = refusal(self.directory / file_name, kind_of(info.st_mode), self.counters)
+            what = unsafe_kind(info) or "not a regular file"
+            error = refusal(self.directory / file_name, what, self.counters)
             self._say(file_name, info, str(error))
 
     def _unlisted(self, file_name: str, info: os.stat_result, why: str) -> None:
@@ -236,18 +253,27 @@ class Catalog:
             log.warning("session/list: %s; not listed", message)
 
 
+def _lstat(path: Path) -> os.stat_result | None:
+    """``lstat`` of ``path``, or None when nothing is there."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
 def list_sessions(directory: Path, counters: Counters | None = None) -> list[SessionEntry]:
     """Every session logged in ``directory``, most recently updated first (nothing kept)."""
     return Catalog(directory, counters).sessions()
 
 
-def delete_session(directory: Path, session_id: str) -> int:
+def delete_session(directory: Path, session_id: str, counters: Counters | None = None) -> int:
     """Delete every file of a session's log: its segments and their ``.torn`` files.
 
     Args:
         directory: The log directory.
         session_id: The session id. An unknown one, or one the bridge does not serve (see
             the module docstring), has nothing to delete.
+        counters: Where a directory named like one of its files is counted (it is left).
 
     Returns:
         How many files were deleted.
@@ -266,6 +292,10 @@ def delete_session(directory: Path, session_id: str) -> int:
     for path in paths:
         for victim in (path, path.with_name(torn_file_name(path.name))):
             try:
+                if stat.S_ISDIR(os.lstat(victim).st_mode):
+                    error = refusal(victim, "a directory", counters)
+                    log.warning("session/delete: %s; left in place", error)
+                    continue
                 victim.unlink()  # a link goes itself; what it points at stays
             except FileNotFoundError:
                 continue

@@ -13,6 +13,10 @@ Rules:
 - Never wedged: ``O_NONBLOCK`` while opening, so a FIFO named like a log cannot block the
   open; then ``fstat``, and anything but a regular file (FIFO, device, socket, directory)
   is refused before a byte is read or written. The descriptor is blocking again after.
+- Never shared: a regular file with more than one name (a hard link, to a file outside
+  the log directory maybe) is refused like a symbolic link, before it is read, narrowed,
+  cut or appended to; the bridge never makes one, so only someone else's file has one
+  (:func:`unsafe_kind` says which files are refused).
 - Private: files are created ``0600`` and the directory ``0700``; a file or directory found
   with wider modes is narrowed, and when that is impossible a warning says why.
 - One counter, one site: every refusal is made by :func:`refusal`, which counts it
@@ -63,6 +67,19 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
+def unsafe_kind(info: os.stat_result) -> str | None:
+    """What makes a file the bridge refuses (``lstat`` or ``fstat`` of it), or None.
+
+    Anything but a regular file, and a regular file with other names (a hard link): all
+    that is written to it, cut off it or narrowed in it would change a file elsewhere.
+    """
+    if not stat.S_ISREG(info.st_mode):
+        return kind_of(info.st_mode)
+    if info.st_nlink > 1:
+        return f"a hard link ({info.st_nlink} names for one file)"
+    return None
+
+
 def refusal(path: Path | str, what: str, counters: Counters | None) -> EventLogUnsafeFileError:
     """The error for a file under the log directory that is not a regular file; counted."""
     if counters is not None:
@@ -85,7 +102,8 @@ def open_log_file(
         The descriptor (blocking, close-on-exec) and whether this call created the file.
 
     Raises:
-        EventLogUnsafeFileError: It is a symbolic link or not a regular file (counted).
+        EventLogUnsafeFileError: It is a symbolic link, not a regular file, or a hard link
+            (counted).
         OSError: It cannot be opened (``FileNotFoundError`` when missing and not created).
     """
     created = False
@@ -117,8 +135,8 @@ def open_log_file(
 def _check_regular(fd: int, path: Path, counters: Counters | None) -> None:
     """Refuse what is not a regular file; make the descriptor blocking, the file private."""
     info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        raise refusal(path, kind_of(info.st_mode), counters)
+    if (what := unsafe_kind(info)) is not None:
+        raise refusal(path, what, counters)
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     if stat.S_IMODE(info.st_mode) & ~FILE_MODE:
         _narrow(path, info.st_mode, lambda: os.fchmod(fd, FILE_MODE))

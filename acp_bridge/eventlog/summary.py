@@ -90,6 +90,7 @@ class SegmentFacts:
         stamp: The last ``emitted_at_ms`` in its last :data:`TAIL_BYTES`.
         tail_roots: Those of the last session record in that tail (a later load or
             resume), or None when it has none.
+        torn: It ends in a line without its newline (a load cuts it off).
     """
 
     key: FileKey
@@ -101,6 +102,7 @@ class SegmentFacts:
     head_roots: tuple[str, ...]
     stamp: int | None
     tail_roots: tuple[str, ...] | None
+    torn: bool
 
 
 def read_facts(path: Path, counters: Counters | None = None) -> SegmentFacts:
@@ -115,7 +117,8 @@ def read_facts(path: Path, counters: Counters | None = None) -> SegmentFacts:
         info = os.fstat(fd)
         head = _read_at(fd, 0, HEAD_BYTES)
         start = max(0, info.st_size - TAIL_BYTES)
-        tail = head[start:] if start < len(head) else _read_at(fd, start, TAIL_BYTES)
+        # The head holds the tail only when it holds the whole file.
+        tail = head[start:] if info.st_size <= len(head) else _read_at(fd, start, TAIL_BYTES)
     finally:
         os.close(fd)
     records = _head_records(head)
@@ -135,6 +138,7 @@ def read_facts(path: Path, counters: Counters | None = None) -> SegmentFacts:
         head_roots=_roots(latest),
         stamp=stamp,
         tail_roots=None if reopened is None else _roots(reopened),
+        torn=not tail.endswith(b"\n") and info.st_size > 0,
     )
 
 

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from acp_bridge.errors import EventLogDeleteError, EventLogInUseError
-from acp_bridge.eventlog.catalog import Catalog, delete_session
+from acp_bridge.eventlog.catalog import Catalog, delete_session, list_sessions
 from acp_bridge.eventlog.naming import log_name_for, segment_file_name, torn_file_name
 from acp_bridge.eventlog.rotation import FsyncPolicy, RotationPolicy
+from acp_bridge.eventlog.summary import HEAD_BYTES, TAIL_BYTES
 from acp_bridge.eventlog.writer import JsonlEventLog
 
 if TYPE_CHECKING:
@@ -63,6 +64,25 @@ def test_a_session_open_for_appending_is_not_deleted(log_dir: Path, counters: Co
             delete_session(log_dir, "busy")
         assert (log_dir / segment_file_name("busy", 0)).exists()
     assert delete_session(log_dir, "busy") == 1
+
+
+def test_a_directory_named_like_a_segment_is_left_with_what_it_holds_and_counted(
+    log_dir: Path, counters: Counters, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_log(log_dir, counters, "dirs", 5)  # several segments
+    planted = log_dir / segment_file_name("dirs", 1)
+    planted.unlink()
+    planted.mkdir()
+    (planted / "theirs").write_bytes(b"kept\n")
+    torn = log_dir / torn_file_name(segment_file_name("dirs", 0))
+    torn.mkdir()
+    others = sum(1 for p in log_dir.iterdir() if p.name.startswith("event_log-dirs")) - 2
+    assert delete_session(log_dir, "dirs", counters) == others
+    assert (planted / "theirs").read_bytes() == b"kept\n"
+    assert torn.is_dir()
+    assert counters.eventlog_unsafe_files == 2
+    warned = [r.getMessage() for r in caplog.records if "session/delete" in r.getMessage()]
+    assert [planted.name in m or torn.name in m for m in warned] == [True, True]
 
 
 def test_a_file_that_cannot_be_deleted_is_named_in_the_error(
@@ -134,6 +154,55 @@ def test_links_and_special_files_are_refused_once_and_never_listed(
     assert sum("not listed" in r.getMessage() for r in caplog.records) == 4
     assert catalog.sessions() == []
     assert counters.eventlog_unsafe_files == 4  # said and counted once per version
+
+
+def test_a_log_hard_linked_from_outside_is_refused_and_not_listed(
+    log_dir: Path, tmp_path: Path, counters: Counters, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_log(log_dir, counters, "mine", 1)
+    write_log(log_dir, counters, "linked", 1)
+    first = log_dir / segment_file_name("linked", 0)
+    os.link(first, tmp_path / "elsewhere")
+    catalog = Catalog(log_dir, counters)
+    assert [e.session_id for e in catalog.sessions()] == ["mine"]
+    assert [e.session_id for e in catalog.sessions()] == ["mine"]  # said once
+    assert counters.eventlog_unsafe_files == 1
+    assert f"refusing {first}: it is a hard link (2 names for one file)" in caplog.text
+    assert delete_session(log_dir, "linked", counters) == 1  # its name goes, not the file
+    assert (tmp_path / "elsewhere").stat().st_nlink == 1
+
+
+def test_a_torn_log_whose_torn_file_is_a_link_is_not_listed_until_the_link_goes(
+    log_dir: Path, tmp_path: Path, counters: Counters, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_log(log_dir, counters, "torn", 1)
+    first = log_dir / segment_file_name("torn", 0)
+    with first.open("ab") as f:
+        f.write(b'{"index":1,"ty')  # a load would cut this into the .torn file
+    torn = log_dir / torn_file_name(first.name)
+    torn.symlink_to(tmp_path / "elsewhere")
+    catalog = Catalog(log_dir, counters)
+    assert catalog.sessions() == []
+    assert catalog.sessions() == []
+    assert counters.eventlog_unsafe_files == 1  # said and counted once
+    assert f"refusing {torn}: it is a symbolic link" in caplog.text
+    torn.unlink()
+    assert [e.session_id for e in catalog.sessions()] == ["torn"]
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_log_between_the_head_and_the_tail_budgets_is_stamped_by_its_last_line(
+    log_dir: Path, counters: Counters
+) -> None:
+    size = HEAD_BYTES + TAIL_BYTES // 2  # the head holds most of it, not its end
+    with JsonlEventLog(
+        log_dir, "mid", counters=counters, fsync=FsyncPolicy(mode="never"), clock_ms=lambda: 1
+    ) as log:
+        log.append({"type": "e", "pad": "p" * size})
+    with (log_dir / segment_file_name("mid", 0)).open("ab") as f:
+        f.write(b'{"index":1,"emitted_at_ms":1700000000000,"frame_depth":null,"type":"e"}\n')
+    [entry] = list_sessions(log_dir, counters)
+    assert entry.updated_at_ms == 1_700_000_000_000
 
 
 def test_logs_no_served_id_leads_to_are_counted_and_not_listed(

@@ -158,3 +158,32 @@ def test_a_writer_refuses_an_older_segment_planted_as_a_link_while_resuming(
     (here / segment_file_name("s", 2)).write_bytes(b"")  # now the index is looked for further back
     with pytest.raises(EventLogUnsafeFileError, match="symbolic link"):
         JsonlEventLog(here, "s", counters=counters, fsync=NEVER)
+
+
+@pytest.mark.parametrize("flags", [os.O_RDONLY, os.O_RDWR | os.O_APPEND, os.O_WRONLY])
+def test_a_hard_link_is_refused_and_the_other_name_untouched(
+    here: Path, tmp_path: Path, counters: Counters, flags: int
+) -> None:
+    target = tmp_path / "target"
+    target.write_bytes(b"keep")
+    target.chmod(0o644)
+    os.link(target, here / "f")
+    before = target.stat()
+    with pytest.raises(EventLogUnsafeFileError, match=r"a hard link \(2 names for one file\)"):
+        open_log_file(here / "f", flags, counters, create=True)
+    assert counters.eventlog_unsafe_files == 1
+    after = target.stat()
+    assert target.read_bytes() == b"keep"
+    assert (stat.S_IMODE(after.st_mode), after.st_mtime_ns) == (0o644, before.st_mtime_ns)
+
+
+def test_a_writer_never_cuts_or_appends_to_a_log_hard_linked_from_outside(
+    here: Path, tmp_path: Path, counters: Counters
+) -> None:
+    target = tmp_path / "target"
+    target.write_bytes(b'{"index":0,"type":"e"}\n{"index":1,"ty')  # a torn tail to cut
+    os.link(target, here / segment_file_name("s", 0))
+    with pytest.raises(EventLogUnsafeFileError, match="hard link"):
+        JsonlEventLog(here, "s", counters=counters, fsync=NEVER)
+    assert target.read_bytes() == b'{"index":0,"type":"e"}\n{"index":1,"ty'
+    assert not (here / (segment_file_name("s", 0) + ".torn")).exists()
