@@ -104,26 +104,27 @@ class Choice(_Closed):
     description: Text | None = None
 
 
-class SelectOption(_Closed):
-    """A config option with one value chosen from a list (a model, a thought level)."""
+class _Option(_Closed):
+    """What every config option has."""
 
-    type: Literal["select"]
     id: Name
     name: Name
     description: Text | None = None
     category: Name | None = None
+
+
+class SelectOption(_Option):
+    """A config option with one value chosen from a list (a model, a thought level)."""
+
+    type: Literal["select"]
     currentValue: Name
     options: list[Choice] = Field(min_length=1)
 
 
-class BooleanOption(_Closed):
+class BooleanOption(_Option):
     """A config option that is on or off."""
 
     type: Literal["boolean"]
-    id: Name
-    name: Name
-    description: Text | None = None
-    category: Name | None = None
     currentValue: bool
 
 

@@ -15,30 +15,15 @@ from typing import Any
 
 import pytest
 from support.editor import FakeEditor
+from support.manifests import FULL, MODE_OPTION, MODEL, WEB
 from support.paths import VMS
 
 pytestmark = pytest.mark.e2e
 
+#: The full manifest without commands, and with a prompt capability off.
 MANIFEST: dict[str, Any] = {
-    "agentInfo": {"name": "my-agent", "title": "My Agent", "version": "1.2.0"},
-    "promptCapabilities": {"image": True, "audio": False, "embeddedContext": False},
-    "mcpCapabilities": {"http": True, "sse": False},
-    "authMethods": [{"id": "login", "name": "Log in", "description": "with a browser"}],
-    "modes": {
-        "currentModeId": "ask",
-        "availableModes": [{"id": "ask", "name": "Ask"}, {"id": "code", "name": "Code"}],
-    },
-    "configOptions": [
-        {
-            "type": "select",
-            "id": "model",
-            "name": "Model",
-            "category": "model",
-            "currentValue": "m1",
-            "options": [{"value": "m1", "name": "Model 1"}, {"value": "m2", "name": "Model 2"}],
-        }
-    ],
-}
+    key: value for key, value in FULL.items() if key not in ("commands", "configOptions")
+} | {"configOptions": [MODEL]}
 SESSION_VM = shlex.join([sys.executable, str(VMS / "session_vm.py"), "--print-initialize"])
 
 
@@ -106,17 +91,7 @@ def test_session_answers_carry_the_declared_modes_and_options(tmp_path: Path, mo
     manifest = manifest_file(tmp_path)
     vm = ("--vm-exec", "true") if mode == "exec" else ("--vm", SESSION_VM)
     logs = tmp_path / "logs"
-    expected_options = [
-        *MANIFEST["configOptions"],
-        {
-            "type": "select",
-            "id": "mode",
-            "name": "Mode",
-            "category": "mode",
-            "currentValue": "ask",
-            "options": [{"value": "ask", "name": "Ask"}, {"value": "code", "name": "Code"}],
-        },
-    ]
+    expected_options = [*MANIFEST["configOptions"], MODE_OPTION]
     with FakeEditor(*vm, "--vm-manifest", manifest, log_dir=logs) as editor:
         editor.initialize()
         new = editor.call("session/new", {"cwd": str(tmp_path), "mcpServers": []})
@@ -217,7 +192,6 @@ def test_a_bad_manifest_stops_the_bridge_at_start_naming_file_and_problem(
 
 # --------------------------------------------------------------------------- choosing
 
-WEB = {"type": "boolean", "id": "web", "name": "Web search", "currentValue": False}
 CHOOSING = {**MANIFEST, "configOptions": [*MANIFEST["configOptions"], WEB]}
 
 

@@ -5,25 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.manifests import MODEL, MODES, WEB
 
 from acp_bridge.core.choices import Choices
 from acp_bridge.errors import RpcError
 from acp_bridge.eventlog.records import CHOICES_RECORD
 from acp_bridge.vm.manifest import Manifest
-
-MODES = {
-    "currentModeId": "ask",
-    "availableModes": [{"id": "ask", "name": "Ask"}, {"id": "code", "name": "Code"}],
-}
-MODEL = {
-    "type": "select",
-    "id": "model",
-    "name": "Model",
-    "category": "model",
-    "currentValue": "m1",
-    "options": [{"value": "m1", "name": "M1"}, {"value": "m2", "name": "M2"}],
-}
-WEB = {"type": "boolean", "id": "web", "name": "Web", "currentValue": False}
 
 
 def choices(**declared: Any) -> Choices:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from support.manifests import FULL, MODE_OPTION
 
 from acp_bridge.vm.manifest import (
     DEFAULT_MANIFEST,
@@ -19,33 +20,6 @@ from acp_bridge.vm.manifest import (
     parse_manifest,
     session_modes,
 )
-
-FULL: dict[str, Any] = {
-    "manifestVersion": 1,
-    "agentInfo": {"name": "my-agent", "title": "My Agent", "version": "1.2.0"},
-    "promptCapabilities": {"image": True, "audio": False, "embeddedContext": True},
-    "mcpCapabilities": {"http": True, "sse": False},
-    "authMethods": [{"id": "login", "name": "Log in", "description": "with a browser"}],
-    "modes": {
-        "currentModeId": "ask",
-        "availableModes": [
-            {"id": "ask", "name": "Ask", "description": "asks before it writes"},
-            {"id": "code", "name": "Code"},
-        ],
-    },
-    "configOptions": [
-        {
-            "type": "select",
-            "id": "model",
-            "name": "Model",
-            "category": "model",
-            "currentValue": "m1",
-            "options": [{"value": "m1", "name": "Model 1"}, {"value": "m2", "name": "Model 2"}],
-        },
-        {"type": "boolean", "id": "web", "name": "Web search", "currentValue": False},
-    ],
-    "commands": [{"name": "review", "description": "Review the diff", "input": {"hint": "focus"}}],
-}
 
 
 def parsed(value: Any) -> Manifest:
@@ -68,17 +42,7 @@ def test_a_full_manifest_is_passed_on_as_declared() -> None:
     assert available_commands(manifest) == FULL["commands"]
     options = config_options(manifest)
     assert options[:2] == FULL["configOptions"]
-    assert options[2] == {
-        "type": "select",
-        "id": "mode",
-        "name": "Mode",
-        "category": "mode",
-        "currentValue": "ask",
-        "options": [
-            {"value": "ask", "name": "Ask", "description": "asks before it writes"},
-            {"value": "code", "name": "Code"},
-        ],
-    }
+    assert options[2] == MODE_OPTION
 
 
 def test_an_empty_manifest_declares_only_what_every_vm_takes() -> None:
