@@ -58,8 +58,14 @@ class SessionCore:
         return self.turn.phase
 
     def started(self, mcp_servers: list[Any]) -> JsonObject:
-        """The record that opens a session's log."""
-        return session_record(self.session_id, self.cwd, mcp_servers, self.additional_directories)
+        """The record that opens a session's log (with the VM's title, once restored)."""
+        return session_record(
+            self.session_id,
+            self.cwd,
+            mcp_servers,
+            self.additional_directories,
+            self.translator.offers.title,
+        )
 
     @property
     def roots(self) -> list[str]:
