@@ -1,5 +1,10 @@
 """The AgentEvent vocabulary as data: every ``type`` tag Harn has emitted, one entry each.
 
+Besides Harn's, the bridge's own events of what a VM offers the editor (commands, mode,
+options, session info, usage, notices, terminal output; ``since`` is ``bridge``): they
+become standard ACP updates, and the session-level ones (:data:`SESSION_LEVEL`) are sent
+outside turns too.
+
 Each :class:`EventSpec` says, for one event type: its fields and their serde rules, the
 older names it had (``aliases``), the Harn version it appeared in, and how it reaches ACP
 (:class:`Acp`). The decoder (:mod:`acp_bridge.vm.events`), the translator
