@@ -118,6 +118,12 @@ from acp_bridge.vm.events import (
     UserMessage,
     encode_event,
 )
+from acp_bridge.vm.manifest import (
+    DEFAULT_MANIFEST,
+    ManifestError,
+    config_options,
+    parse_config_options,
+)
 
 #: The ``_meta`` key for facts the bridge adds itself (e.g. a synthesised tool result).
 BRIDGE_META_KEY: Final = "acp_bridge"
@@ -476,11 +482,15 @@ class Translator:
     def _choices(self, mode_id: str | None, options: list[Any] | None) -> list[JsonObject]:
         """The VM changed the mode or the option list: the session's choices follow."""
         choices = self.offers.choices
-        if choices is None:
+        if choices is None:  # no declaration known (a replay for the command line)
             if mode_id is not None:
                 return [{"sessionUpdate": "current_mode_update", "currentModeId": mode_id}]
-            self.problem = "config_options: no declaration to check it against"
-            return []
+            checked = parse_config_options(DEFAULT_MANIFEST, options or [])
+            if isinstance(checked, ManifestError):
+                self.problem = f"config_options: {checked}"
+                return []
+            listed = config_options(checked)
+            return [{"sessionUpdate": "config_option_update", "configOptions": listed}]
         changed = (
             choices.with_mode(mode_id)
             if mode_id is not None

@@ -327,3 +327,14 @@ def test_terminal_output_as_text_for_other_clients(acp: StrictAcp) -> None:
     text = end["content"][0]["content"]["text"]
     assert text == "$ make\na\nb\n[exit code 2]"
     assert translator.translate(terminal()) == []  # nothing new, nothing sent
+
+
+def test_without_a_declaration_an_option_list_is_still_checked_and_sent(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    translator.open_session()
+    good = [{"type": "boolean", "id": "web", "name": "Web", "currentValue": False}]
+    [update] = updates(acp, translator.translate(ev(type="config_options", config_options=good)))
+    assert update == {"sessionUpdate": "config_option_update", "configOptions": good}
+    bad = ev(type="config_options", config_options=[{"type": "boolean", "id": "x"}])
+    assert translator.translate(bad) == []
+    assert translator.problem is not None
