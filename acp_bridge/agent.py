@@ -192,8 +192,12 @@ class Agent:
         meta = request.client_capabilities.get("_meta")
         harn = meta.get(HARN_META_KEY) if isinstance(meta, dict) else None
         opted_in = isinstance(harn, dict) and harn.get("topLevelUpdates") is True
+        session_caps = request.client_capabilities.get("session")
         sessions.options = TranslatorOptions(
-            harn_extensions=self.settings.harn_extensions or opted_in
+            harn_extensions=self.settings.harn_extensions or opted_in,
+            notices=isinstance(session_caps, dict)
+            and isinstance(session_caps.get("notices"), dict),
+            terminal_meta=isinstance(meta, dict) and meta.get("terminal_output") is True,
         )
         manifest = self.manifest
         return {
@@ -254,23 +258,31 @@ class Agent:
         """``session/load``: replay the whole conversation from the log, then go live."""
         request = parse_params(StrictLoadSessionParams, params)
         await self.sessions.restore(request, send=True)
-        return Then(self._offers(request.session_id), self._state(request.session_id))
+        return Then(
+            self._offers(request.session_id), self._state(request.session_id, reopened=True)
+        )
 
     async def resume_session(self, params: JsonObject) -> Then:
         """``session/resume``: go live again without replaying anything to the editor."""
         request = parse_params(LoadSessionParams, params)
         await self.sessions.restore(request, send=False)
-        return Then(self._offers(request.session_id), self._state(request.session_id))
+        return Then(
+            self._offers(request.session_id), self._state(request.session_id, reopened=True)
+        )
 
     def _offers(self, session_id: str) -> JsonObject:
         """What a session answer says the session offers: its modes and options."""
         choices = self.sessions.get(session_id).choices
         return {} if choices is None else choices.offers()
 
-    def _state(self, session_id: str) -> list[bytes]:
-        """What follows a session's answer: its commands and title (never before it)."""
+    def _state(self, session_id: str, *, reopened: bool = False) -> list[bytes]:
+        """What follows a session's answer: where it stands (never before the answer).
+
+        Made with the answer, with no await between: a session-level event the VM sends
+        before this is in what follows the answer, one after it goes out as it comes.
+        """
         commands = declared.available_commands(self.manifest)
-        return self.sessions.get(session_id).session_state(commands)
+        return self.sessions.get(session_id).session_state(commands, reopened=reopened)
 
     async def set_mode(self, params: JsonObject) -> JsonObject:
         """``session/set_mode``: change the mode; clients of options hear of it too."""

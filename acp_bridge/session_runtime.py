@@ -83,9 +83,7 @@ class SessionRuntime:
     editor_calls: dict[str, anyio.Event] = field(default_factory=dict)
     turn: Turn | None = None
     turn_lock: anyio.Lock = field(default_factory=anyio.Lock)
-    #: The declared modes and options with the values chosen (``None``: nothing declared).
-    choices: Choices | None = None
-    #: The session's title once it has one: its first prompt's (``session/list``'s).
+    #: The session's first prompt's title, once it has one (the VM's own wins over it).
     title: str | None = None
     choice_lock: anyio.Lock = field(default_factory=anyio.Lock)
     closed: bool = False
@@ -97,6 +95,20 @@ class SessionRuntime:
         """Look up whether the log can fsync in the background."""
         if isinstance(self.log, BackgroundSync):
             self.background_sync = self.log
+
+    @property
+    def choices(self) -> Choices | None:
+        """The declared modes and options with the values chosen (``None``: none known).
+
+        Kept with the session's other session-level facts, in its translator's
+        :class:`~acp_bridge.core.offers.SessionOffers`, so that the VM's mode and option
+        events and the editor's choices change one state.
+        """
+        return self.core.translator.offers.choices
+
+    @choices.setter
+    def choices(self, choices: Choices | None) -> None:
+        self.core.translator.offers.choices = choices
 
     @property
     def session_id(self) -> str:
@@ -269,25 +281,23 @@ class SessionRuntime:
         if self.title is not None:
             return
         self.title = prompt_title(prompt)
-        if self.title is not None:
+        if self.title is not None and self.core.translator.offers.title is None:
             update = {"sessionUpdate": "session_info_update", "title": self.title}
             self.outbox.put_nowait(self.core.translator.session_update(update))
 
-    def session_state(self, commands: list[JsonObject]) -> list[bytes]:
+    def session_state(self, commands: list[JsonObject], *, reopened: bool = False) -> list[bytes]:
         """The session-level updates that tell an editor where the session stands.
 
-        Sent right after the answer of ``session/new``, ``load`` and ``resume``: the VM's
-        commands and, once it has one, the session's title.
+        Sent right after the answer of ``session/new``, ``load`` and ``resume`` (from now
+        on the VM's session-level events go out as they come): the commands (the VM's
+        latest, else the declared ones), after a load or resume the options and the mode,
+        the title (the VM's, else the first prompt's), the latest usage, then the notices
+        the VM sent before the answer.
         """
         translator = self.core.translator
-        lines = []
-        if commands:
-            update = {"sessionUpdate": "available_commands_update", "availableCommands": commands}
-            lines.append(translator.session_update(update))
-        if self.title is not None:
-            update = {"sessionUpdate": "session_info_update", "title": self.title}
-            lines.append(translator.session_update(update))
-        return lines
+        held = translator.open_session()
+        updates = translator.offers.state(commands, self.title, reopened=reopened)
+        return [translator.session_update(update) for update in updates] + held
 
     def cancel_now(self) -> Turn | None:
         """Mark the running turn cancelled and withdraw the VM's editor requests, at once.

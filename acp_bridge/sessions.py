@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -138,9 +139,9 @@ class Sessions:
         except EventLogError as exc:
             self.counters.eventlog_open_failures += 1
             raise RpcError(jsonrpc.INTERNAL_ERROR, f"cannot open the event log: {exc}") from None
-        options = TranslatorOptions(harn_extensions=self.options.harn_extensions, cwd=cwd)
+        options = replace(self.options, cwd=cwd)
         core = SessionCore(session_id, cwd, options, list(additional_directories))
-        return SessionRuntime(
+        runtime = SessionRuntime(
             core,
             event_log,
             self.outbox,
@@ -148,8 +149,13 @@ class Sessions:
             mcp_servers,
             spawn=self.spawn,
             gateway=self.gateway,
-            choices=Choices(self.settings.manifest or DEFAULT_MANIFEST),
         )
+        runtime.choices = self.base_choices()
+        return runtime
+
+    def base_choices(self) -> Choices:
+        """The declared modes and options, as every session starts with them."""
+        return Choices(self.settings.manifest or DEFAULT_MANIFEST)
 
     def _open_log(self, session_id: str) -> EventLog:
         return JsonlEventLog(
@@ -275,7 +281,7 @@ class Sessions:
                 where it is refused, any other failure as an open failure).
         """
         session_id = runtime.session_id
-        replayer = Replayer(runtime.core.options)
+        replayer = Replayer(runtime.core.options, base_choices=self.base_choices())
         replayer.begin_log(session_id)
         self.streaming()  # a stream of records is coming
         limit = self.settings.max_editor_line_bytes + self.settings.max_vm_line_bytes
@@ -306,13 +312,12 @@ class Sessions:
         closing = replayer.finish()
         if send:
             await self._send_lines(closing)
-        runtime.core.translator = replayer.go_live(session_id)
+        runtime.core.translator = translator = replayer.go_live(session_id)
         runtime.title = replayer.titles.get(session_id)
-        if runtime.choices is not None and session_id in replayer.choices:
-            runtime.choices, dropped = runtime.choices.restored(replayer.choices[session_id])
-            for problem in dropped:
-                self.counters.eventlog_stale_choices += 1
-                log.warning("session %s: a logged choice no longer holds: %s", session_id, problem)
+        for problem in translator.offers.stale:
+            self.counters.eventlog_stale_choices += 1
+            log.warning("session %s: a logged choice no longer holds: %s", session_id, problem)
+        translator.offers.stale.clear()
 
     async def _send_lines(self, lines: list[Outgoing]) -> None:
         """Queue replayed lines once the editor has room for them, and let others run."""

@@ -28,8 +28,10 @@ from acp_bridge.vm.manifest import (
     MODE_OPTION_ID,
     BooleanOption,
     Manifest,
+    ManifestError,
     SelectOption,
     config_options,
+    parse_config_options,
     session_modes,
 )
 
@@ -138,6 +140,32 @@ class Choices:
             else:
                 dropped.append(problem)
         return Choices(self.manifest, kept), dropped
+
+    def with_mode(self, mode_id: str) -> Choices | str:
+        """These choices with the mode the VM changed to, or why it cannot be."""
+        option_id = self.mode_option_id
+        if option_id is None:
+            return "this agent declares no modes"
+        problem = self._problem(option_id, mode_id)
+        return problem or Choices(self.manifest, {**self.values, option_id: mode_id})
+
+    def with_options(self, options: list[Any]) -> Choices | str:
+        """The VM's complete option list in place of the declared one, or why it cannot be.
+
+        The list carries every option's current value; the mode stays (or is the current
+        value of the list's ``mode`` option, when it has one).
+        """
+        manifest = parse_config_options(self.manifest, options)
+        if isinstance(manifest, ManifestError):
+            return f"config_options: {manifest}"
+        choices = Choices(manifest)
+        mode, option_id = self.current_mode(), choices.mode_option_id
+        listed = next((o for o in manifest.configOptions if o.id == option_id), None)
+        if isinstance(listed, SelectOption):
+            mode = listed.currentValue
+        if mode is None or option_id is None:
+            return choices
+        return Choices(manifest, {option_id: mode})
 
     def set_mode(self, session_id: str, mode_id: str) -> Change:
         """Choose the mode ``mode_id``.

@@ -3,7 +3,9 @@
 :func:`batch` takes a run of a VM's stdout lines and returns a :class:`Batch`: every line
 becomes a record (an event as it arrived, or a bridge record keeping a line that was not
 one), in order; while the session forwards (see :mod:`acp_bridge.core.turn`), the events
-become outbox entries for the editor; every line that was not a usable event bumps one
+become outbox entries for the editor, and session-level ones (commands, mode, options,
+title, usage: :meth:`Translator.session_level`) whatever the turn, as the translator
+decides (never before the session's answer); every line that was not a usable event bumps one
 counter. A batch stops early, just after a JSON-RPC message that is not an event (a
 session-mode VM's answer or request), because its supervisor must handle that first: the
 answer to the prompt ends the VM's part of the turn.
@@ -244,9 +246,20 @@ def _event(
             counter="vm_invalid_events",
             problem=f"invalid {decoded.type} event: {decoded.reason}",
         )
-    if not forwarding:
+    if not forwarding and not translator.session_level(decoded):
         return Ingested(data, frame_depth, counter="vm_events_outside_turn")
-    return Ingested(data, frame_depth, translator.translate(decoded))
+    outgoing = translator.translate(decoded)
+    problem = translator.problem
+    if problem is not None:  # a shape only the session can check (an option list)
+        translator.problem = None
+        return Ingested(
+            data,
+            frame_depth,
+            outgoing,
+            counter="vm_invalid_events",
+            problem=f"invalid {decoded.type} event: {problem} (kept in the log, not taken)",
+        )
+    return Ingested(data, frame_depth, outgoing)
 
 
 def _too_deep(raw: bytes, value: JsonObject) -> bool:

@@ -13,6 +13,11 @@ Whether an event is forwarded is decided as it was live: each session's turn rec
 Logs written by Harn itself have no bridge records: their events replay as they are, and no
 user turns are invented.
 
+Session-level events (commands, mode, options, title, usage) are taken whatever the turn,
+as live, but a replay sends none of them: it keeps the latest of each
+(:class:`~acp_bridge.core.offers.SessionOffers`), which the session sends right after its
+load answer, in place, rather than every old value ahead of it.
+
 One thing cannot look as it did live: a card that showed an editor terminal, since the
 terminal is gone. The translators a replay makes are ``replaying``: such a card shows what
 the editor answered about the terminal (the log's ``editor_call`` records of
@@ -48,6 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from acp_bridge.acp.coalesce import Outgoing
+    from acp_bridge.core.choices import Choices
 
 
 #: The records that say how a turn went, and the input each one was written on.
@@ -83,6 +89,8 @@ class Replayer:
         choices: Per session, the ``values`` of its last choices record, as logged (a
             restored session checks them against its manifest).
         titles: Per session, its title: its first prompt's (``session/list``'s).
+        base_choices: The declared modes and options every session starts from: the
+            logged choices and the VM's mode and option events apply to them, in order.
     """
 
     options: TranslatorOptions = field(default_factory=TranslatorOptions)
@@ -90,6 +98,7 @@ class Replayer:
     stats: ReplayStats = field(default_factory=ReplayStats)
     choices: dict[str, Any] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
+    base_choices: Choices | None = None
     _translators: dict[str, Translator] = field(default_factory=dict)
     _bound: str | None = None
     # Per session, from its first turn record; until then (Harn's logs) all is forwarded.
@@ -107,6 +116,7 @@ class Replayer:
             if cwd is not None and options.cwd is None:
                 options = TranslatorOptions(harn_extensions=options.harn_extensions, cwd=cwd)
             found = self._translators[session_id] = Translator(session_id, options, replaying=True)
+            found.offers.choices = self.base_choices
         return found
 
     def go_live(self, session_id: str) -> Translator:
@@ -171,9 +181,17 @@ class Replayer:
                 f"{where}: invalid {decoded.type} event ({decoded.reason}), skipped"
             )
             return []
-        if not self._forwards(session_id):
+        translator = self.translator(session_id)
+        if not translator.session_level(decoded) and not self._forwards(session_id):
             return []
-        return self.translator(session_id).translate(decoded)
+        out = translator.translate(decoded)
+        if translator.problem is not None:
+            self.stats.invalid_events += 1
+            self.stats.problems.append(
+                f"{where}: invalid {decoded.type} event ({translator.problem})"
+            )
+            translator.problem = None
+        return out
 
     def _forwards(self, session_id: str) -> bool:
         """Whether the session forwarded its VM's events at this point of the log, live."""
@@ -215,6 +233,7 @@ class Replayer:
             return self._editor_call(translator, session_id, data, where)
         if record_type == CHOICES_RECORD:  # the answers and the VM get them, not the thread
             self.choices[session_id] = data.get("values")
+            translator.offers.restore(data.get("values"))
             return []
         self.stats.unknown_bridge_records += 1
         self.stats.problems.append(f"{where}: unknown bridge record {record_type!r}, skipped")

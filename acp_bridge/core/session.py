@@ -1,9 +1,10 @@
 """One ACP session's protocol state: turns, cancellation, and what each VM line becomes.
 
 :class:`SessionCore` decides, for every line a VM writes, what is persisted (always
-something, and always before anything is sent), what is sent to the editor (only while the
-VM has the prompt of an open turn: ACP allows updates only between a prompt and its answer)
-and which counter a bad line bumps. The server around it does the I/O in that order.
+something, and always before anything is sent), what is sent to the editor (the thread's
+updates only while the VM has the prompt of an open turn; session-level ones whenever the
+session's answer is out) and which counter a bad line bumps. The server around it does
+the I/O in that order.
 
 The turn's state is a :class:`~acp_bridge.core.turn.TurnMachine`: every turn rule is in its
 transition table, and this module only turns its transitions into log records. What the
@@ -58,8 +59,14 @@ class SessionCore:
         return self.turn.phase
 
     def started(self, mcp_servers: list[Any]) -> JsonObject:
-        """The record that opens a session's log."""
-        return session_record(self.session_id, self.cwd, mcp_servers, self.additional_directories)
+        """The record that opens a session's log (with the VM's title, once restored)."""
+        return session_record(
+            self.session_id,
+            self.cwd,
+            mcp_servers,
+            self.additional_directories,
+            self.translator.offers.title,
+        )
 
     @property
     def roots(self) -> list[str]:

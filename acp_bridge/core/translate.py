@@ -89,6 +89,7 @@ from acp_bridge.core.harn import (
     harn_executor,
     harn_extension_update,
 )
+from acp_bridge.core.offers import SessionOffers
 from acp_bridge.core.repairs import (
     PLAN_PRIORITY,
     PLAN_PRIORITY_RANK,
@@ -103,12 +104,25 @@ from acp_bridge.vm.events import (
     AgentEvent,
     AgentMessageChunk,
     AgentThoughtChunk,
+    AvailableCommands,
+    ConfigOptions,
     GenericEvent,
+    ModeChanged,
+    Notice,
     Plan,
+    SessionInfo,
+    TerminalOutput,
     ToolCall,
     ToolCallUpdate,
+    Usage,
     UserMessage,
     encode_event,
+)
+from acp_bridge.vm.manifest import (
+    DEFAULT_MANIFEST,
+    ManifestError,
+    config_options,
+    parse_config_options,
 )
 
 #: The ``_meta`` key for facts the bridge adds itself (e.g. a synthesised tool result).
@@ -129,6 +143,10 @@ MAX_REMEMBERED_IDS: Final = 100_000
 MAX_TURN_CALLS: Final = 10_000
 #: How many editor terminals a replay keeps the captured output of (the latest ones).
 MAX_CAPTURED_TERMINALS: Final = 64
+#: How many notices are held while the session's answer is not out yet.
+MAX_HELD_NOTICES: Final = 64
+#: How many of the VM's own terminals one tool call shows.
+MAX_VM_TERMINALS: Final = 16
 #: The editor's answers a replay reads about a terminal (the log's ``editor_call`` records).
 TERMINAL_CREATE: Final = "terminal/create"
 TERMINAL_OUTPUT: Final = "terminal/output"
@@ -142,10 +160,15 @@ class TranslatorOptions:
     Attributes:
         harn_extensions: Send Harn's extension updates and fields top-level (opt-in).
         cwd: The session's working directory, to make relative paths absolute.
+        notices: The client takes ACP's ``notice`` updates (``session.notices``).
+        terminal_meta: The client renders a VM's own terminals from ``_meta.terminal_*``
+            (``clientCapabilities._meta.terminal_output``).
     """
 
     harn_extensions: bool = False
     cwd: str | None = None
+    notices: bool = False
+    terminal_meta: bool = False
 
 
 @dataclass(slots=True)
@@ -157,6 +180,10 @@ class _ToolState:
     # The content last sent when it showed an editor terminal (a replay updates the card
     # when it learns what the terminal printed).
     terminal_content: list[ToolCallContent] | None = None
+    # The VM's own terminals the card shows (``_meta.terminal_*``), or the text it shows of
+    # them (a client without that convention).
+    vm_terminals: set[str] | None = None
+    vm_terminal_text: str | None = None
 
 
 @dataclass(slots=True)
@@ -199,6 +226,14 @@ class Translator:
     _terminals: dict[str, _Captured] = field(default_factory=dict)
     _think: ThinkSplitter = field(default_factory=ThinkSplitter)
     _prompt_text: str | None = None
+    #: The latest session-level facts (commands, choices, title, usage).
+    offers: SessionOffers = field(default_factory=SessionOffers)
+    #: The session's answer is out: session-level updates may be sent (:meth:`open_session`).
+    session_open: bool = False
+    #: Why the last event could not be taken, for the caller to count and report.
+    problem: str | None = None
+    # Notices made before the session's answer was out, sent right after it (bounded).
+    _held: list[bytes] = field(default_factory=list)
 
     # ------------------------------------------------------------------ public API
 
@@ -215,10 +250,40 @@ class Translator:
                 return [self._update(self._plan(event.plan, {"plan": event.plan}))]
             case UserMessage():
                 return self._user_message(event)
+            case AvailableCommands() | ModeChanged() | ConfigOptions() | SessionInfo() | Usage():
+                return self._session_level(self._offer(event))
+            case Notice():
+                return self._notice(event)
+            case TerminalOutput():
+                return self._terminal_output(event)
             case GenericEvent():
                 return self._by_catalogue(event)
             case _:
                 assert_never(event)
+
+    def session_level(self, event: AgentEvent) -> bool:
+        """Whether ``event`` tells of the session rather than its thread.
+
+        Such an event is taken whenever it comes (:meth:`translate` keeps its facts) and
+        sent once the session's answer is out, inside a turn or not; a notice is one only
+        for a client that takes ACP's notices (else it is a message of the turn).
+        """
+        if isinstance(event, Notice):
+            return self.options.notices
+        return isinstance(
+            event, AvailableCommands | ModeChanged | ConfigOptions | SessionInfo | Usage
+        )
+
+    def open_session(self) -> list[bytes]:
+        """The session's answer is being written: from now on session-level updates go out.
+
+        Returns:
+            The notices the VM sent before (the rest of what it said is in
+            :meth:`SessionOffers.state`, which follows the answer).
+        """
+        self.session_open = True
+        held, self._held = self._held, []
+        return held
 
     def text_chunks(self, kind: str, text: str) -> list[Outgoing]:
         """The plain chunks one ``agent_message_chunk`` / ``agent_thought_chunk`` becomes.
@@ -373,6 +438,197 @@ class Translator:
         """The wire id and title of the current turn's call the VM names ``vm_id``, if any."""
         state = self._tools.get(vm_id)
         return None if state is None else (state.wire_id, state.title)
+
+    # ------------------------------------------------------------------ what a VM offers
+
+    def _offer(self, event: AgentEvent) -> list[JsonObject]:
+        """Keep a session-level event's facts; the updates that tell the editor of them."""
+        offers = self.offers
+        match event:
+            case AvailableCommands():
+                offers.commands = [
+                    command.model_dump(exclude_none=True) for command in event.commands
+                ]
+                return [
+                    {
+                        "sessionUpdate": "available_commands_update",
+                        "availableCommands": offers.commands,
+                    }
+                ]
+            case ModeChanged():
+                return self._choices(event.mode_id, None)
+            case ConfigOptions():
+                return self._choices(None, event.config_options)
+            case SessionInfo():
+                info: JsonObject = {"sessionUpdate": "session_info_update"}
+                if event.title is not None:
+                    offers.title = info["title"] = event.title
+                if event.updated_at is not None:
+                    offers.updated_at = info["updatedAt"] = event.updated_at
+                return [info]
+            case Usage():
+                usage: JsonObject = {
+                    "sessionUpdate": "usage_update",
+                    "used": event.used,
+                    "size": event.size,
+                }
+                if event.cost is not None:
+                    usage["cost"] = event.cost.model_dump()
+                offers.usage = usage
+                return [usage]
+            case _:
+                return []
+
+    def _choices(self, mode_id: str | None, options: list[Any] | None) -> list[JsonObject]:
+        """The VM changed the mode or the option list: the session's choices follow."""
+        choices = self.offers.choices
+        if choices is None:  # no declaration known (a replay for the command line)
+            if mode_id is not None:
+                return [{"sessionUpdate": "current_mode_update", "currentModeId": mode_id}]
+            checked = parse_config_options(DEFAULT_MANIFEST, options or [])
+            if isinstance(checked, ManifestError):
+                self.problem = f"config_options: {checked}"
+                return []
+            listed = config_options(checked)
+            return [{"sessionUpdate": "config_option_update", "configOptions": listed}]
+        changed = (
+            choices.with_mode(mode_id)
+            if mode_id is not None
+            else choices.with_options(options or [])
+        )
+        if isinstance(changed, str):
+            self.problem = changed
+            return []
+        self.offers.choices = changed
+        updates: list[JsonObject] = []
+        mode = changed.current_mode()
+        if mode is not None and (mode_id is not None or mode != choices.current_mode()):
+            updates.append({"sessionUpdate": "current_mode_update", "currentModeId": mode})
+        updates.append(
+            {"sessionUpdate": "config_option_update", "configOptions": changed.options()}
+        )
+        return updates
+
+    def _session_level(self, updates: list[JsonObject]) -> list[Outgoing]:
+        """Session-level updates: sent once the answer is out, never from a replay.
+
+        A replay keeps their facts only: the latest of each follows the load answer
+        (:meth:`SessionOffers.state`), in its place, rather than every old value before it.
+        """
+        if self.replaying or not self.session_open:
+            return []
+        return [self._update(update) for update in updates]
+
+    def _notice(self, event: Notice) -> list[Outgoing]:
+        """ACP's ``notice`` for a client that takes it, else a message marked as a notice."""
+        if self.options.notices:
+            if self.replaying:  # a notice is a live event, not history
+                return []
+            notice: JsonObject = {
+                "sessionUpdate": "notice",
+                "severity": event.severity,
+                "title": event.title,
+            }
+            if event.description is not None:
+                notice["description"] = event.description
+            line = self._update(notice)
+            if self.session_open:
+                return [line]
+            if len(self._held) < MAX_HELD_NOTICES:
+                self._held.append(line)
+            else:
+                self.problem = "a notice before the session's answer, over the limit: dropped"
+            return []
+        lead = {"info": "", "warning": "Warning: ", "error": "Error: "}[event.severity]
+        text = lead + event.title + ("" if not event.description else f"\n\n{event.description}")
+        update: ContentChunkUpdate = {
+            "sessionUpdate": "agent_message_chunk",
+            "content": {"type": "text", "text": text},
+            "_meta": {BRIDGE_META_KEY: {"notice": True, "severity": event.severity}},
+        }
+        return [self._update(update)]
+
+    def _terminal_output(self, event: TerminalOutput) -> list[Outgoing]:
+        """A terminal the VM runs itself, on the tool call that runs it.
+
+        For a client of the ``_meta.terminal_*`` convention (Zed's, as Claude's agent uses
+        it): the card shows a terminal (``terminal_info`` the first time), its output
+        (``terminal_output``) and how it ended (``terminal_exit``). For any other client:
+        the card's content is the text so far, with the command and how it ended.
+        """
+        out: list[Outgoing] = []
+        known = self._tools.get(event.tool_call_id)
+        if known is None:  # a terminal for a call never shown: show the call now
+            title = f"`{event.command}`" if event.command else "Terminal"
+            known = _ToolState(self._wire_id(event.tool_call_id), "execute", title, "in_progress")
+            self._track(event.tool_call_id, known)
+            start: ToolCallStart = {
+                "sessionUpdate": "tool_call",
+                "toolCallId": known.wire_id,
+                "title": title,
+                "kind": "execute",
+                "status": "in_progress",
+            }
+            out.append(self._update(start))
+        update: ToolCallProgress = {
+            "sessionUpdate": "tool_call_update",
+            "toolCallId": known.wire_id,
+        }
+        shown = self._terminal_meta(known, event) if self.options.terminal_meta else None
+        if shown is not None:
+            update["_meta"] = shown
+            if known.vm_terminals is not None and "terminal_info" in shown:
+                update["content"] = [
+                    {"type": "terminal", "terminalId": tid} for tid in sorted(known.vm_terminals)
+                ]
+        elif self.options.terminal_meta or not self._terminal_text(known, event):
+            return out
+        else:
+            update["content"] = [tools.text_block(known.vm_terminal_text or "")]
+        return [*out, self._update(update)]
+
+    def _terminal_meta(self, known: _ToolState, event: TerminalOutput) -> JsonObject | None:
+        """The ``_meta.terminal_*`` that tell of one terminal output (``None``: nothing new)."""
+        meta: JsonObject = {}
+        terminal = event.terminal_id
+        shown = known.vm_terminals if known.vm_terminals is not None else set()
+        if terminal not in shown:
+            if len(shown) >= MAX_VM_TERMINALS:
+                self.problem = "too many terminals on one tool call: this one is not shown"
+                return None
+            shown.add(terminal)
+            known.vm_terminals = shown
+            info: JsonObject = {"terminal_id": terminal}
+            if event.cwd is not None:
+                info["cwd"] = event.cwd
+            meta["terminal_info"] = info
+        if event.data:
+            meta["terminal_output"] = {"terminal_id": terminal, "data": event.data}
+        if event.exit_code is not None or event.signal is not None:
+            meta["terminal_exit"] = {
+                "terminal_id": terminal,
+                "exit_code": event.exit_code,
+                "signal": event.signal,
+            }
+        return meta or None
+
+    @staticmethod
+    def _terminal_text(known: _ToolState, event: TerminalOutput) -> bool:
+        """Add one terminal output to the card's text; whether the text changed."""
+        before = known.vm_terminal_text
+        text = before if before is not None else (f"$ {event.command}\n" if event.command else "")
+        text += event.data or ""
+        ending = None
+        if event.exit_code is not None:
+            ending = f"[exit code {event.exit_code}]"
+        elif event.signal is not None:
+            ending = f"[killed by {event.signal}]"
+        if ending is not None:
+            text += ending if not text or text.endswith("\n") else "\n" + ending
+        if text == (before or ""):
+            return False
+        known.vm_terminal_text = text[-tools.MAX_CONTENT_CHARS :]
+        return True
 
     # ------------------------------------------------------------------ helpers
 

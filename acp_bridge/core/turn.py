@@ -1,9 +1,11 @@
 """The turn state machine of one ACP session, live and replayed: one table decides.
 
-ACP allows a session's updates only inside a prompt turn: between ``session/prompt`` and its
-answer. Inside that, the bridge forwards what the VM writes only while the VM has the prompt
-(from handing it over until the VM answers), so nothing the VM says before or after its part
-of the turn reaches the editor. Both facts are one state, changed only by the inputs below
+A session's thread (text, tools, plans) is updated only inside a prompt turn: between
+``session/prompt`` and its answer (session-level updates, such as commands and usage, are
+the translator's to send at any time once the session's answer is out). Inside that, the
+bridge forwards what the VM writes only while the VM has the prompt (from handing it over
+until the VM answers), so nothing the VM says before or after its part of the turn reaches
+the editor. Both facts are one state, changed only by the inputs below
 through :data:`TRANSITIONS`, in the manner of h11's ``_state.py``::
 
     IDLE --prompt--> PROMPTING --vm_has_prompt--> VM_TURN --vm_answered--> PROMPTING

@@ -231,9 +231,17 @@ UNDECODABLE_RECORD: Final = "acp_bridge.undecodable"
 
 
 def session_record(
-    session_id: str, cwd: str, mcp_servers: list[Any], additional_directories: list[str]
+    session_id: str,
+    cwd: str,
+    mcp_servers: list[Any],
+    additional_directories: list[str],
+    title: str | None = None,
 ) -> dict[str, Any]:
-    """The record that opens a session's log (and each later load or resume of it)."""
+    """The record that opens a session's log (and each later load or resume of it).
+
+    ``title`` is the title the VM gave the session, when a restored one has one: written
+    again here so that ``session/list`` finds it near the log's end.
+    """
     record: dict[str, Any] = {
         "type": SESSION_RECORD,
         "session_id": session_id,
@@ -242,11 +250,35 @@ def session_record(
     }
     if additional_directories:
         record["additional_directories"] = additional_directories
+    if title is not None:
+        record["title"] = title
     return record
+
+
+#: The AgentEvent that sets a session's title (``session/list`` shows the latest one).
+SESSION_INFO_EVENT: Final = "session_info"
+
+
+def vm_title(record: dict[str, Any]) -> str | None:
+    """The title a record gives its session, on one line and shortened; else ``None``.
+
+    A ``session_info`` event's, or a session record's (written on a load or resume).
+    """
+    if record.get("type") not in (SESSION_INFO_EVENT, SESSION_RECORD):
+        return None
+    title = record.get("title")
+    if not isinstance(title, str):
+        return None
+    text = " ".join(title.split())
+    if not text:
+        return None
+    return text if len(text) <= VM_TITLE_CHARS else text[: VM_TITLE_CHARS - 1] + "…"
 
 
 #: The longest title a prompt gives its session (``session/list``, ``session_info_update``).
 TITLE_CHARS: Final = 80
+#: The longest title of a VM's that ``session/list`` shows.
+VM_TITLE_CHARS: Final = 200
 
 
 def prompt_title(blocks: Any) -> str | None:

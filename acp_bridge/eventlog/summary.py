@@ -3,6 +3,10 @@
 Listing never reads a log in full: a session's id, cwd and title come from the first
 records of its first segment (read up to :data:`HEAD_BYTES`), and ``updatedAt`` from the
 last complete line of its newest segment (read from the end, up to :data:`TAIL_BYTES`).
+A title the VM set (a ``session_info`` event) wins over the first prompt's: the latest one
+in the newest segment's tail or head, else the first segment's; a load or resume writes
+the session's title into its session record, so a title set long before the tail is found
+again there once the session was reopened.
 Logs written by Harn itself (no ``acp_bridge.session`` record) are described too, under
 the id they are named after.
 
@@ -27,9 +31,11 @@ from acp_bridge.eventlog.files import open_log_file
 from acp_bridge.eventlog.naming import listed_session_id
 from acp_bridge.eventlog.records import (
     PROMPT_RECORD,
+    SESSION_INFO_EVENT,
     SESSION_RECORD,
     decode_record,
     prompt_title,
+    vm_title,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
 HEAD_BYTES: Final = 256 * 1024
 TAIL_BYTES: Final = 64 * 1024
 _SESSION_NEEDLE: Final = f'"{SESSION_RECORD}"'.encode()
+_INFO_NEEDLE: Final = f'"{SESSION_INFO_EVENT}"'.encode()
 
 #: What tells one version of a file from another: device, inode, size, mtime, ctime.
 FileKey = tuple[int, int, int, int, int]
@@ -91,6 +98,8 @@ class SegmentFacts:
         tail_roots: Those of the last session record in that tail (a later load or
             resume), or None when it has none.
         torn: It ends in a line without its newline (a load cuts it off).
+        vm_title: The latest title the VM gave the session in its head or tail (a
+            ``session_info`` event, or a session record a load or resume wrote with it).
     """
 
     key: FileKey
@@ -103,6 +112,7 @@ class SegmentFacts:
     stamp: int | None
     tail_roots: tuple[str, ...] | None
     torn: bool
+    vm_title: str | None = None
 
 
 def read_facts(path: Path, counters: Counters | None = None) -> SegmentFacts:
@@ -128,6 +138,9 @@ def read_facts(path: Path, counters: Counters | None = None) -> SegmentFacts:
     # The latest load or resume names the session's current roots; the opening, the first.
     latest = next((r for r in reversed(records) if r.get("type") == SESSION_RECORD), opening)
     stamp, reopened = _tail(tail)
+    titled = _tail_title(tail) or next(
+        (title for r in reversed(records) if (title := vm_title(r)) is not None), None
+    )
     return SegmentFacts(
         key=file_key(info),
         mtime_ms=info.st_mtime_ns // 1_000_000,
@@ -139,6 +152,7 @@ def read_facts(path: Path, counters: Counters | None = None) -> SegmentFacts:
         stamp=stamp,
         tail_roots=None if reopened is None else _roots(reopened),
         torn=not tail.endswith(b"\n") and info.st_size > 0,
+        vm_title=titled,
     )
 
 
@@ -194,6 +208,20 @@ def _tail(tail: bytes) -> tuple[int | None, dict[str, Any] | None]:
     return stamp, None
 
 
+def _tail_title(tail: bytes) -> str | None:
+    """The latest title the VM gave in a segment's tail (only likely lines are decoded)."""
+    for line in reversed(tail.split(b"\n")):
+        if _INFO_NEEDLE not in line and _SESSION_NEEDLE not in line:
+            continue
+        try:
+            title = vm_title(decode_record(line).event)
+        except ValueError:
+            continue
+        if title is not None:
+            return title
+    return None
+
+
 def _roots(record: dict[str, Any]) -> tuple[str, ...]:
     dirs = record.get("additional_directories")
     if not isinstance(dirs, list):
@@ -225,7 +253,7 @@ def describe(
     return SessionEntry(
         session_id=session_id,
         cwd=first.cwd,
-        title=first.title,
+        title=last.vm_title or first.vm_title or first.title,
         updated_at_ms=last.stamp if last.stamp is not None else first.mtime_ms,
         path=str(first_path),
         recorded_by_bridge=first.by_bridge,

@@ -1,5 +1,10 @@
 """The AgentEvent vocabulary as data: every ``type`` tag Harn has emitted, one entry each.
 
+Besides Harn's, the bridge's own events of what a VM offers the editor (commands, mode,
+options, session info, usage, notices, terminal output; ``since`` is ``bridge``): they
+become standard ACP updates, and the session-level ones (:data:`SESSION_LEVEL`) are sent
+outside turns too.
+
 Each :class:`EventSpec` says, for one event type: its fields and their serde rules, the
 older names it had (``aliases``), the Harn version it appeared in, and how it reaches ACP
 (:class:`Acp`). The decoder (:mod:`acp_bridge.vm.events`), the translator
@@ -82,6 +87,21 @@ class Acp(Enum):
     SESSION_UPDATE = "session_update"
     #: Harn's extension notification ``_harn/agentEvent``.
     AGENT_EVENT = "agent_event"
+    #: ACP ``available_commands_update`` (session-level).
+    COMMANDS = "commands"
+    #: ACP ``current_mode_update`` and ``config_option_update`` (session-level).
+    MODE = "mode"
+    #: ACP ``config_option_update``, the complete list (session-level).
+    CONFIG_OPTIONS = "config_options"
+    #: ACP ``session_info_update`` (session-level).
+    SESSION_INFO = "session_info"
+    #: ACP ``usage_update`` (session-level).
+    USAGE = "usage"
+    #: ACP ``notice`` for a client that takes notices (session-level), else a marked
+    #: ``agent_message_chunk`` (part of a turn).
+    NOTICE = "notice"
+    #: A terminal the VM runs itself, shown on a tool call (``_meta.terminal_*`` or text).
+    TERMINAL_OUTPUT = "terminal_output"
     #: Persisted, never forwarded.
     INTERNAL = "internal"
 
@@ -90,9 +110,32 @@ class Acp(Enum):
         """Whether the event becomes a standard ACP update."""
         return self in _STANDARD
 
+    @property
+    def session_level(self) -> bool:
+        """Whether the event tells of the session, not its thread: sent outside turns too.
 
+        A notice is session-level only for a client that takes ACP's notices (the
+        translator decides); the others always are.
+        """
+        return self in SESSION_LEVEL
+
+
+#: The routes of session-level events: forwarded whenever the session's answer is out.
+SESSION_LEVEL: Final = frozenset(
+    {Acp.COMMANDS, Acp.MODE, Acp.CONFIG_OPTIONS, Acp.SESSION_INFO, Acp.USAGE}
+)
 _STANDARD: Final = frozenset(
-    {Acp.TEXT, Acp.TOOL_CALL, Acp.TOOL_CALL_UPDATE, Acp.PLAN, Acp.PLAN_DOCUMENT, Acp.USER_MESSAGE}
+    {
+        Acp.TEXT,
+        Acp.TOOL_CALL,
+        Acp.TOOL_CALL_UPDATE,
+        Acp.PLAN,
+        Acp.PLAN_DOCUMENT,
+        Acp.USER_MESSAGE,
+        *SESSION_LEVEL,
+        Acp.NOTICE,
+        Acp.TERMINAL_OUTPUT,
+    }
 )
 
 
@@ -831,6 +874,63 @@ CATALOGUE: Final[tuple[EventSpec, ...]] = (
         "fact:obj",
         A.INTERNAL,
         "Health measurements of the session (Harn sends nothing).",
+    ),
+    # What a VM offers the editor: the bridge's own events (no Harn version emits them).
+    _e(
+        "available_commands",
+        "bridge",
+        "commands:[any]",
+        A.COMMANDS,
+        "The VM's slash commands, the complete list: name, description, input.hint.",
+        model="AvailableCommands",
+    ),
+    _e(
+        "mode_changed",
+        "bridge",
+        "mode_id:str",
+        A.MODE,
+        "The VM changed the session's mode (one of the declared modes).",
+        model="ModeChanged",
+    ),
+    _e(
+        "config_options",
+        "bridge",
+        "config_options:[any]",
+        A.CONFIG_OPTIONS,
+        "The session's config options, the complete list in ACP's shape.",
+        model="ConfigOptions",
+    ),
+    _e(
+        "session_info",
+        "bridge",
+        "title:str? updated_at:str?",
+        A.SESSION_INFO,
+        "The session's title (what session/list shows) and when it was last active.",
+        model="SessionInfo",
+    ),
+    _e(
+        "usage",
+        "bridge",
+        "used:int size:int cost:obj?",
+        A.USAGE,
+        "Tokens in context now, the context window, and the session's cost so far.",
+        model="Usage",
+    ),
+    _e(
+        "notice",
+        "bridge",
+        "severity:str title:str description:str?",
+        A.NOTICE,
+        "Something the user should know: info, warning or error.",
+        model="Notice",
+    ),
+    _e(
+        "terminal_output",
+        "bridge",
+        "tool_call_id:str terminal_id:str data:str? exit_code:int? signal:str? command:str? cwd:str?",
+        A.TERMINAL_OUTPUT,
+        "Output of a command the VM runs itself, shown on its tool call.",
+        model="TerminalOutput",
     ),
     _e(
         "plan",

@@ -1,11 +1,12 @@
 """AgentEvent models: every event type an agent VM writes, one JSON object per line.
 
 The vocabulary is data, in :mod:`acp_bridge.vm.catalog`: one entry per event type (89
-tags: every one Harn has emitted, old names included). This module turns each entry into a
-model: the few the translator reads field by field are written out here (text chunks,
-``user_message``, ``tool_call``, ``tool_call_update``, ``plan``), every other one is built
-from its entry's fields (a :class:`GenericEvent`), and a test holds the hand-written ones
-to their entries.
+Harn tags, old names included, and the bridge's own session-level ones). This module
+turns each entry into a model: the few the translator reads field by field are written
+out here (text chunks, ``user_message``, ``tool_call``, ``tool_call_update``, ``plan``,
+and what a VM offers the editor: commands, mode, options, session info, usage, notices,
+terminal output), every other one is built from its entry's fields (a
+:class:`GenericEvent`), and a test holds the hand-written ones to their entries.
 
 The shapes are Harn's serde shapes (snake_case keys, a ``type`` tag). Harn's compatibility
 rule is that newer optional fields are omitted when empty while older optional ones are
@@ -133,6 +134,93 @@ class Plan(_Event):
     plan: Any = None
 
 
+class _Shape(BaseModel):
+    """A nested shape ACP gives exactly: closed and strict, so a wrong one is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
+
+
+class CommandInput(_Shape):
+    """What a command's argument is, shown as a hint."""
+
+    hint: str
+
+
+class Command(_Shape):
+    """One slash command (ACP ``AvailableCommand``)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str
+    input: CommandInput | None = None
+
+
+class Cost(_Shape):
+    """The session's cost so far (ACP ``Cost``)."""
+
+    amount: int | float
+    currency: Annotated[str, Field(min_length=1)]
+
+
+class AvailableCommands(_Event):
+    """The VM's slash commands, the complete list."""
+
+    type: Literal["available_commands"] = "available_commands"
+    commands: list[Command]
+
+
+class ModeChanged(_Event):
+    """The VM changed the session's mode."""
+
+    type: Literal["mode_changed"] = "mode_changed"
+    mode_id: Annotated[str, Field(min_length=1)]
+
+
+class ConfigOptions(_Event):
+    """The session's config options, the complete list (checked against ACP's shape later)."""
+
+    type: Literal["config_options"] = "config_options"
+    config_options: list[dict[str, Any]]
+
+
+class SessionInfo(_Event):
+    """The session's title and when it was last active."""
+
+    type: Literal["session_info"] = "session_info"
+    title: str | None = None
+    updated_at: str | None = None
+
+
+class Usage(_Event):
+    """Tokens in context now, the context window, the session's cost so far."""
+
+    type: Literal["usage"] = "usage"
+    used: Annotated[int, Field(ge=0, strict=True)]
+    size: Annotated[int, Field(ge=0, strict=True)]
+    cost: Cost | None = None
+
+
+class Notice(_Event):
+    """Something the user should know."""
+
+    type: Literal["notice"] = "notice"
+    severity: Literal["info", "warning", "error"]
+    title: Annotated[str, Field(min_length=1)]
+    description: str | None = None
+
+
+class TerminalOutput(_Event):
+    """Output of a command the VM runs itself, for the tool call that runs it."""
+
+    type: Literal["terminal_output"] = "terminal_output"
+    tool_call_id: str
+    terminal_id: str
+    data: str | None = None
+    exit_code: int | None = None
+    signal: str | None = None
+    command: str | None = None
+    cwd: str | None = None
+
+
 class GenericEvent(_Event):
     """Base of the models built from the catalogue: every other AgentEvent type."""
 
@@ -142,7 +230,21 @@ class GenericEvent(_Event):
 #: The hand-written models, by the name the catalogue gives them.
 _HAND_WRITTEN: dict[str, type[EventModel]] = {
     model.__name__: model
-    for model in (AgentMessageChunk, AgentThoughtChunk, UserMessage, ToolCall, ToolCallUpdate, Plan)
+    for model in (
+        AgentMessageChunk,
+        AgentThoughtChunk,
+        UserMessage,
+        ToolCall,
+        ToolCallUpdate,
+        Plan,
+        AvailableCommands,
+        ModeChanged,
+        ConfigOptions,
+        SessionInfo,
+        Usage,
+        Notice,
+        TerminalOutput,
+    )
 }
 
 _SHAPES: dict[str, Any] = {
@@ -208,6 +310,13 @@ AgentEvent: TypeAlias = (
     | ToolCall
     | ToolCallUpdate
     | Plan
+    | AvailableCommands
+    | ModeChanged
+    | ConfigOptions
+    | SessionInfo
+    | Usage
+    | Notice
+    | TerminalOutput
     | GenericEvent
 )
 

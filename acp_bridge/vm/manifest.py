@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 #: The manifest format this bridge reads.
 MANIFEST_VERSION: Final = 1
@@ -183,6 +183,19 @@ def parse_manifest(data: bytes) -> Manifest | ManifestError:
     return _consistent(manifest)
 
 
+def parse_config_options(manifest: Manifest, options: list[Any]) -> Manifest | ManifestError:
+    """``manifest`` with ``options`` (a VM's complete list, ACP's shape) as its options.
+
+    The list is checked as a manifest's ``configOptions`` is: each option's shape (closed),
+    unique ids, current values among the values, a ``mode`` option that fits the modes.
+    """
+    try:
+        parsed = _OPTIONS.validate_python(options)
+    except ValidationError as exc:
+        return ManifestError(tuple(_problem(error) for error in exc.errors()))
+    return _consistent(manifest.model_copy(update={"configOptions": parsed}))
+
+
 def _problem(error: Any) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     return f"{where}: {error['msg']}"
@@ -305,3 +318,4 @@ def available_commands(manifest: Manifest) -> list[JsonObject]:
 
 
 DEFAULT_MANIFEST: Final = Manifest()
+_OPTIONS: Final = TypeAdapter(list[ConfigOption])

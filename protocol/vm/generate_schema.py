@@ -35,6 +35,20 @@ ROUTES: dict[Acp, tuple[str, str]] = {
     Acp.USER_MESSAGE: ("`user_message_chunk` per block (not the prompt's echo)", "same"),
     Acp.SESSION_UPDATE: ("`_harn/session_update` `{name}`", "`session/update` `{name}`"),
     Acp.AGENT_EVENT: ("not forwarded", "`_harn/agentEvent` kind `{name}`"),
+    Acp.COMMANDS: ("`available_commands_update` (session-level)", "same"),
+    Acp.MODE: ("`current_mode_update` + `config_option_update` (session-level)", "same"),
+    Acp.CONFIG_OPTIONS: ("`config_option_update`, the complete list (session-level)", "same"),
+    Acp.SESSION_INFO: ("`session_info_update` (session-level)", "same"),
+    Acp.USAGE: ("`usage_update` (session-level)", "same"),
+    Acp.NOTICE: (
+        "`notice` (session-level) if the client takes notices, else an `agent_message_chunk` "
+        "marked `_meta.acp_bridge.notice`",
+        "same",
+    ),
+    Acp.TERMINAL_OUTPUT: (
+        "`tool_call_update`: `_meta.terminal_*` if the client takes them, else text content",
+        "same",
+    ),
     Acp.INTERNAL: ("not forwarded", "not forwarded"),
 }
 

@@ -28,6 +28,8 @@ SESSION_LEVEL = frozenset(
         "available_commands_update",
         "config_option_update",
         "current_mode_update",
+        "usage_update",
+        "notice",
     }
 )
 

@@ -1,7 +1,8 @@
 """Hypothesis strategies that build JSON values valid against a JSON Schema subset.
 
 Covers what pydantic emits for the AgentEvent models: objects (properties, required,
-additionalProperties), anyOf/oneOf, $ref, const, arrays and scalar types. Optional
+additionalProperties), anyOf/oneOf, $ref, const, arrays and scalar types (with
+``minLength`` and ``minimum``). Optional
 properties are either omitted, null (where allowed) or present, mirroring Harn's rule
 that readers see both shapes.
 """
@@ -49,8 +50,8 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any], depth: int = 0) ->
         inner = from_schema(items, root, depth + 1) if items else JSON_VALUES
         return st.lists(inner, max_size=0 if depth > 6 else 3)
     simple = {
-        "string": st.text(max_size=30),
-        "integer": st.integers(min_value=-(2**53), max_value=2**53),
+        "string": st.text(min_size=schema.get("minLength", 0), max_size=30),
+        "integer": st.integers(min_value=schema.get("minimum", -(2**53)), max_value=2**53),
         "number": st.floats(allow_nan=False, allow_infinity=False),
         "boolean": st.booleans(),
         "null": st.none(),

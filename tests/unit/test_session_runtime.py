@@ -1,4 +1,4 @@
-"""The server's background fsync: requested by the log, run in a worker thread."""
+"""A live session: the background fsync, and session-level events before and after its answer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import anyio
+import orjson
 import pytest
 
 from acp_bridge.acp.stdio import Outbox
@@ -59,4 +60,38 @@ def test_a_due_fsync_runs_off_the_event_loop_and_is_finished_by_the_log(tmp_path
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(handle)  # the duplicate is closed
     assert counters.eventlog_write_failures == 0
+    log.close()
+
+
+def test_what_a_vm_says_of_its_session_before_the_answer_follows_the_answer(
+    tmp_path: Path,
+) -> None:
+    """A session-mode VM may print session-level events before ``session/new`` is answered.
+
+    Nothing of them is queued then; the state made with the answer holds them; from then
+    on they go out as they come, between turns too.
+    """
+    counters = Counters()
+    log = JsonlEventLog(tmp_path, "s1", counters=counters, fsync=FsyncPolicy(mode="never"))
+    outbox = Outbox(1 << 20)
+    runtime = SessionRuntime(
+        SessionCore("s1", str(tmp_path), TranslatorOptions()), log, outbox, counters, []
+    )
+    early = [
+        b'{"type":"available_commands","session_id":"s1","commands":[{"name":"a","description":"A"}]}',
+        b'{"type":"usage","session_id":"s1","used":1,"size":2}',
+    ]
+    later = [b'{"type":"session_info","session_id":"s1","title":"T"}']
+
+    async def main() -> None:
+        await runtime.ingest(early, 0, 1)
+        assert outbox.empty
+        state = runtime.session_state([])
+        kinds = [orjson.loads(line)["params"]["update"]["sessionUpdate"] for line in state]
+        assert kinds == ["available_commands_update", "usage_update"]
+        await runtime.ingest(later, 0, 3)
+        assert not outbox.empty
+
+    anyio.run(main)
+    assert counters.vm_events_outside_turn == 0
     log.close()

@@ -23,6 +23,9 @@ Misbehaviour, for the bridge's sake:
 * ``--error-answer``: answer prompts with a JSON-RPC error (code -32000);
 * ``--events-outside-turn``: also emit a chunk after answering ``initialize`` and after
   answering each prompt, when no prompt is running;
+* ``--emit-at-start JSON`` / ``--emit-after-answer JSON``: emit the events of a JSON list
+  (objects with a ``type``; ``session_id`` is added) right after answering ``initialize``
+  / each prompt, when no prompt is running;
 * ``--plain-events``: print bare AgentEvent lines instead of ``session/event``
   notifications;
 * ``--frame-depth N``: add ``frame_depth: N`` to each ``session/event``'s params;
@@ -204,6 +207,7 @@ class SessionVm:
                 self.answer(msg_id, {"protocolVersion": 1, "agentInfo": {"name": "session-vm"}})
             if self.args.events_outside_turn:
                 self.emit("agent_message_chunk", content="outside a turn, after initialize")
+            self.emit_all(self.args.emit_at_start)
         elif method in ("session/set_mode", "session/set_config_option"):
             print(f"configured {method} {json.dumps(params)}", file=sys.stderr, flush=True)
             if self.args.refuse_config:
@@ -249,6 +253,12 @@ class SessionVm:
             self.answer(msg_id, {"stopReason": "end_turn"})
         if self.args.events_outside_turn:
             self.emit("agent_message_chunk", content="outside a turn, after the answer")
+        self.emit_all(self.args.emit_after_answer)
+
+    def emit_all(self, events: str | None) -> None:
+        """Emit each event of a JSON list (``--emit-at-start``, ``--emit-after-answer``)."""
+        for event in json.loads(events or "[]"):
+            self.emit(event.pop("type"), **event)
 
     def call(
         self, method: str, params: dict[str, Any], cancelled: threading.Event
@@ -305,6 +315,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bad-stop-reason", action="store_true")
     parser.add_argument("--error-answer", action="store_true")
     parser.add_argument("--events-outside-turn", action="store_true")
+    parser.add_argument("--emit-at-start", metavar="JSON", help="events after initialize")
+    parser.add_argument("--emit-after-answer", metavar="JSON", help="events after each answer")
     parser.add_argument("--plain-events", action="store_true")
     parser.add_argument("--frame-depth", type=int, metavar="N")
     parser.add_argument("--no-initialize-answer", action="store_true")
