@@ -171,11 +171,29 @@ def prompt(pipe: Pipe, text: str, *extra: dict[str, Any]) -> int:
     return pipe.request("session/prompt", {"sessionId": SESSION, "prompt": blocks})
 
 
+#: The events of what a VM offers (issue 15), checked by the ``test_offers_*`` tests and
+#: left out of :func:`events_of`. The bridge's decoder learns them on another branch: until
+#: that is merged it reads them as unknown events.
+OFFER_EVENTS = frozenset(
+    {
+        "available_commands",
+        "mode_changed",
+        "config_options",
+        "session_info",
+        "usage",
+        "notice",
+        "terminal_output",
+    }
+)
+
+
 def events_of(messages: list[dict[str, Any]]) -> list[AgentEvent]:
-    """Decode every session/event; fail on anything else or anything undecodable."""
+    """Decode every session/event but the offers; fail on anything else or undecodable."""
     events: list[AgentEvent] = []
     for message in messages:
         assert message.get("method") == "session/event", message
+        if message["params"]["event"].get("type") in OFFER_EVENTS:
+            continue
         decoded = decode_event(message["params"]["event"])
         assert not isinstance(decoded, UnknownEvent | InvalidEvent), decoded
         assert decoded.session_id == SESSION
