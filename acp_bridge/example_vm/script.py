@@ -81,7 +81,6 @@ class _Script:
                 self.write_notes()
             self.reflect()
             self.answer()
-        self.wrap_up()
         self.end()
 
     def say(self, text: str) -> None:
@@ -203,10 +202,11 @@ class _Script:
             turn.emit("session_info", updated_at=updated_at)
 
     def end(self) -> None:
-        """The plan with every step done (if there is one), then ``turn_end``."""
+        """The plan with every step done (if there is one), the wrap-up, ``turn_end``."""
         turn = self.turn
         if turn.steps:
             turn.plan(len(turn.steps))
+        self.wrap_up()
         turn.pause(EVENT_DELAY)
         turn.emit(
             "turn_end",
