@@ -86,11 +86,12 @@ def first_thought(request: Request, cwd: Path, found: str | None, brief: bool = 
     """The thought before reading: what was asked, and where to look."""
     if brief:
         return f"Look at {found or 'the project'} first."
-    asked = (
-        f"The user asks {quoted(request.text, 80)}"
-        if request.text
-        else "The prompt has no text, only attachments."
-    )
+    if request.slash:
+        asked = f"The user typed the command {shorten(request.text, 80)}."
+    elif request.text:
+        asked = f"The user asks {quoted(request.text, 80)}"
+    else:
+        asked = "The prompt has no text, only attachments."
     look = (
         f"{found} looks like the place to start."
         if found
@@ -128,7 +129,12 @@ def answer_text(
     """
     if brief:
         return _brief_answer(target, summary, error, outcomes)
-    asked = f"You asked: {quoted(request.text, 200)}" if request.text else "You sent no text."
+    if request.slash:
+        asked = f"You typed {shorten(request.text, 200)}."
+    elif request.text:
+        asked = f"You asked: {quoted(request.text, 200)}"
+    else:
+        asked = "You sent no text."
     if request.attachments:
         asked += f" You also pointed me at {join_names(request.attachments)}."
     if summary is None:
