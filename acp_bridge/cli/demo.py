@@ -25,6 +25,8 @@ import orjson
 from acp_bridge.jsonrpc.framing import LineDecoder, LineTooLong
 
 DEFAULT_PROMPT: Final = "What is in this directory, and where should I start reading?"
+AUTO_MODE: Final = "auto"  # the mode the demo's second turn runs in, when the agent has it
+TOUR_COMMAND: Final = "/files"  # the demo's second prompt: a command the agent runs itself
 _STATUS_MARK: Final = {"pending": "…", "in_progress": "▶", "completed": "✓", "failed": "✗"}
 _PLAN_MARK: Final = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}
 
@@ -36,6 +38,9 @@ class Screen:
     colour: bool
     _open: str | None = None  # the kind of text run being streamed ("message"/"thought")
     _tool_titles: dict[str, str] = field(default_factory=dict)
+    _terminals: set[str] = field(default_factory=set)  # tool calls whose output streamed live
+    _partial: str = ""  # streamed terminal output not ended by a newline yet
+    command_names: list[str] = field(default_factory=list)  # the agent's, as last announced
 
     def write(self, text: str) -> None:
         """The demo's single writer to its terminal."""
@@ -79,13 +84,74 @@ class Screen:
         elif kind == "tool_call":
             self._tool_titles[update["toolCallId"]] = update.get("title", "tool")
             self._tool_line(update["toolCallId"], update.get("status", "pending"), update)
-        elif kind == "tool_call_update" and "status" in update:
-            self._tool_line(update["toolCallId"], update["status"], update)
+        elif kind == "tool_call_update":
+            self._terminal(update["toolCallId"], update.get("_meta"))
+            if "status" in update:
+                self._tool_line(update["toolCallId"], update["status"], update)
         elif kind == "plan":
             self.line(self.style("plan", "1;35"))
             for entry in update.get("entries", []):
                 mark = _PLAN_MARK.get(entry.get("status"), "[?]")
                 self.line(f"  {mark} {entry.get('content', '')}")
+        else:
+            self.session_update(kind, update)
+
+    def session_update(self, kind: Any, update: dict[str, Any]) -> None:
+        """Render an update about the session rather than its conversation."""
+        if kind == "available_commands_update":
+            self.commands(update.get("availableCommands") or [])
+        elif kind == "current_mode_update":
+            self.info("mode", str(update.get("currentModeId")))
+        elif kind == "config_option_update":
+            self.options(update.get("configOptions") or [])
+        elif kind == "session_info_update" and isinstance(update.get("title"), str):
+            self.info("title", update["title"])
+        elif kind == "usage_update":
+            self.info("usage", usage_text(update))
+        elif kind == "notice":
+            severity = str(update.get("severity", "info"))
+            colour = {"warning": "1;33", "error": "1;31"}.get(severity, "1;36")
+            about = update.get("description")
+            text = f"{update.get('title', '')}" + (f" — {about}" if about else "")
+            self.line(self.style(f"! {severity}:", colour) + " " + text)
+
+    def info(self, label: str, text: str) -> None:
+        """One line about the session: ``label: text``."""
+        self.line(self.style(f"{label}:", "1;36") + " " + text)
+
+    def commands(self, commands: list[Any]) -> None:
+        """The agent's slash commands, as a user would type them."""
+        names = []
+        self.command_names = [str(c.get("name")) for c in commands if isinstance(c, dict)]
+        for command in commands:
+            if isinstance(command, dict):
+                hint = (command.get("input") or {}).get("hint")
+                names.append(f"/{command.get('name')}" + (f" <{hint}>" if hint else ""))
+        self.info("commands", ", ".join(names) or "none")
+
+    def options(self, options: list[Any]) -> None:
+        """Each config option's current value, by name (``Model: Thorough``)."""
+        for option in options:
+            if isinstance(option, dict):
+                self.info(str(option.get("name", option.get("id"))).lower(), choice_text(option))
+
+    def _terminal(self, tool_id: str, meta: Any) -> None:
+        """A terminal's output as it streams (``_meta.terminal_output``, as Zed reads it)."""
+        if not isinstance(meta, dict):
+            return
+        output = meta.get("terminal_output")
+        if isinstance(output, dict) and isinstance(output.get("data"), str):
+            self._terminals.add(tool_id)
+            *done, self._partial = (self._partial + output["data"]).split("\n")
+            for text in done:
+                self.line(self.style(f"    $ {text}", "2"))
+        exited = meta.get("terminal_exit")
+        if isinstance(exited, dict):
+            if self._partial:
+                self.line(self.style(f"    $ {self._partial}", "2"))
+                self._partial = ""
+            how = exited.get("signal") or f"exit status {exited.get('exit_code')}"
+            self.line(self.style(f"    $ [{how}]", "2"))
 
     def _tool_line(self, tool_id: str, status: str, update: dict[str, Any]) -> None:
         title = update.get("title") or self._tool_titles.get(tool_id, "tool")
@@ -100,6 +166,8 @@ class Screen:
             if not isinstance(block, dict):
                 continue
             inner = block.get("content")
+            if tool_id in self._terminals:
+                continue  # its output was shown as it came
             if isinstance(inner, dict) and isinstance(inner.get("text"), str):
                 self._excerpt(inner["text"].splitlines(), "")
             elif block.get("type") == "diff" and isinstance(block.get("newText"), str):
@@ -110,6 +178,28 @@ class Screen:
             self.line(self.style(f"    │ {prefix}{text}", "2"))
         if len(lines) > 4:
             self.line(self.style(f"    │ … {len(lines) - 4} more lines", "2"))
+
+
+def usage_text(update: dict[str, Any]) -> str:
+    """``1,441 of 200,000 tokens (0.7%), 0.0043 USD so far``."""
+    used, size = update.get("used"), update.get("size")
+    if not isinstance(used, int) or not isinstance(size, int):
+        return "?"
+    text = f"{used:,} of {size:,} tokens" + (f" ({used / size:.1%})" if size else "")
+    cost = update.get("cost")
+    if isinstance(cost, dict) and isinstance(cost.get("amount"), int | float):
+        text += f", {cost['amount']:.4f} {cost.get('currency', '')} so far"
+    return text
+
+
+def choice_text(option: dict[str, Any]) -> str:
+    """A select option's current value by name, with the others (``Ask (or Auto)``)."""
+    current = option.get("currentValue")
+    values = [v for v in option.get("options") or [] if isinstance(v, dict)]
+    names = {v.get("value"): str(v.get("name", v.get("value"))) for v in values}
+    others = [name for value, name in names.items() if value != current]
+    shown = names.get(current, str(current))
+    return shown + (f" (or {', '.join(others)})" if others else "")
 
 
 class DemoClient:
@@ -203,7 +293,7 @@ class DemoClient:
         return result
 
 
-async def run_demo(prompt: str, bridge_args: list[str], cwd: Path) -> int:
+async def run_demo(prompt: str | None, bridge_args: list[str], cwd: Path) -> int:
     """Run one conversation through a bridge subprocess; return an exit status."""
     screen = Screen(colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     argv = [sys.executable, "-m", "acp_bridge", *bridge_args]
@@ -231,12 +321,18 @@ async def run_demo(prompt: str, bridge_args: list[str], cwd: Path) -> int:
             )
             session = await client.call("session/new", {"cwd": str(cwd), "mcpServers": []})
             session_id = session["sessionId"]
-            screen.line(screen.style("you >", "1;34") + " " + prompt)
-            answer = await client.call(
-                "session/prompt",
-                {"sessionId": session_id, "prompt": [{"type": "text", "text": prompt}]},
-            )
-            screen.line(screen.style(f"[turn ended: {answer.get('stopReason')}]", "2"))
+            options = session.get("configOptions") or []
+            screen.options(options)
+            await _turn(client, session_id, prompt or DEFAULT_PROMPT)
+            mode = None if prompt else _auto_mode(options, screen.command_names)
+            if mode is not None:  # the tour's second turn: a command run without asking
+                screen.line(screen.style(f"(the demo sets {mode} to {AUTO_MODE})", "2"))
+                changed = await client.call(
+                    "session/set_config_option",
+                    {"sessionId": session_id, "configId": mode, "value": AUTO_MODE},
+                )
+                screen.options(changed.get("configOptions") or [])
+                await _turn(client, session_id, TOUR_COMMAND)
             status = await client.call("_acp_bridge/status", {})
             log_path = next(
                 (s["logPath"] for s in status.get("sessions", []) if s["sessionId"] == session_id),
@@ -250,6 +346,33 @@ async def run_demo(prompt: str, bridge_args: list[str], cwd: Path) -> int:
     screen.line(f"Event log: {log_path}")
     screen.line("Replay it: " + shlex.join([_command_name(), "replay", log_path]))
     return 0
+
+
+async def _turn(client: DemoClient, session_id: str, text: str) -> None:
+    """Send one prompt and show how its turn ended (its updates show as they come)."""
+    screen = client.screen
+    screen.line(screen.style("you >", "1;34") + " " + text)
+    answer = await client.call(
+        "session/prompt", {"sessionId": session_id, "prompt": [{"type": "text", "text": text}]}
+    )
+    screen.line(screen.style(f"[turn ended: {answer.get('stopReason')}]", "2"))
+
+
+def _auto_mode(options: list[Any], commands: list[str]) -> str | None:
+    """The id of the mode option to set to ``auto`` for the tour's second turn, if any.
+
+    Without a prompt on its command line the demo asks :data:`DEFAULT_PROMPT`; then, when
+    the agent offers a mode ``auto`` and a ``/files`` command (the example VM does), it
+    chooses that mode and sends ``/files``: the command runs without asking, and its
+    output streams in.
+    """
+    if TOUR_COMMAND.removeprefix("/") not in commands:
+        return None
+    for option in options:
+        values = {v.get("value") for v in option.get("options") or [] if isinstance(v, dict)}
+        if isinstance(option, dict) and option.get("category") == "mode" and AUTO_MODE in values:
+            return str(option["id"])
+    return None
 
 
 def _command_name() -> str:
@@ -266,7 +389,7 @@ def _command_name() -> str:
 def main(prompt: str | None, bridge_args: list[str]) -> int:
     """Entry point of ``acp-bridge demo``."""
     try:
-        return anyio.run(run_demo, prompt or DEFAULT_PROMPT, bridge_args, Path.cwd())
+        return anyio.run(run_demo, prompt, bridge_args, Path.cwd())
     except RuntimeError as exc:
         sys.stderr.write(f"acp-bridge demo: {exc}\n")
         return 1

@@ -20,7 +20,8 @@ turn at a human pace, streamed as ``session/event`` notifications:
    (``session/request_permission``); if allowed the command runs in an editor terminal
    (``terminal/create``, ``wait_for_exit``, ``output``, ``release``), whose id the tool
    call's output names so that the editor shows the terminal, or, when the editor offers
-   none, here (its output shown as text). Rejected: the call fails, nothing runs;
+   none, here (its output streamed as ``terminal_output`` events, and kept as text in the
+   tool call's output). Rejected: the call fails, nothing runs;
 4b. when the prompt asks to *write*, *save* or take *notes*: a ``write_file`` tool call
    (kind ``edit``) whose input is the diff of ``acp-bridge-notes.md`` in ``cwd``; the user
    is asked, with the diff; if allowed the file is written through the editor
@@ -30,7 +31,21 @@ turn at a human pace, streamed as ``session/event`` notifications:
 6. the ``plan`` again (reading done, answering in progress);
 7. ``agent_message_chunk`` events, a few words each, that echo the request and summarise
    the file;
-8. the ``plan`` with every step completed, and ``turn_end``.
+8. the ``plan`` with every step completed, ``usage`` (a plausible token count of the
+   context, out of 200 000, and the session's cost so far), ``session_info`` (the title,
+   from the first prompt, after the first turn; then just ``updated_at``), and ``turn_end``.
+
+What it offers the editor is in its manifest (``manifest.json``, ``protocol/vm/manifest.md``;
+:mod:`.offers`): two modes, ``ask`` (asks before running a command or writing a file) and
+``auto`` (does neither, and says what it did without asking in an ``info`` ``notice``);
+a ``model`` option, ``thorough`` or ``brief`` (one short line per point); and slash
+commands: ``/help`` (the commands, modes and models, and ``available_commands`` again),
+``/files`` (runs ``ls -la`` itself, even when the editor has terminals, its output streamed
+as ``terminal_output`` events on the tool call), ``/run CMD``, ``/notes TEXT`` and
+``/mode ask|auto`` (switches from the VM's side: ``mode_changed`` and the complete
+``config_options``). An unknown command is answered with a ``warning`` ``notice``. The
+chosen mode and model come in ``initialize`` (``modeId``, ``configValues``) and by
+``session/set_mode`` and ``session/set_config_option``, answered ``{}``.
 
 The prompt is then answered ``{"stopReason": "end_turn"}``. ``session/cancel`` stops the
 turn at once: any open tool call is failed with ``"cancelled"`` and the prompt is answered
@@ -48,7 +63,9 @@ The modules, from the outside in:
 - :mod:`.script`: the scripted turn, step by step;
 - :mod:`.tools`: its three tool calls (read a file, run a command, write notes);
 - :mod:`.turn`: what a turn can do: send events, pause, ask the editor, keep a tool call open;
-- :mod:`.request`: what a prompt asks for, and what the editor offers;
+- :mod:`.request`: what a prompt asks for (slash commands included), and what the editor
+  offers;
+- :mod:`.offers`: the modes, model and commands of the manifest, and the session's choices;
 - :mod:`.workspace`: finding and reading the project's file;
 - :mod:`.prose`: every sentence the agent says or writes.
 

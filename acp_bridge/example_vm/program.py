@@ -2,9 +2,11 @@
 
 :func:`main` reads the pace, configures logging to stderr when run on its own, and serves
 stdin and stdout until stdin ends. :class:`ExampleVm` answers the bridge's requests one at a
-time: ``initialize`` (the session, its ``cwd`` and the editor's powers), ``session/prompt``
-(one scripted turn, :func:`.script.play`), ``session/cancel`` sent as a request (the reader
-thread has already acted on it), and an error for anything else.
+time: ``initialize`` (the session, its ``cwd``, the editor's powers, the chosen mode and
+model), ``session/prompt`` (one scripted turn, :func:`.script.play`), ``session/set_mode``
+and ``session/set_config_option`` (``{}``, or an error for a value the manifest does not
+declare), ``session/cancel`` sent as a request (the reader thread has already acted on
+it), and an error for anything else.
 
 Rule: this is the only module that touches the process's stdin and stdout; it hands them to
 :mod:`.wire` and never writes itself.
@@ -24,8 +26,9 @@ from typing import TYPE_CHECKING, Final
 
 from acp_bridge import __version__
 from acp_bridge.example_vm import script
+from acp_bridge.example_vm.offers import Choices, Refused
 from acp_bridge.example_vm.request import Powers, Request
-from acp_bridge.example_vm.turn import EndOfInput, Turn
+from acp_bridge.example_vm.turn import EndOfInput, Ledger, Turn
 from acp_bridge.example_vm.wire import Calls, Inbox, Wire, read_stdin
 from acp_bridge.jsonrpc import messages as rpc
 
@@ -59,6 +62,8 @@ class ExampleVm:
             self.cwd = Path(".")
         self.turns = 0
         self.powers = Powers()
+        self.choices = Choices()
+        self.ledger = Ledger()
 
     def serve(self) -> int:
         """Serve until stdin ends; return the exit status (0)."""
@@ -87,6 +92,14 @@ class ExampleVm:
                 self.prompt(msg_id, params or {}, incoming.cancelled)
             case rpc.Request(id=msg_id, method="session/cancel"):  # the reader acted on it
                 self.wire.answer(msg_id, None)
+            case rpc.Request(id=msg_id, method="session/set_mode", params=params):
+                self.choose(msg_id, lambda: self.choices.set_mode((params or {}).get("modeId")))
+            case rpc.Request(id=msg_id, method="session/set_config_option", params=params):
+                given = params or {}
+                self.choose(
+                    msg_id,
+                    lambda: self.choices.set_option(given.get("configId"), given.get("value")),
+                )
             case rpc.Request(id=msg_id, method=method):
                 self.wire.refuse(msg_id, rpc.METHOD_NOT_FOUND, f"method not found: {method}")
 
@@ -97,6 +110,7 @@ class ExampleVm:
         if isinstance(params.get("cwd"), str):
             self.cwd = Path(params["cwd"])
         self.powers = Powers.from_capabilities(params.get("clientCapabilities"))
+        self.choices.take(params.get("modeId"), params.get("configValues"))
         return {
             "protocolVersion": PROTOCOL_VERSION,
             "agentInfo": {
@@ -105,6 +119,15 @@ class ExampleVm:
                 "version": __version__,
             },
         }
+
+    def choose(self, msg_id: rpc.RequestId, change: Callable[[], None]) -> None:
+        """Make the editor's choice of a mode or option, and answer ``{}`` (or refuse it)."""
+        try:
+            change()
+        except Refused as exc:
+            self.wire.refuse(msg_id, rpc.INVALID_PARAMS, str(exc))
+            return
+        self.wire.answer(msg_id, {})
 
     def prompt(
         self, msg_id: rpc.RequestId, params: rpc.JsonObject, cancelled: threading.Event
@@ -133,6 +156,8 @@ class ExampleVm:
             wire=self.wire,
             calls=self.inbox.calls,
             powers=self.powers,
+            choices=self.choices,
+            ledger=self.ledger,
         )
         stop_reason = script.play(turn, Request.from_prompt(prompt))
         self.wire.answer(msg_id, {"stopReason": stop_reason})

@@ -82,13 +82,16 @@ def place(cwd: Path) -> str:
     return cwd.name or str(cwd)
 
 
-def first_thought(request: Request, cwd: Path, found: str | None) -> str:
+def first_thought(request: Request, cwd: Path, found: str | None, brief: bool = False) -> str:
     """The thought before reading: what was asked, and where to look."""
-    asked = (
-        f"The user asks {quoted(request.text, 80)}"
-        if request.text
-        else "The prompt has no text, only attachments."
-    )
+    if brief:
+        return f"Look at {found or 'the project'} first."
+    if request.slash:
+        asked = f"The user typed the command {shorten(request.text, 80)}."
+    elif request.text:
+        asked = f"The user asks {quoted(request.text, 80)}"
+    else:
+        asked = "The prompt has no text, only attachments."
     look = (
         f"{found} looks like the place to start."
         if found
@@ -97,8 +100,14 @@ def first_thought(request: Request, cwd: Path, found: str | None) -> str:
     return f"{asked} Before answering I should look at the project in {place(cwd)}; {look}"
 
 
-def second_thought(target: str, summary: FileSummary | None, error: str | None) -> str:
+def second_thought(
+    target: str, summary: FileSummary | None, error: str | None, brief: bool = False
+) -> str:
     """The thought after reading: what the file turned out to be."""
+    if brief:
+        return f"{target}: " + (
+            "unreadable." if summary is None else f"{lines(summary.line_count)}."
+        )
     if summary is None:
         return f"Reading {target} failed ({error}). I will say so in the answer."
     about = f", headed “{summary.heading}”" if summary.heading else ""
@@ -112,9 +121,20 @@ def answer_text(
     summary: FileSummary | None,
     error: str | None,
     outcomes: list[Outcome],
+    brief: bool = False,
 ) -> str:
-    """The answer, in paragraphs: the request, the file, what the tools did, who I am."""
-    asked = f"You asked: {quoted(request.text, 200)}" if request.text else "You sent no text."
+    """The answer, in paragraphs: the request, the file, what the tools did, who I am.
+
+    ``brief`` (the ``brief`` model): one short line per point instead.
+    """
+    if brief:
+        return _brief_answer(target, summary, error, outcomes)
+    if request.slash:
+        asked = f"You typed {shorten(request.text, 200)}."
+    elif request.text:
+        asked = f"You asked: {quoted(request.text, 200)}"
+    else:
+        asked = "You sent no text."
     if request.attachments:
         asked += f" You also pointed me at {join_names(request.attachments)}."
     if summary is None:
@@ -135,6 +155,75 @@ def answer_text(
             found += f" It begins: “{shorten(summary.opening, OPENING_LIMIT)}”"
     done = " ".join(outcome.sentence for outcome in outcomes if outcome.sentence)
     return "\n\n".join((asked, found, done, _OUTRO) if done else (asked, found, _OUTRO))
+
+
+def _brief_answer(
+    target: str, summary: FileSummary | None, error: str | None, outcomes: list[Outcome]
+) -> str:
+    """The ``brief`` model's answer: a line per point."""
+    if summary is None:
+        found = f"- {target}: unreadable ({error})."
+    else:
+        heading = f", “{summary.heading}”" if summary.heading else ""
+        found = f"- {target}: {lines(summary.line_count)}{heading}."
+    done = [f"- {outcome.sentence}" for outcome in outcomes if outcome.sentence]
+    return "\n".join([found, *done, "- (Example VM: use --vm for a real agent.)"])
+
+
+def title(request: Request, cwd: Path) -> str:
+    """The session's title, from its first request."""
+    if request.text:
+        return shorten(request.text, 60)
+    return f"Attachments in {place(cwd)}"
+
+
+def help_text(
+    commands: list[dict[str, Any]],
+    modes: list[tuple[str, str, str]],
+    models: list[tuple[str, str, str]],
+    current: tuple[str, str],
+) -> str:
+    """``/help``: the commands, then the modes and models as ``(id, name, description)``."""
+    listed = []
+    for command in commands:
+        hint = command.get("input", {}).get("hint")
+        usage = f"/{command['name']}" + (f" <{hint}>" if hint else "")
+        listed.append(f"- {usage}: {command['description']}")
+    mode, model = current
+
+    def choice(items: list[tuple[str, str, str]], chosen: str) -> list[str]:
+        return [
+            f"- {name} (`{key}`){' (current)' if key == chosen else ''}: {about}"
+            for key, name, about in items
+        ]
+
+    return "\n".join(
+        [
+            "Commands:",
+            *listed,
+            "",
+            "Modes (the editor's mode picker, or /mode):",
+            *choice(modes, mode),
+            "",
+            "Models (the editor's model picker):",
+            *choice(models, model),
+        ]
+    )
+
+
+def mode_text(name: str, asks: bool, changed: bool) -> str:
+    """``/mode``: the mode the session is (now) in, and what it means."""
+    what = (
+        "I ask before running a command or writing a file."
+        if asks
+        else "I run commands and write files without asking."
+    )
+    return f"{'Switched to' if changed else 'The session is in'} {name} mode: {what}"
+
+
+def unknown_command(name: str) -> str:
+    """The answer to a slash command the example VM does not know."""
+    return f"I do not know /{name}. Type /help for the commands I know."
 
 
 def notes_text(

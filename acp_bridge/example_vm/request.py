@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,7 @@ DEFAULT_COMMAND: Final = ("ls", "-la")
 _WRITE_WORDS = re.compile(r"\b(write|save|notes?)\b", re.IGNORECASE)
 _RUN_WORDS = re.compile(r"\brun\b", re.IGNORECASE)
 _BACKTICKS = re.compile(r"`([^`\n]+)`")
+_SLASH = re.compile(r"^/([A-Za-z][\w-]*)(?:\s+(.*))?$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +29,20 @@ class Request:
 
     ``write_notes`` is set when the text asks to write, save or take notes; ``command``
     when it asks to run something: the first command in backticks, else ``ls -la``.
+
+    A text that starts with ``/name`` is a slash command (``slash``, with ``slash_args``
+    the rest of the text): ``/files`` runs ``ls -la`` here, never in the editor's terminal
+    (``run_here``); ``/run ARGS`` runs ``ARGS``; ``/notes TEXT`` writes the notes file;
+    the others (``/help``, ``/mode``, and any unknown name) are the script's to act on.
     """
 
     text: str
     attachments: list[str]
     write_notes: bool = False
     command: list[str] | None = None
+    slash: str | None = None
+    slash_args: str = ""
+    run_here: bool = False
 
     @classmethod
     def from_prompt(cls, prompt: list[Any]) -> Request:
@@ -48,12 +57,28 @@ class Request:
             elif (name := _block_name(block)) is not None:
                 attachments.append(name)
         raw = " ".join(texts)
+        if (slash := _SLASH.match(raw.strip())) is not None:
+            return _slash_command(slash[1].lower(), slash[2] or "", attachments)
         return cls(
             text=" ".join(raw.split()),
             attachments=attachments,
             write_notes=_WRITE_WORDS.search(raw) is not None,
             command=_command_in(raw),
         )
+
+
+def _slash_command(name: str, args: str, attachments: list[str]) -> Request:
+    """The request a slash command stands for."""
+    text = " ".join(f"/{name} {args}".split())
+    args = " ".join(args.split())
+    request = Request(text=text, attachments=attachments, slash=name, slash_args=args)
+    if name == "files":
+        return replace(request, command=list(DEFAULT_COMMAND), run_here=True)
+    if name == "run":
+        return replace(request, command=_command_in(f"`{args}`") or list(DEFAULT_COMMAND))
+    if name == "notes":
+        return replace(request, write_notes=True)
+    return request
 
 
 def _block_name(block: dict[str, Any]) -> str | None:

@@ -3,12 +3,13 @@
 - :func:`read_file`: read the project's file, through the editor (its buffer) when it offers
   ``fs/read_text_file``, else from disk; an editor that offers reads and refuses this one
   fails the call with its message, and nothing is read from disk;
-- :func:`run_command`: ask, then run a command in the editor's terminal (``terminal/*``), or
-  here when the editor offers none;
-- :func:`write_notes`: show the diff, ask, then write the notes file through the editor
-  (``fs/write_text_file``) or to disk. Its old text comes from the editor too when it offers
-  reads; an error there means the file is new (editors say "not found" in different ways),
-  and the disk is not read instead.
+- :func:`run_command`: ask (unless the session is in ``auto`` mode), then run a command in
+  the editor's terminal (``terminal/*``), or here when the editor offers none or ``/files``
+  asks for it, its output streamed live as ``terminal_output`` events;
+- :func:`write_notes`: show the diff, ask (unless in ``auto`` mode), then write the notes
+  file through the editor (``fs/write_text_file``) or to disk. Its old text comes from the
+  editor too when it offers reads; an error there means the file is new (editors say "not
+  found" in different ways), and the disk is not read instead.
 
 Rule: every tool ends its tool call (``completed`` or ``failed``) before it returns; only
 :class:`~.turn.Cancelled` leaves one open, for the turn to fail.
@@ -16,11 +17,15 @@ Rule: every tool ends its tool call (``completed`` or ``failed``) before it retu
 
 from __future__ import annotations
 
+import codecs
 import logging
+import queue
 import shlex
+import signal
 import subprocess
+import threading
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from acp_bridge.example_vm.prose import Outcome, exit_text
 from acp_bridge.example_vm.turn import CALL_POLL, EVENT_DELAY, Cancelled, EditorError
@@ -38,6 +43,7 @@ NOTES_FILE: Final = "acp-bridge-notes.md"
 TOOL_DELAY: Final = 0.15  # the tool "working", before the pace multiplier
 COMMAND_OUTPUT_LIMIT: Final = 64 * 1024
 COMMAND_TIMEOUT: Final = 30.0  # running a command ourselves (no editor terminal)
+READ_BYTES: Final = 4096  # how much of a command's output one read takes
 
 
 def read_file(turn: Turn, target: str, exists: bool) -> tuple[FileSummary | None, str | None]:
@@ -62,6 +68,7 @@ def read_file(turn: Turn, target: str, exists: bool) -> tuple[FileSummary | None
     elapsed_ms = int((time.monotonic() - started) * 1000)
     turn.pause(TOOL_DELAY)
     if summary is not None:
+        turn.count(summary.preview)
         turn.close_tool("completed", raw_output={"text": summary.preview}, duration_ms=elapsed_ms)
     else:
         turn.close_tool("failed", error=error, duration_ms=elapsed_ms)
@@ -155,15 +162,18 @@ def write_notes(turn: Turn, new: str) -> Outcome:
     return Outcome("write_file", f"With your permission I {verb} {NOTES_FILE} {how}.")
 
 
-def run_command(turn: Turn, command: list[str]) -> Outcome:
-    """The run_command tool call: ask, then run in the editor's terminal (or here)."""
+def run_command(turn: Turn, command: list[str], here: bool = False) -> Outcome:
+    """The run_command tool call: ask, then run in the editor's terminal (or here).
+
+    ``here``: run it here even when the editor offers a terminal (``/files``).
+    """
     text = shlex.join(command)
     turn.open_tool("run_command", "execute", {"command": text, "cwd": str(turn.cwd)})
     allowed, why = turn.allowed(f"Run `{text}`")
     if not allowed:
         return _fail(turn, f"I did not run `{text}`: {why}.", error=f"not run: {why}")
     turn.update_tool()
-    if turn.powers.terminal:
+    if turn.powers.terminal and not here:
         return _run_in_terminal(turn, command, text)
     return _run_here(turn, command, text)
 
@@ -229,7 +239,15 @@ def _run_in_terminal(turn: Turn, command: list[str], text: str) -> Outcome:
 
 
 def _run_here(turn: Turn, command: list[str], text: str) -> Outcome:
-    """Run the command ourselves (the editor offers no terminal); output as text."""
+    """Run the command ourselves, its output streamed live as ``terminal_output`` events.
+
+    The first event names the command and its directory, the next ones carry the output
+    as it comes (up to :data:`COMMAND_OUTPUT_LIMIT` bytes), the last one how it exited; the
+    tool call's raw output then holds the whole text too, for clients that show no terminal.
+    """
+    assert turn.open_tool_call is not None
+    call_id = turn.open_tool_call.id
+    term = {"tool_call_id": call_id, "terminal_id": f"term_{call_id}"}
     try:
         proc = subprocess.Popen(
             command,
@@ -240,21 +258,59 @@ def _run_here(turn: Turn, command: list[str], text: str) -> Outcome:
         )
     except OSError as exc:
         return _fail(turn, f"I could not run `{text}`: {exc}.", error=f"cannot run {text}: {exc}")
+    turn.emit("terminal_output", **term, command=text, cwd=str(turn.cwd))
+    chunks: queue.Queue[bytes] = queue.Queue()
+    assert proc.stdout is not None
+    threading.Thread(target=_pump, args=(proc.stdout, chunks), daemon=True).start()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    kept = bytearray()
     started = time.monotonic()
-    out: bytes | None = None
-    while out is None:
-        try:
-            out, _ = proc.communicate(timeout=CALL_POLL)
-        except subprocess.TimeoutExpired:
+    while (chunk := _next_chunk(chunks)) != b"":
+        if chunk is None:  # nothing yet
             if turn.cancelled.is_set() or time.monotonic() - started > COMMAND_TIMEOUT:
                 proc.kill()
-                proc.communicate()
+                proc.wait()
                 if turn.cancelled.is_set():
-                    raise Cancelled from None
+                    raise Cancelled
                 timed_out = f"timed out after {COMMAND_TIMEOUT:.0f} s"
+                turn.emit("terminal_output", **term, signal="SIGKILL")
                 return _fail(turn, f"`{text}` took too long; I stopped it.", error=timed_out)
-    output = out[:COMMAND_OUTPUT_LIMIT].decode("utf-8", errors="replace")
-    result = {"stdout": output, "exit_code": proc.returncode}
-    status = _close_with_exit(turn, result, proc.returncode, None)
-    how = "myself, since the editor offers no terminal"
+            continue
+        part = chunk[: COMMAND_OUTPUT_LIMIT - len(kept)]
+        kept += part
+        if data := decoder.decode(part):
+            turn.emit("terminal_output", **term, data=data)
+    if data := decoder.decode(b"", final=True):
+        turn.emit("terminal_output", **term, data=data)
+    code = proc.wait()
+    killed_by = signal.Signals(-code).name if code < 0 else None
+    if killed_by is None:
+        turn.emit("terminal_output", **term, exit_code=code)
+    else:
+        turn.emit("terminal_output", **term, signal=killed_by)
+    output = kept.decode("utf-8", errors="replace")
+    turn.count(output)
+    result = {"stdout": output, "exit_code": code}
+    status = _close_with_exit(turn, result, code, killed_by)
+    how = "myself" if turn.powers.terminal else "myself, since the editor offers no terminal"
     return Outcome("run_command", f"I ran `{text}` {how}: {status}.")
+
+
+def _pump(stream: IO[bytes], chunks: queue.Queue[bytes]) -> None:
+    """Body of a command's reader thread: its output in chunks, then ``b""``."""
+    try:
+        while chunk := stream.read1(READ_BYTES):  # type: ignore[attr-defined]
+            chunks.put(chunk)
+    except (OSError, ValueError) as exc:
+        log.info("reading a command's output stopped: %s", exc)
+    finally:
+        chunks.put(b"")
+        stream.close()
+
+
+def _next_chunk(chunks: queue.Queue[bytes]) -> bytes | None:
+    """The next piece of output (``b""`` at its end), or ``None`` if none came for a while."""
+    try:
+        return chunks.get(timeout=CALL_POLL)
+    except queue.Empty:
+        return None

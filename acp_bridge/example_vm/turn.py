@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from acp_bridge.example_vm.offers import Choices
 from acp_bridge.example_vm.prose import chunk_words
 from acp_bridge.example_vm.request import Powers
 
@@ -39,6 +40,25 @@ PERMISSION_OPTIONS: Final = (
     {"optionId": "reject_once", "name": "Reject", "kind": "reject_once"},
     {"optionId": "reject_always", "name": "Always reject", "kind": "reject_always"},
 )
+
+
+CONTEXT_SIZE: Final = 200_000  # the context window the usage figures are out of
+SYSTEM_TOKENS: Final = 1_200  # what the first turn's context holds before the prompt
+#: Dollars per million tokens of context read in a turn, by model.
+PRICE_PER_MTOK: Final = {"thorough": 3.0, "brief": 0.5}
+
+
+def tokens(text: str) -> int:
+    """A plausible token count for ``text`` (four tokens for every three words)."""
+    return (len(text.split()) * 4 + 2) // 3
+
+
+@dataclass(slots=True)
+class Ledger:
+    """The session's usage so far: tokens in its context, and what its turns cost."""
+
+    used: int = 0
+    cost: float = 0.0
 
 
 class Cancelled(Exception):
@@ -82,7 +102,10 @@ class Turn:
     wire: Wire
     calls: Calls
     powers: Powers = field(default_factory=Powers)
+    choices: Choices = field(default_factory=Choices)
+    ledger: Ledger = field(default_factory=Ledger)
     steps: list[str] = field(default_factory=list)
+    tokens: int = 0  # what this turn adds to the context: the prompt, tool results, words said
     open_tool_call: OpenToolCall | None = None
     tool_calls: int = 0
 
@@ -90,6 +113,29 @@ class Turn:
         """Send one AgentEvent as a ``session/event`` notification."""
         event = {"type": event_type, "session_id": self.session_id, **fields}
         self.wire.notify("session/event", {"event": event})
+
+    def notice(self, severity: str, title: str, description: str | None = None) -> None:
+        """Tell the user something outside the conversation (``info``, ``warning``, ``error``)."""
+        extra = {} if description is None else {"description": description}
+        self.emit("notice", severity=severity, title=title, **extra)
+
+    def count(self, text: str) -> None:
+        """Add ``text`` to what this turn puts in the context."""
+        self.tokens += tokens(text)
+
+    def report_usage(self) -> None:
+        """Send the ``usage`` event: the context after this turn, and the session's cost.
+
+        A turn reads its whole context, so it costs the context's size at the model's price.
+        """
+        ledger = self.ledger
+        if ledger.used == 0:
+            ledger.used = SYSTEM_TOKENS
+        ledger.used = min(ledger.used + self.tokens, CONTEXT_SIZE)
+        self.tokens = 0
+        ledger.cost += ledger.used * PRICE_PER_MTOK.get(self.choices.model, 1.0) / 1e6
+        cost = {"amount": round(ledger.cost, 6), "currency": "USD"}
+        self.emit("usage", used=ledger.used, size=CONTEXT_SIZE, cost=cost)
 
     def pause(self, seconds: float) -> None:
         """Wait ``seconds`` (times the pace), waking at once on cancel.
@@ -103,6 +149,7 @@ class Turn:
 
     def stream(self, event_type: str, text: str, words_per_chunk: int) -> None:
         """Stream ``text`` as a series of chunk events of a few words each."""
+        self.count(text)
         for piece in chunk_words(text, words_per_chunk):
             self.pause(CHUNK_DELAY)
             self.emit(event_type, content=piece)
@@ -190,13 +237,21 @@ class Turn:
     def allowed(self, title: str, **details: Any) -> tuple[bool, str]:
         """Ask the user about the open tool call; return (allowed, why not).
 
-        ``details`` are more fields of ACP's ``toolCall`` (``content``, ``locations``).
+        ``details`` are more fields of ACP's ``toolCall`` (``content``, ``locations``). In
+        ``auto`` mode nobody is asked: a ``notice`` says what is done without asking.
 
         Raises:
             Cancelled: The turn was cancelled while the question was open.
         """
         assert self.open_tool_call is not None
         tool = self.open_tool_call
+        if not self.choices.asks:
+            self.notice(
+                "info",
+                f"{title}: not asking (auto mode)",
+                "The session is in auto mode; switch to Ask to approve each command and edit.",
+            )
+            return True, ""
         tool_call = {
             "toolCallId": tool.id,
             "title": title,

@@ -69,3 +69,56 @@ def test_demo_answers_permission_requests_and_shows_what_was_run_and_written(
     assert "│ + # Notes from acp-bridge's example agent" in out
     assert "[turn ended: end_turn]" in out
     assert "from-the-demo" in (tmp_path / "acp-bridge-notes.md").read_text()
+
+
+def run_demo_tour(tmp_path: Path) -> str:
+    """``acp-bridge demo`` without a prompt: the default question, then ``/files`` in auto mode."""
+    (tmp_path / "README.md").write_text("# Sample project\n\nHello.\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "acp_bridge", "--log-dir", str(tmp_path / "logs"), "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "ACP_BRIDGE_EXAMPLE_PACE": "0"},
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+def test_demo_shows_the_commands_mode_model_and_title_and_runs_a_command_in_auto_mode(
+    tmp_path: Path,
+) -> None:
+    out = run_demo_tour(tmp_path)
+    lines = out.splitlines()
+    commands = "commands: /help, /files, /run <command to run>, /notes <what to note>, /mode"
+    assert any(line.startswith(commands) for line in lines), out
+    assert "model: Thorough (or Brief)" in lines
+    assert "mode: Ask (or Auto)" in lines
+    assert "title: What is in this directory, and where should I start reading?" in lines
+    # The set_config_option round trip: the complete list comes back with the new mode.
+    chose = lines.index("(the demo sets mode to auto)")
+    assert lines[chose + 1 :].index("mode: Auto (or Ask)") < lines[chose + 1 :].index(
+        "you > /files"
+    )
+    assert lines.count("[turn ended: end_turn]") == 2
+    assert "? permission" not in out  # auto mode: nobody is asked
+    assert "✓ Run `ls -la` completed" in out
+    assert "README.md" in out.split("you > /files", 1)[1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ENABLE AFTER MERGING vmoffers: the bridge does not translate the VM's usage, "
+    "notice and terminal_output events yet (it keeps them in the log); remove this mark then",
+)
+def test_demo_shows_usage_a_notice_and_the_command_output_as_it_streams(tmp_path: Path) -> None:
+    out = run_demo_tour(tmp_path)
+    lines = out.splitlines()
+    usage = [line for line in lines if line.startswith("usage: ")]
+    assert len(usage) == 2, out  # one per turn
+    assert " of 200,000 tokens (" in usage[0]
+    assert usage[0].endswith(" USD so far")
+    assert "! info: Run `ls -la`: not asking (auto mode)" in out
+    assert "    $ [exit status 0]" in lines
+    assert any(line.startswith("    $ ") and line.endswith(" README.md") for line in lines), out

@@ -23,6 +23,14 @@ content types it showed.
 soon as the first ``session/update`` of that turn shows up -> ``prompt again`` ->
 ``sessions close`` (always, so that acpx's detached queue owner and the agent it holds end).
 
+What the agent offers, as ``offers`` in the summary (the same as the SDK drivers record it):
+the config options and modes of the first session/new (or resume, or load) answer, the
+slash commands of every ``available_commands_update``, the titles of
+``session_info_update`` and the last ``usage_update`` seen; in session mode also ``acpx set
+KEY VALUE`` after the last prompt (the first select option but ``model``, which acpx
+switches its own way, set to its last value) and the complete list its
+``session/set_config_option`` answer holds.
+
 Prints ONE JSON object on stdout (see README.md). Exit code 0 when acpx ran without
 client-side errors, 1 otherwise, 2 on bad usage. Standard library only.
 """
@@ -68,6 +76,7 @@ class Stream:
     live: bool = False  # arrival times are real (read while acpx ran), not after the fact
     messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     other: list[str] = field(default_factory=list)  # non-ACP JSON lines (acpx's own records)
+    records: list[dict[str, Any]] = field(default_factory=list)  # those that are objects, whole
     garbage: list[str] = field(default_factory=list)
 
     def feed(self, line: str, at: float) -> dict[str, Any] | None:
@@ -83,6 +92,8 @@ class Stream:
             self.messages.append((at, value))
             return value
         self.other.append(text[:300])
+        if isinstance(value, dict):
+            self.records.append(value)
         return None
 
     def methods(self) -> list[str]:
@@ -375,10 +386,77 @@ def editor_side(stream: Stream, summary: dict[str, Any]) -> None:
     summary["tools"] = tools
 
 
+def option_summary(option: dict[str, Any]) -> dict[str, Any]:
+    """A config option as the summary keeps it: id, category, current value, its values."""
+    choices = option.get("options") or []
+    flat = [o for c in choices for o in c.get("options", [c])]
+    return {
+        "id": option["id"],
+        "category": option.get("category"),
+        "currentValue": option.get("currentValue"),
+        "values": [o["value"] for o in flat],
+    }
+
+
+def new_offers() -> dict[str, Any]:
+    return {
+        "configOptions": None,
+        "modes": None,
+        "commands": [],
+        "titles": [],
+        "usage": None,
+        "setConfigOption": None,
+    }
+
+
+def track_offers(stream: Stream, offers: dict[str, Any]) -> None:
+    """Add what one acpx invocation's traffic shows the agent offers to ``offers``."""
+    opened = ("session/new", "session/resume", "session/load")
+    answered = next(filter(None, map(stream.result_of, opened)), None)
+    result = (answered or {}).get("result") or {}
+    if offers["configOptions"] is None and result.get("configOptions"):
+        offers["configOptions"] = [option_summary(o) for o in result["configOptions"]]
+    if offers["modes"] is None and result.get("modes"):
+        offers["modes"] = [m["id"] for m in result["modes"]["availableModes"]]
+    for _, message in stream.messages:
+        if message.get("method") != "session/update":
+            continue
+        update = message.get("params", {}).get("update", {})
+        kind = update.get("sessionUpdate")
+        if kind == "available_commands_update":
+            offers["commands"].append([c["name"] for c in update["availableCommands"]])
+        elif kind == "session_info_update" and update.get("title") is not None:
+            offers["titles"].append(update["title"])
+        elif kind == "usage_update":
+            offers["usage"] = {k: update.get(k) for k in ("used", "size", "cost")}
+
+
+def set_an_option(acpx: Acpx, offers: dict[str, Any]) -> None:
+    """``acpx set KEY VALUE``: the first select option but ``model`` to its last value.
+
+    acpx routes ``set model`` to its own model switch, and ``set`` goes through its queue
+    owner, whose traffic is not printed; its ``config_set`` record holds the answer's
+    complete option list.
+    """
+    options = [o for o in offers["configOptions"] or [] if o["id"] != "model" and o["values"]]
+    if not options:
+        return
+    select = options[0]
+    value = select["values"][-1]
+    stream = acpx.run("set", select["id"], value)
+    answered = next((r for r in stream.records if r.get("action") == "config_set"), {})
+    offers["setConfigOption"] = {
+        "configId": select["id"],
+        "value": value,
+        "configOptions": [option_summary(o) for o in answered.get("configOptions") or []],
+    }
+
+
 def run_exec(acpx: Acpx, summary: dict[str, Any], prompt: str) -> None:
     stream = acpx.run("exec", prompt)
     summary["streams"] = [stream.methods()]
     editor_side(stream, summary)
+    track_offers(stream, summary.setdefault("offers", new_offers()))
     init = stream.result_of("initialize")
     summary["initialize"] = None if init is None else init.get("result", init)
     new = stream.result_of("session/new")
@@ -392,10 +470,12 @@ def run_session(acpx: Acpx, summary: dict[str, Any], home: Path) -> None:
     info: dict[str, Any] = {}
     summary["acpx"] = info
     summary["streams"] = streams
+    offers = summary.setdefault("offers", new_offers())
     try:
         created = acpx.run("sessions", "new")
         info["sessionsNew"] = created.other
         streams.append(created.methods())
+        track_offers(created, offers)
         if not any('"session_ensured"' in record for record in created.other):
             acpx.errors.append("acpx sessions new: no session_ensured record; not prompting")
             return
@@ -406,11 +486,13 @@ def run_session(acpx: Acpx, summary: dict[str, Any], home: Path) -> None:
             else:
                 stream = acpx.run("prompt", prompt)
                 streams.append(stream.methods())
+                track_offers(stream, offers)
                 if summary["initialize"] is None:
                     init = stream.result_of("initialize")
                     summary["initialize"] = None if init is None else init.get("result", init)
                 turn = turn_from_stream(prompt, stream, acpx.errors)
             summary["turns"].append(turn.summary())
+        set_an_option(acpx, offers)
         info["records"] = [
             _record(path) for path in sorted((home / ".acpx" / "sessions").glob("*.json"))
         ]

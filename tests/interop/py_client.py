@@ -19,6 +19,13 @@ system and terminal requests by running the command here. The summary then has
 ``permissions`` (each request's tool kind and option kinds), ``terminals`` (the commands) and
 ``tools`` (each tool call's last status and content types).
 
+What the agent offers (both scenarios), as ``offers`` in the summary, the same as
+``ts_client.mjs`` records it: the config options and modes of the session/new answer, the
+slash commands of every ``available_commands_update``, the titles of
+``session_info_update``, the last ``usage_update``, and, when the answer has options, a
+``session/set_config_option`` round trip after the last turn (the first select option set
+to its last value) with the complete list it answers with.
+
 Two things ``acp.spawn_agent_process`` does by default that this driver overrides: it starts
 the agent with a *trimmed* environment (HOME, LOGNAME, PATH, SHELL, TERM, USER only), so we
 pass ``os.environ`` through; and it pipes the agent's stderr without ever reading it (an agent
@@ -140,6 +147,14 @@ class InteropClient:
         self.agent_requests: dict[str, int] = {}
         self.sent: dict[Any, str] = {}  # our request ids -> method
         self.raw_results: dict[str, Any] = {}  # method -> the raw result of its first answer
+        self.offers: dict[str, Any] = {
+            "configOptions": None,
+            "modes": None,
+            "commands": [],
+            "titles": [],
+            "usage": None,
+            "setConfigOption": None,
+        }
 
     def _count(self, method: str) -> None:
         self.agent_requests[method] = self.agent_requests.get(method, 0) + 1
@@ -163,6 +178,7 @@ class InteropClient:
         turn = self.turn
         kind = str(getattr(update, "session_update", type(update).__name__))
         self.update_session_ids.append(session_id)
+        self.track_offers(kind, update)
         if kind in ("tool_call", "tool_call_update"):
             tool = self.tools.setdefault(update.tool_call_id, {"content": []})
             for name in ("title", "kind", "status"):
@@ -178,6 +194,16 @@ class InteropClient:
         if turn.cancel and turn.cancel_at is None:
             turn.cancel_at = now_ms()
             await self.conn.cancel(session_id=session_id)
+
+    def track_offers(self, kind: str, update: Any) -> None:
+        """The session-level updates that show what the agent offers."""
+        raw = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if kind == "available_commands_update":
+            self.offers["commands"].append([c["name"] for c in raw["availableCommands"]])
+        elif kind == "session_info_update" and raw.get("title") is not None:
+            self.offers["titles"].append(raw["title"])
+        elif kind == "usage_update":
+            self.offers["usage"] = {k: raw.get(k) for k in ("used", "size", "cost")}
 
     async def request_permission(
         self,
@@ -324,6 +350,38 @@ class Terminal:
             self.process.kill()
 
 
+def option_summary(option: dict[str, Any]) -> dict[str, Any]:
+    """A config option as the summary keeps it: id, category, current value, its values."""
+    choices = option.get("options") or []
+    flat = [o for c in choices for o in c.get("options", [c])]
+    return {
+        "id": option["id"],
+        "category": option.get("category"),
+        "currentValue": option.get("currentValue"),
+        "values": [o["value"] for o in flat],
+    }
+
+
+async def set_an_option(conn: Any, session_id: str, client: InteropClient) -> None:
+    """The session/set_config_option round trip (when the session/new answer has options)."""
+    answered = client.raw_results.get("session/new") or {}
+    options = answered.get("configOptions")
+    client.offers["configOptions"] = [option_summary(o) for o in options or []] or None
+    modes = answered.get("modes")
+    client.offers["modes"] = [m["id"] for m in modes["availableModes"]] if modes else None
+    select = next((o for o in options or [] if o.get("type") == "select"), None)
+    if select is None:
+        return
+    value = option_summary(select)["values"][-1]
+    await conn.set_config_option(config_id=select["id"], session_id=session_id, value=value)
+    result = client.raw_results.get("session/set_config_option") or {}
+    client.offers["setConfigOption"] = {
+        "configId": select["id"],
+        "value": value,
+        "configOptions": [option_summary(o) for o in result.get("configOptions", [])],
+    }
+
+
 async def reload(
     conn: Any, cwd: Path, session_id: str, summary: dict[str, Any], client: InteropClient
 ) -> None:
@@ -383,6 +441,7 @@ async def scenario(
                 summary["errors"].append(f"prompt {text!r}: {turn.error}")
             client.turn = None
             summary["turns"].append(turn.summary())
+        await set_an_option(conn, session.session_id, client)
     return process.returncode
 
 
@@ -438,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["permissions"] = client.permissions
     summary["terminals"] = client.commands
     summary["tools"] = client.tools
+    summary["offers"] = client.offers
     ours = summary["sessionId"]
     summary["strayUpdates"] = sum(sid != ours for sid in client.update_session_ids)
     sys.stdout.write(json.dumps(summary) + "\n")

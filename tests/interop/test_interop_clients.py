@@ -201,6 +201,78 @@ def assert_three_turns(
     assert delays[0] <= CANCEL_BUDGET_MS, f"agent-side cancel latency {delays[0]} ms"
 
 
+#: ENABLE AFTER MERGING vmoffers: set to True once the bridge translates the VM's ``usage``
+#: events (``usage_update``). Until then the offers checks assert that no usage arrives, so
+#: that they fail, and say so, the moment it does.
+VM_USAGE_TRANSLATED = False
+#: The example VM's slash commands and option ids (its manifest.json).
+EXAMPLE_COMMANDS = ["help", "files", "run", "notes", "mode"]
+
+
+def assert_usage(offers: dict[str, Any], summary: dict[str, Any]) -> None:
+    """A ``usage_update`` came (after the merge; see :data:`VM_USAGE_TRANSLATED`)."""
+    usage = offers["usage"]
+    if not VM_USAGE_TRANSLATED:
+        assert usage is None, "usage_update arrives: set VM_USAGE_TRANSLATED = True\n" + (
+            describe(summary)
+        )
+        return
+    assert usage is not None, describe(summary)
+    assert 0 < usage["used"] < usage["size"] == 200_000, describe(summary)
+    assert usage["cost"]["currency"] == "USD", describe(summary)
+
+
+#: The option each driver sets after its turns, and the complete list it must get back.
+SET_MODEL = ("model", "brief", [("model", "brief"), ("mode", "ask")])
+SET_MODE = ("mode", "auto", [("model", "thorough"), ("mode", "auto")])  # acpx: `acpx set`
+
+
+def assert_offers(
+    summary: dict[str, Any],
+    agent: AgentUnderTest,
+    *,
+    title: str = "hello",
+    set_option: tuple[str, str, list[tuple[str, str]]] | None,
+) -> None:
+    """What the example VM offers, as the client saw it (nothing to check with the stand-in).
+
+    The session/new answer holds the model and mode options, the commands follow it, the
+    first prompt brings the session's title (and, after the merge, its usage), and a
+    ``session/set_config_option`` answer holds the complete list with the new value.
+    """
+    if agent.name != "bridge":
+        return
+    offers = summary["offers"]
+    options = offers["configOptions"]
+    assert options is not None, describe(summary)
+    assert [(o["id"], o["category"], o["currentValue"]) for o in options] == [
+        ("model", "model", "thorough"),
+        ("mode", "mode", "ask"),
+    ], describe(summary)
+    assert offers["modes"] == ["ask", "auto"], describe(summary)
+    assert EXAMPLE_COMMANDS in offers["commands"], describe(summary)
+    assert offers["titles"], describe(summary)
+    assert offers["titles"][-1] == title, describe(summary)
+    assert_usage(offers, summary)
+    if set_option is not None:
+        config_id, value, complete = set_option
+        changed = offers["setConfigOption"]
+        assert changed is not None, describe(summary)
+        assert (changed["configId"], changed["value"]) == (config_id, value), describe(summary)
+        answered = [(o["id"], o["currentValue"]) for o in changed["configOptions"]]
+        assert answered == complete, describe(summary)
+
+
+def assert_offers_again_after_load(loaded: dict[str, Any], agent: AgentUnderTest) -> None:
+    """After a load by a new bridge the commands and the title (and usage) come again."""
+    if agent.name != "bridge":
+        return
+    offers = loaded["offers"]
+    assert EXAMPLE_COMMANDS in offers["commands"], describe(loaded)
+    assert "hello" in offers["titles"], describe(loaded)
+    assert_usage(offers, loaded)
+
+
 def test_typescript_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
     require_node_modules()
     node = shutil.which("node") or "node"
@@ -211,6 +283,7 @@ def test_typescript_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
     assert summary["client"]["version"] == "2.4.0"
     assert_three_turns(summary, agent, processes=1)
     assert summary["agentExit"]["code"] == 0, describe(summary)
+    assert_offers(summary, agent, set_option=SET_MODEL)
 
 
 #: Updates about the session rather than its thread: sent again after a load's answer
@@ -253,6 +326,7 @@ def test_typescript_sdk_load_session_reopens_the_thread(
     assert loaded["afterLoad"]["stopReason"] == "end_turn", describe(loaded)
     assert loaded["afterLoad"]["updates"].get("agent_message_chunk", 0) >= 1, describe(loaded)
     check_transcripts(agent, expected=2)
+    assert_offers_again_after_load(loaded, agent)
 
 
 def test_python_sdk_load_session_reopens_the_thread(agent: AgentUnderTest, workspace: Path) -> None:
@@ -280,6 +354,7 @@ def test_python_sdk_load_session_reopens_the_thread(agent: AgentUnderTest, works
     assert thread(loaded["load"]["updates"]) == expected, describe(loaded)
     assert loaded["afterLoad"]["stopReason"] == "end_turn", describe(loaded)
     check_transcripts(agent, expected=2)
+    assert_offers_again_after_load(loaded, agent)
 
 
 def test_python_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
@@ -290,6 +365,7 @@ def test_python_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
     assert summary["client"]["version"] == "0.12.1"
     assert_three_turns(summary, agent, processes=1)
     assert summary["agentExit"]["code"] == 0, describe(summary)
+    assert_offers(summary, agent, set_option=SET_MODEL)
 
 
 def acpx_driver(mode: str, workspace: Path, agent: AgentUnderTest) -> list[str]:
@@ -309,6 +385,7 @@ def test_acpx_exec(agent: AgentUnderTest, workspace: Path) -> None:
     [turn] = summary["turns"]
     assert_completed(turn, summary)
     check_transcripts(agent, expected=1)
+    assert_offers(summary, agent, set_option=None)
 
 
 def test_acpx_persistent_session(agent: AgentUnderTest, workspace: Path) -> None:
@@ -336,6 +413,7 @@ def test_acpx_persistent_session(agent: AgentUnderTest, workspace: Path) -> None
     [record] = summary["acpx"]["records"]
     if expected != "session/new":  # the agent restored the session that `sessions new` made
         assert record["acp_session_id"] == record["acpx_record_id"], describe(summary)
+    assert_offers(summary, agent, set_option=SET_MODE)  # `acpx set mode auto` after the prompts
 
 
 def reconnect_method(agent_capabilities: dict[str, Any]) -> str:

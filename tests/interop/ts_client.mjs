@@ -17,6 +17,12 @@
 // then has `permissions` (what each request showed), `terminals` (the commands run) and
 // `tools` (each tool call's title, kind, last status and content types).
 //
+// What the agent offers (both scenarios): the summary's `offers` holds the config options of
+// the session/new answer, the slash commands of every available_commands_update, the titles
+// of session_info_update and the last usage_update; when the answer has options, the driver
+// ends the session with a session/set_config_option round trip (the first select option set
+// to its last value) and records the complete list it answers with.
+//
 // Prints ONE JSON object on stdout at the end (see README.md); everything else goes to stderr.
 // Exit code 0 when the scenario ran without client-side errors, 1 otherwise, 2 on bad usage.
 //
@@ -100,9 +106,32 @@ const summary = {
   permissions: [],
   terminals: [],
   tools: {},
+  offers: { configOptions: null, modes: null, commands: [], titles: [], usage: null, setConfigOption: null },
   errors: [],
   agentExit: null,
 };
+
+// A config option as the summary keeps it: id, category, current value and possible values.
+function optionSummary(option) {
+  return {
+    id: option.id,
+    category: option.category ?? null,
+    currentValue: option.currentValue,
+    values: (option.options ?? []).flatMap((o) => (o.options ? o.options : [o])).map((o) => o.value),
+  };
+}
+
+// The session-level updates that show what the agent offers.
+function trackOffers(update) {
+  const offers = summary.offers;
+  if (update.sessionUpdate === "available_commands_update") {
+    offers.commands.push(update.availableCommands.map((c) => c.name));
+  } else if (update.sessionUpdate === "session_info_update" && update.title != null) {
+    offers.titles.push(update.title);
+  } else if (update.sessionUpdate === "usage_update") {
+    offers.usage = { used: update.used, size: update.size, cost: update.cost ?? null };
+  }
+}
 
 // The SDK reports dropped (invalid) notifications and handler failures with console.error;
 // every such call is a client-side error.
@@ -232,6 +261,7 @@ const app = acp
   .onNotification(acp.methods.client.session.update, ({ params }) => {
     updateSessionIds.push(params.sessionId);
     trackTool(params.update);
+    trackOffers(params.update);
     if (options.load !== null && params.sessionId === options.load) {
       const bucket = afterLoadPhase ? "afterLoad" : "replayed";
       loadedUpdates[bucket] ??= {};
@@ -376,11 +406,28 @@ try {
     }
     const session = await ctx.buildSession({ cwd: options.cwd, mcpServers: [] }).start();
     summary.sessionId = session.sessionId;
+    const answered = session.newSessionResponse;
+    summary.offers.configOptions = answered.configOptions?.map(optionSummary) ?? null;
+    summary.offers.modes = answered.modes?.availableModes.map((m) => m.id) ?? null;
     try {
       const prompts =
         options.powers === null ? PROMPTS : options.powers.map((text) => ({ text, cancel: false }));
       for (const prompt of prompts) {
         await runTurn(ctx, session, prompt);
+      }
+      const select = answered.configOptions?.find((o) => o.type === "select");
+      if (select) {
+        const value = optionSummary(select).values.at(-1);
+        const result = await ctx.request(acp.methods.agent.session.setConfigOption, {
+          sessionId: session.sessionId,
+          configId: select.id,
+          value,
+        });
+        summary.offers.setConfigOption = {
+          configId: select.id,
+          value,
+          configOptions: result.configOptions.map(optionSummary),
+        };
       }
     } finally {
       session.dispose();

@@ -171,11 +171,29 @@ def prompt(pipe: Pipe, text: str, *extra: dict[str, Any]) -> int:
     return pipe.request("session/prompt", {"sessionId": SESSION, "prompt": blocks})
 
 
+#: The events of what a VM offers (issue 15), checked by the ``test_offers_*`` tests and
+#: left out of :func:`events_of`. The bridge's decoder learns them on another branch: until
+#: that is merged it reads them as unknown events.
+OFFER_EVENTS = frozenset(
+    {
+        "available_commands",
+        "mode_changed",
+        "config_options",
+        "session_info",
+        "usage",
+        "notice",
+        "terminal_output",
+    }
+)
+
+
 def events_of(messages: list[dict[str, Any]]) -> list[AgentEvent]:
-    """Decode every session/event; fail on anything else or anything undecodable."""
+    """Decode every session/event but the offers; fail on anything else or undecodable."""
     events: list[AgentEvent] = []
     for message in messages:
         assert message.get("method") == "session/event", message
+        if message["params"]["event"].get("type") in OFFER_EVENTS:
+            continue
         decoded = decode_event(message["params"]["event"])
         assert not isinstance(decoded, UnknownEvent | InvalidEvent), decoded
         assert decoded.session_id == SESSION
@@ -819,5 +837,282 @@ def test_session_vm_ignore_cancel_streams_on_and_never_answers(tmp_path: Path) -
         assert contents[-1].startswith("still going")
         pipe.close_stdin()
         assert pipe.wait(2.0) == 0
+    finally:
+        pipe.stop()
+
+
+# --------------------------------------------------------------------------- what it offers
+
+
+def initialize_choosing(pipe: Pipe, cwd: Path, mode: str, model: str) -> None:
+    msg_id = pipe.request(
+        "initialize",
+        {
+            "protocolVersion": 1,
+            "sessionId": SESSION,
+            "cwd": str(cwd),
+            "mcpServers": [],
+            "clientCapabilities": {},
+            "modeId": mode,
+            "configValues": {"model": model, "mode": mode},
+        },
+    )
+    pipe.until_answer(msg_id)
+
+
+def offered(messages: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """The events of one of the :data:`OFFER_EVENTS` kinds, as the VM sent them."""
+    assert kind in OFFER_EVENTS
+    return [
+        m["params"]["event"]
+        for m in messages
+        if m.get("method") == "session/event" and m["params"]["event"]["type"] == kind
+    ]
+
+
+def answer_text(messages: list[dict[str, Any]]) -> str:
+    return text_of(events_of(messages), AgentMessageChunk)
+
+
+def test_offers_the_manifest_is_valid_and_its_commands_are_what_the_vm_handles() -> None:
+    from acp_bridge.example_vm import offers
+    from acp_bridge.vm.manifest import Manifest, config_options, parse_manifest
+
+    path = Path(offers.__file__).with_name("manifest.json")
+    manifest = parse_manifest(path.read_bytes())
+    assert isinstance(manifest, Manifest), manifest
+    assert [c.name for c in manifest.commands] == ["help", "files", "run", "notes", "mode"]
+    assert manifest.modes is not None
+    assert [m.id for m in manifest.modes.availableModes] == ["ask", "auto"]
+    # The VM's complete option list is the bridge's, so its config_options event agrees.
+    assert offers.Choices().config_options() == config_options(manifest)
+    assert offers.Choices("auto", "brief").config_options() == config_options(
+        manifest, {"mode": "auto", "model": "brief"}
+    )
+
+
+def test_offers_usage_and_a_title_end_every_turn(acp: Any, project: Path) -> None:
+    pipe = example(project, pace=0)
+    try:
+        initialize_with(pipe, project, {})
+        first, answer = pipe.until_answer(prompt(pipe, "What is this project about?"))
+        assert answer["result"] == {"stopReason": "end_turn"}
+        [info] = offered(first, "session_info")
+        assert info["title"] == "What is this project about?"
+        assert info["updated_at"].endswith("Z")
+        [usage] = offered(first, "usage")
+        assert 0 < usage["used"] < usage["size"] == 200_000
+        assert usage["cost"]["currency"] == "USD"
+        assert usage["cost"]["amount"] > 0
+        # usage and session_info come inside the turn, before turn_end
+        kinds = [m["params"]["event"]["type"] for m in first if m.get("method") == "session/event"]
+        assert kinds[-3:] == ["usage", "session_info", "turn_end"]
+        second, _ = pipe.until_answer(prompt(pipe, "And now?"))
+        [later] = offered(second, "session_info")
+        assert "title" not in later  # the title was set by the first turn
+        [more] = offered(second, "usage")
+        assert more["used"] > usage["used"]  # the context grows
+        assert more["cost"]["amount"] > usage["cost"]["amount"]
+    finally:
+        pipe.stop()
+
+
+def test_offers_ask_mode_asks_and_auto_mode_does_not_and_says_so(project: Path) -> None:
+    pipe = example(project, pace=0)
+    try:
+        initialize_with(pipe, project, {})
+        cmd = "Run `python3 -c 'print(6*7)'`"
+
+        def editor(method: str, params: dict[str, Any]) -> tuple[str, Any]:
+            assert method == "session/request_permission", method
+            return permission("allow_once")
+
+        messages, requests, _ = play(pipe, prompt(pipe, cmd), editor)
+        assert [m for m, _ in requests] == ["session/request_permission"]
+        assert offered(messages, "notice") == []
+        assert (
+            pipe.until_answer(
+                pipe.request("session/set_mode", {"sessionId": SESSION, "modeId": "auto"})
+            )[1]["result"]
+            == {}
+        )
+        messages, requests, answer = play(pipe, prompt(pipe, cmd + " and write notes"), editor)
+        assert answer["result"] == {"stopReason": "end_turn"}
+        assert requests == []  # nobody asked
+        notices = offered(messages, "notice")
+        assert [(n["severity"], n["title"]) for n in notices] == [
+            ("info", "Run `python3 -c 'print(6*7)'`: not asking (auto mode)"),
+            ("info", f"Write {NOTES}: not asking (auto mode)"),
+        ]
+        assert "auto mode" in notices[0]["description"]
+        assert (project / NOTES).exists()
+    finally:
+        pipe.stop()
+
+
+def test_offers_the_mode_and_model_from_initialize_and_set_config_option(project: Path) -> None:
+    pipe = example(project, pace=0)
+    try:
+        initialize_choosing(pipe, project, "auto", "brief")
+        messages, requests, _ = play(pipe, prompt(pipe, "Run `true`"), nothing_asked)
+        assert requests == []
+        brief = answer_text(messages)
+        assert brief.startswith("- README.md: 50 lines, “Widget”.")
+        assert "You asked" not in brief
+        set_model = {"sessionId": SESSION, "configId": "model", "value": "thorough"}
+        assert pipe.until_answer(pipe.request("session/set_config_option", set_model))[1] == {
+            "jsonrpc": "2.0",
+            "id": pipe._next_id,
+            "result": {},
+        }
+        set_mode = {"sessionId": SESSION, "configId": "mode", "value": "ask"}
+        assert (
+            pipe.until_answer(pipe.request("session/set_config_option", set_mode))[1]["result"]
+            == {}
+        )
+        messages, requests, _ = play(
+            pipe, prompt(pipe, "Run `true`"), lambda m, p: permission("allow_once")
+        )
+        assert [m for m, _ in requests] == ["session/request_permission"]
+        thorough = answer_text(messages)
+        assert thorough.startswith("You asked: “Run `true`”.")
+        assert len(thorough) > len(brief)
+    finally:
+        pipe.stop()
+
+
+def nothing_asked(method: str, params: dict[str, Any]) -> tuple[str, Any]:
+    raise AssertionError(f"the VM asked {method} in auto mode")
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "why"),
+    [
+        ("session/set_mode", {"modeId": "fly"}, "unknown mode 'fly'"),
+        ("session/set_config_option", {"configId": "model", "value": "x"}, "unknown model 'x'"),
+        ("session/set_config_option", {"configId": "web", "value": True}, "unknown config"),
+    ],
+)
+def test_offers_a_choice_not_declared_is_refused(
+    vm: Pipe, project: Path, method: str, params: dict[str, Any], why: str
+) -> None:
+    initialize(vm, project)
+    _, answer = vm.until_answer(vm.request(method, {"sessionId": SESSION, **params}))
+    assert answer["error"]["code"] == -32602
+    assert why in answer["error"]["message"]
+
+
+def test_offers_help_lists_the_commands_and_refreshes_them(acp: Any, project: Path) -> None:
+    from acp_bridge.example_vm import offers
+
+    pipe = example(project, pace=0)
+    try:
+        initialize_with(pipe, project, {})
+        messages, _ = pipe.until_answer(prompt(pipe, "/help"))
+        text = answer_text(messages)
+        for name in offers.COMMANDS:
+            assert f"/{name}" in text
+        assert "/run <command to run>: Run a command in the project" in text
+        assert "- Ask (`ask`) (current):" in text
+        assert "- Brief (`brief`):" in text
+        [commands] = offered(messages, "available_commands")
+        assert commands["commands"] == offers.commands()
+        for command in commands["commands"]:
+            assert acp.validate("AvailableCommand", command) == []
+        assert not [m for m in events_of(messages) if isinstance(m, ToolCall)]  # no tools
+        [info] = offered(messages, "session_info")
+        assert info["title"] == "/help"
+    finally:
+        pipe.stop()
+
+
+def test_offers_mode_switches_from_the_vm_side_and_tells_the_editor(
+    acp: Any, project: Path
+) -> None:
+    pipe = example(project, pace=0)
+    try:
+        initialize_with(pipe, project, {})
+        messages, _ = pipe.until_answer(prompt(pipe, "/mode auto"))
+        assert offered(messages, "mode_changed") == [
+            {"type": "mode_changed", "session_id": SESSION, "mode_id": "auto"}
+        ]
+        [options] = offered(messages, "config_options")
+        current = {o["id"]: o["currentValue"] for o in options["config_options"]}
+        assert current == {"model": "thorough", "mode": "auto"}
+        for option in options["config_options"]:
+            assert acp.validate("SessionConfigOption", option) == []
+        assert answer_text(messages).startswith("Switched to Auto mode")
+        # It holds: the next command runs without asking.
+        messages, requests, _ = play(pipe, prompt(pipe, "/run true"), nothing_asked)
+        assert requests == []
+        messages, _ = pipe.until_answer(prompt(pipe, "/mode bogus"))
+        [notice] = offered(messages, "notice")
+        assert (notice["severity"], notice["title"]) == ("warning", "No mode 'bogus'")
+        assert offered(messages, "mode_changed") == []
+        assert answer_text(messages).startswith("The session is in Auto mode")
+    finally:
+        pipe.stop()
+
+
+def test_offers_an_unknown_command_is_a_warning_notice(project: Path) -> None:
+    pipe = example(project, pace=0)
+    try:
+        initialize_with(pipe, project, {})
+        messages, answer = pipe.until_answer(prompt(pipe, "/frobnicate now"))
+        assert answer["result"] == {"stopReason": "end_turn"}
+        [notice] = offered(messages, "notice")
+        assert notice == {
+            "type": "notice",
+            "session_id": SESSION,
+            "severity": "warning",
+            "title": "Unknown command /frobnicate",
+            "description": "Type /help for the commands.",
+        }
+        assert "Type /help" in answer_text(messages)
+    finally:
+        pipe.stop()
+
+
+def test_offers_files_runs_ls_itself_and_streams_its_output(project: Path) -> None:
+    """Even with an editor terminal: /files is the command the VM runs itself."""
+    pipe = example(project, pace=0)
+    try:
+        initialize_with(pipe, project, ALL_POWERS)
+
+        def editor(method: str, params: dict[str, Any]) -> tuple[str, Any]:
+            if method == "session/request_permission":
+                return permission("allow_once")
+            if method == "fs/read_text_file":
+                return ("result", {"content": "# Widget\n"})
+            raise AssertionError(f"unexpected {method}")
+
+        messages, requests, _ = play(pipe, prompt(pipe, "/files"), editor)
+        assert [m for m, _ in requests] == ["fs/read_text_file", "session/request_permission"]
+        output = offered(messages, "terminal_output")
+        call_id = requests[1][1]["toolCall"]["toolCallId"]
+        assert {o["tool_call_id"] for o in output} == {call_id}
+        assert {o["terminal_id"] for o in output} == {f"term_{call_id}"}
+        assert output[0]["command"] == "ls -la"
+        assert output[0]["cwd"] == str(project)
+        assert "data" not in output[0]
+        assert output[-1]["exit_code"] == 0
+        data = "".join(o.get("data", "") for o in output)
+        assert "README.md" in data
+        final = terminal_updates(events_of(messages))[call_id]
+        assert final.status == "completed"
+        assert final.raw_output == {"stdout": data, "exit_code": 0}
+    finally:
+        pipe.stop()
+
+
+def test_offers_a_failing_command_reports_its_exit_code(project: Path) -> None:
+    pipe = example(project, pace=0)
+    try:
+        initialize_choosing(pipe, project, "auto", "thorough")
+        cmd = "/run python3 -c 'import sys; print(1); sys.exit(4)'"
+        messages, _, _ = play(pipe, prompt(pipe, cmd), nothing_asked)
+        output = offered(messages, "terminal_output")
+        assert "".join(o.get("data", "") for o in output) == "1\n"
+        assert output[-1]["exit_code"] == 4
     finally:
         pipe.stop()

@@ -56,3 +56,29 @@ def test_the_first_runnable_command_in_backticks_wins() -> None:
 )
 def test_powers_are_only_what_is_offered_exactly(caps: Any, expected: Powers) -> None:
     assert Powers.from_capabilities(caps) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "slash", "args", "command", "notes", "here"),
+    [
+        ("/files", "files", "", ["ls", "-la"], False, True),
+        ("/run echo  'a b'", "run", "echo 'a b'", ["echo", "a b"], False, False),
+        ("/run", "run", "", ["ls", "-la"], False, False),
+        ("/notes remember this", "notes", "remember this", None, True, False),
+        ("  /Help  ", "help", "", None, False, False),
+        ("/mode auto", "mode", "auto", None, False, False),
+        ("/nope", "nope", "", None, False, False),
+    ],
+)
+def test_a_slash_command_is_read_as_what_it_stands_for(
+    text: str, slash: str, args: str, command: list[str] | None, notes: bool, here: bool
+) -> None:
+    request = Request.from_prompt([{"type": "text", "text": text}])
+    assert (request.slash, request.slash_args) == (slash, args)
+    assert (request.command, request.write_notes, request.run_here) == (command, notes, here)
+
+
+def test_a_slash_inside_the_text_is_no_command() -> None:
+    request = Request.from_prompt([{"type": "text", "text": "what does /files do?"}])
+    assert request.slash is None
+    assert request.command is None
