@@ -307,7 +307,12 @@ async def run_demo(prompt: str | None, bridge_args: list[str], cwd: Path) -> int
                 "initialize",
                 {
                     "protocolVersion": 1,
-                    "clientCapabilities": {"fs": {"readTextFile": False, "writeTextFile": False}},
+                    "clientCapabilities": {
+                        "fs": {"readTextFile": False, "writeTextFile": False},
+                        "session": {"notices": {}},  # ACP's notices, shown as "! ..."
+                        # terminal output on tool calls as it streams, as Zed reads it
+                        "_meta": {"terminal_output": True},
+                    },
                     "clientInfo": {"name": "acp-bridge-demo", "version": "1"},
                 },
             )

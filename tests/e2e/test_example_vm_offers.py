@@ -1,9 +1,7 @@
 """The built-in example VM through a real bridge: everything a VM can offer, strictly checked.
 
-What works today is asserted as such. The tests marked ``AFTER_VMOFFERS`` need the bridge
-side of the VM's new events (usage, notices, terminal output, mode and option changes from
-the VM), built on another branch: they are strict xfails, so each one fails (XPASS) once
-that is merged, and then its mark is to be removed.
+Its commands, modes and model option, its usage figures, title and notices, and the output
+of a command it runs itself, as an editor sees them.
 """
 
 from __future__ import annotations
@@ -19,12 +17,6 @@ pytestmark = pytest.mark.e2e
 
 QUICK = {"ACP_BRIDGE_EXAMPLE_PACE": "0"}
 COMMANDS = ["help", "files", "run", "notes", "mode"]
-AFTER_VMOFFERS = pytest.mark.xfail(
-    strict=True,
-    reason="ENABLE AFTER MERGING vmoffers: the bridge keeps the VM's usage, notice, "
-    "terminal_output, mode_changed and config_options events in the log and does not "
-    "translate them yet; remove this mark then",
-)
 
 
 def kind(message: dict[str, Any]) -> Any:
@@ -67,8 +59,8 @@ def test_commands_follow_the_answer_which_holds_the_options_and_a_choice_returns
             ("mode", "ask"),
         ]
         editor.wait_response(editor.prompt(sid, "What is here?"))
-        [title] = session_updates(editor, sid, "session_info_update")
-        assert title["title"] == "What is here?"
+        titles = session_updates(editor, sid, "session_info_update")
+        assert {t.get("title") for t in titles} == {"What is here?"}
         text = "".join(
             u["content"]["text"]
             for u in editor.updates(sid)
@@ -79,7 +71,6 @@ def test_commands_follow_the_answer_which_holds_the_options_and_a_choice_returns
         assert editor.problems() == []
 
 
-@AFTER_VMOFFERS
 def test_a_prompt_brings_usage_and_the_vm_s_own_title(tmp_path: Path, project: Path) -> None:
     with FakeEditor(log_dir=tmp_path / "logs", env=QUICK) as editor:
         editor.initialize()
@@ -91,18 +82,18 @@ def test_a_prompt_brings_usage_and_the_vm_s_own_title(tmp_path: Path, project: P
         assert 0 < usage[0]["used"] < usage[1]["used"] < usage[1]["size"] == 200_000
         assert usage[1]["cost"]["currency"] == "USD"
         infos = session_updates(editor, sid, "session_info_update")
-        assert [i.get("title") for i in infos if "title" in i] == ["What is here?"]
+        # the first prompt's title at once (the bridge's), then the VM's own
+        assert [i.get("title") for i in infos if "title" in i] == ["What is here?"] * 2
         assert any("updatedAt" in i for i in infos)
         editor.close()
         assert editor.problems() == []
 
 
-@AFTER_VMOFFERS
 def test_auto_mode_runs_files_without_asking_with_a_notice_and_its_output_streamed(
     tmp_path: Path, project: Path
 ) -> None:
     with FakeEditor(log_dir=tmp_path / "logs", env=QUICK) as editor:
-        editor.initialize()
+        editor.initialize(session={"notices": {}})  # ACP's notices
         sid = editor.new_session(project)
         assert editor.call("session/set_mode", {"sessionId": sid, "modeId": "auto"}) == {}
         editor.wait_response(editor.prompt(sid, "/files"))
@@ -120,10 +111,9 @@ def test_auto_mode_runs_files_without_asking_with_a_notice_and_its_output_stream
         assert editor.problems() == []
 
 
-@AFTER_VMOFFERS
 def test_the_vm_switching_its_mode_tells_the_editor(tmp_path: Path, project: Path) -> None:
     with FakeEditor(log_dir=tmp_path / "logs", env=QUICK) as editor:
-        editor.initialize()
+        editor.initialize(session={"notices": {}})  # ACP's notices
         sid = editor.new_session(project)
         editor.wait_response(editor.prompt(sid, "/mode auto"))
         [mode] = session_updates(editor, sid, "current_mode_update")

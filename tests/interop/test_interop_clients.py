@@ -201,22 +201,13 @@ def assert_three_turns(
     assert delays[0] <= CANCEL_BUDGET_MS, f"agent-side cancel latency {delays[0]} ms"
 
 
-#: ENABLE AFTER MERGING vmoffers: set to True once the bridge translates the VM's ``usage``
-#: events (``usage_update``). Until then the offers checks assert that no usage arrives, so
-#: that they fail, and say so, the moment it does.
-VM_USAGE_TRANSLATED = False
 #: The example VM's slash commands and option ids (its manifest.json).
 EXAMPLE_COMMANDS = ["help", "files", "run", "notes", "mode"]
 
 
 def assert_usage(offers: dict[str, Any], summary: dict[str, Any]) -> None:
-    """A ``usage_update`` came (after the merge; see :data:`VM_USAGE_TRANSLATED`)."""
+    """A ``usage_update`` came, with the example VM's figures."""
     usage = offers["usage"]
-    if not VM_USAGE_TRANSLATED:
-        assert usage is None, "usage_update arrives: set VM_USAGE_TRANSLATED = True\n" + (
-            describe(summary)
-        )
-        return
     assert usage is not None, describe(summary)
     assert 0 < usage["used"] < usage["size"] == 200_000, describe(summary)
     assert usage["cost"]["currency"] == "USD", describe(summary)
@@ -237,7 +228,7 @@ def assert_offers(
     """What the example VM offers, as the client saw it (nothing to check with the stand-in).
 
     The session/new answer holds the model and mode options, the commands follow it, the
-    first prompt brings the session's title (and, after the merge, its usage), and a
+    first prompt brings the session's title and its usage, and a
     ``session/set_config_option`` answer holds the complete list with the new value.
     """
     if agent.name != "bridge":
@@ -288,7 +279,16 @@ def test_typescript_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
 
 #: Updates about the session rather than its thread: sent again after a load's answer
 #: (which may arrive before or after the client reads it), never in the replayed history.
-SESSION_LEVEL = frozenset({"session_info_update", "available_commands_update"})
+SESSION_LEVEL = frozenset(
+    {
+        "session_info_update",
+        "available_commands_update",
+        "config_option_update",
+        "current_mode_update",
+        "usage_update",
+        "notice",
+    }
+)
 
 
 def replay_of(live: dict[str, Any]) -> dict[str, int]:
