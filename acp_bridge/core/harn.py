@@ -120,8 +120,14 @@ def harn_extension_update(spec: EventSpec, raw: JsonObject, name: str | None = N
         handoff = raw.get("handoff")
         payload["handoffId"] = handoff.get("id") if isinstance(handoff, dict) else None
     worker = spec.type == "worker_update"
+    lifted = raw.get(spec.spread) if spec.spread is not None else None
     for key, value in raw.items():
-        if key not in NOT_FORWARDED and not (worker and key == "audit" and value is None):
+        if key in NOT_FORWARDED or (worker and key == "audit" and value is None):
+            continue
+        if isinstance(lifted, dict) and key == spec.spread:
+            for inner, inner_value in lifted.items():
+                payload[camel(inner)] = inner_value
+        else:
             payload[camel(key)] = value
     if worker:
         payload["terminal"] = raw.get("status") in WORKER_TERMINAL_STATUSES
@@ -142,9 +148,11 @@ def visible_text_meta(text: str) -> JsonObject:
 def agent_event_params(spec: EventSpec, raw: JsonObject, session_id: str) -> JsonObject:
     """The params of ``_harn/agentEvent`` for a loop milestone (its JSON object).
 
-    The payload is the event's fields in camelCase (the keys the entry renames renamed),
-    or, for an entry that spreads a field, that field's object; ``sessionId`` and ``kind``
-    come last, as Harn inserts them.
+    The payload is the event's fields in camelCase (the keys the entry renames renamed;
+    as written for a ``verbatim`` entry), or, for an entry that spreads a field, that
+    field's object; ``sessionId`` and ``kind`` come last, as Harn inserts them. ``kind`` is
+    the entry's name, or an old tag as the VM wrote it (Harn 0.8.17 sent ``turn_start``
+    where Harn 0.10 sends ``iteration_start``).
     """
     if spec.spread is not None:
         value = raw.get(spec.spread)
@@ -154,10 +162,11 @@ def agent_event_params(spec: EventSpec, raw: JsonObject, session_id: str) -> Jso
     renames = dict(spec.renames)
     params: JsonObject = {}
     for key, value in source.items():
-        name = renames.get(key) or camel(key)
+        name = renames.get(key) or (key if spec.verbatim else camel(key))
         params[KIND_KEY[1] if name == KIND_KEY[0] else name] = value
     params["sessionId"] = session_id
-    params["kind"] = spec.acp_name
+    written = raw.get("type")
+    params["kind"] = written if written in spec.aliases else spec.acp_name
     return params
 
 

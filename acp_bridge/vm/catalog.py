@@ -133,11 +133,15 @@ class EventSpec:
         aliases: Older tags of the same event, decoded by the same model.
         name: The ``sessionUpdate`` / ``_harn/agentEvent`` ``kind`` when not ``type``.
         renames: For ``_harn/agentEvent``: payload keys Harn renames, ``(wire, sent)``.
-        spread: For ``_harn/agentEvent``: the field whose object is the whole payload.
+        spread: For ``_harn/agentEvent``: the field whose object is the whole payload; for
+            a Harn extension update: the field whose object's keys Harn lifts into
+            ``_meta.harn`` beside the others (when it is an object).
         stop: How the event decides the stop reason, if it does.
         removed: The Harn version that stopped emitting it, if one did.
         model: The name of its hand-written model in :mod:`acp_bridge.vm.events`, when the
             translator reads it field by field (the fields here must match it).
+        verbatim: For ``_harn/agentEvent``: the payload keys as the VM wrote them (Harn
+            sends the event's own snake_case form), not camelCased.
     """
 
     type: str
@@ -152,6 +156,7 @@ class EventSpec:
     stop: StopRule | None = None
     removed: str | None = None
     model: str | None = None
+    verbatim: bool = False
 
     @property
     def acp_name(self) -> str:
@@ -200,6 +205,7 @@ def _e(
     stop: StopRule | None = None,
     removed: str | None = None,
     model: str | None = None,
+    verbatim: bool = False,
 ) -> EventSpec:
     return EventSpec(
         type_,
@@ -214,6 +220,7 @@ def _e(
         stop,
         removed,
         model,
+        verbatim,
     )
 
 
@@ -567,6 +574,7 @@ CATALOGUE: Final[tuple[EventSpec, ...]] = (
         "mode:str? strategy:str? archived_messages:int? estimated_tokens_before:int? estimated_tokens_after:int? snapshot_asset_id:str? receipt:any",
         A.SESSION_UPDATE,
         "Older messages were summarised to free context.",
+        spread="receipt",
     ),
     _e(
         "transcript_projected",
@@ -824,6 +832,7 @@ CATALOGUE: Final[tuple[EventSpec, ...]] = (
         A.AGENT_EVENT,
         "The turn's phase; a terminal phase carries its outcome.",
         stop=StopRule(path=("outcome", "kind"), table=TERMINAL_OUTCOMES),
+        verbatim=True,
     ),
     _e(
         "session_health",

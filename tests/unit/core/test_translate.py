@@ -112,8 +112,8 @@ def test_default_mode_sends_extension_variants_as_an_extension_notification(
 @pytest.mark.parametrize(
     ("event_type", "kind"),
     [
-        ("turn_start", "iteration_start"),
-        ("turn_end", "iteration_end"),
+        ("turn_start", "turn_start"),  # an old tag keeps its old kind, as Harn 0.8.17 sent it
+        ("turn_end", "turn_end"),
         ("feedback_injected", "feedback_injected"),
         ("daemon_watchdog_tripped", "daemon_watchdog_tripped"),
     ],
@@ -133,6 +133,70 @@ def test_loop_milestones_go_as_harns_agent_event_in_every_mode(
     assert (params["sessionId"], params["kind"]) == (SESSION, kind)
     assert "replayed" not in params
     assert translator.stop_requested is None
+
+
+#: What Harn 0.8.17's adapter sends for the 0.7.50 pairs without an ACP update, by Harn's
+#: rule (payload camelCased, ``kind`` renamed ``feedbackKind``, then sessionId and kind).
+MILESTONES_0_8_17: dict[str, dict[str, Any]] = {
+    "turn_start": {"iteration": 1, "kind": "turn_start"},
+    "turn_end": {
+        "iteration": 1,
+        "turnInfo": {"tool_names": ["read_file"], "tool_count": 1, "iteration": 1, "failed": False},
+        "kind": "turn_end",
+    },
+    "feedback_injected": {
+        "feedbackKind": "user",
+        "content": "Prefer the smaller diff.",
+        "kind": "feedback_injected",
+    },
+    "budget_exhausted": {"maxIterations": 25, "kind": "budget_exhausted"},
+    "loop_stuck": {
+        "maxNudges": 3,
+        "lastIteration": 9,
+        "tailExcerpt": "I think we are done here.",
+        "kind": "loop_stuck",
+    },
+    "daemon_watchdog_tripped": {
+        "attempts": 60,
+        "elapsedMs": 600000,
+        "kind": "daemon_watchdog_tripped",
+    },
+}
+
+
+@pytest.mark.parametrize("event_type", sorted(MILESTONES_0_8_17))
+@pytest.mark.parametrize("harn", [False, True], ids=["default", "harn"])
+def test_loop_milestones_equal_harns_own_adapter(event_type: str, harn: bool) -> None:
+    [pair] = [p for p in PAIRS if p["event"]["type"] == event_type]
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=harn))
+    [message] = notes(translator.translate(ev(**pair["event"])))
+    expected = {**MILESTONES_0_8_17[event_type], "sessionId": SESSION}
+    assert message == {"jsonrpc": "2.0", "method": HARN_AGENT_EVENT_METHOD, "params": expected}
+
+
+def test_a_turn_phase_goes_in_harns_snake_case(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    out = translator.translate(
+        ev(type="turn_phase_changed", phase="verifying", candidate_reply="c")
+    )
+    assert_valid(acp, out)
+    [message] = notes(out)
+    assert message["params"] == {
+        "phase": "verifying",
+        "candidate_reply": "c",
+        "sessionId": SESSION,
+        "kind": "turn_phase_changed",
+    }
+
+
+def test_a_compaction_receipt_is_lifted_into_meta_harn() -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
+    receipt = {"receipt_id": "r1", "archived_messages": 3, "estimated_tokens_after": 40}
+    [update] = updates(translator.translate(ev(type="transcript_compacted", receipt=receipt)))
+    assert update == {
+        "sessionUpdate": "transcript_compacted",
+        "_meta": {"harn": {"receiptId": "r1", "archivedMessages": 3, "estimatedTokensAfter": 40}},
+    }
 
 
 def test_an_internal_type_is_never_forwarded() -> None:
