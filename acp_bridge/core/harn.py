@@ -113,7 +113,9 @@ def harn_extension_update(spec: EventSpec, raw: JsonObject, name: str | None = N
     ``sessionUpdate`` (the entry's name, or ``name``) is the only top-level key; the
     event's fields are under ``_meta.harn``, their keys in camelCase, nested values exactly
     as the VM wrote them, with the two derived fields Harn adds: ``handoffId`` first,
-    ``terminal`` last. A ``worker_update`` without an audit has none (Harn omits it).
+    ``terminal`` last. A ``worker_update`` without an audit has none (Harn omits it). An
+    entry that spreads a field lifts that object's keys beside the others; one that nests
+    puts them all under its key (``_meta.harn.reminder``).
     """
     payload: JsonObject = {}
     if spec.type == "handoff":
@@ -131,6 +133,8 @@ def harn_extension_update(spec: EventSpec, raw: JsonObject, name: str | None = N
             payload[camel(key)] = value
     if worker:
         payload["terminal"] = raw.get("status") in WORKER_TERMINAL_STATUSES
+    if spec.nest is not None:
+        payload = {spec.nest: payload}
     return {"sessionUpdate": name or spec.acp_name, "_meta": {HARN_META_KEY: payload}}
 
 

@@ -142,6 +142,8 @@ class EventSpec:
             translator reads it field by field (the fields here must match it).
         verbatim: For ``_harn/agentEvent``: the payload keys as the VM wrote them (Harn
             sends the event's own snake_case form), not camelCased.
+        nest: For a Harn extension update: the ``_meta.harn`` key Harn puts the fields
+            under, when it does not put them there directly.
     """
 
     type: str
@@ -157,6 +159,7 @@ class EventSpec:
     removed: str | None = None
     model: str | None = None
     verbatim: bool = False
+    nest: str | None = None
 
     @property
     def acp_name(self) -> str:
@@ -206,6 +209,7 @@ def _e(
     removed: str | None = None,
     model: str | None = None,
     verbatim: bool = False,
+    nest: str | None = None,
 ) -> EventSpec:
     return EventSpec(
         type_,
@@ -221,6 +225,7 @@ def _e(
         removed,
         model,
         verbatim,
+        nest,
     )
 
 
@@ -589,6 +594,7 @@ CATALOGUE: Final[tuple[EventSpec, ...]] = (
         "reminder_id:str tags:[str] body:str role_hint:str authority:str? rendered_role:str source:str ttl_turns:int|null",
         A.SESSION_UPDATE,
         "A reminder was added to the context.",
+        nest="reminder",
     ),
     _e(
         "handoff",

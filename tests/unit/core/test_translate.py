@@ -199,6 +199,39 @@ def test_a_compaction_receipt_is_lifted_into_meta_harn() -> None:
     }
 
 
+def test_a_reminder_goes_under_meta_harn_reminder() -> None:
+    translator = Translator(SESSION)
+    reminder = ev(
+        type="reminder_emitted",
+        reminder_id="r",
+        tags=["t"],
+        body="b",
+        role_hint="system",
+        authority="host",
+        rendered_role="system",
+        source="s",
+        ttl_turns=None,
+    )
+    [message] = notes(translator.translate(reminder))
+    assert message["params"]["update"] == {
+        "sessionUpdate": "reminder_emitted",
+        "_meta": {
+            "harn": {
+                "reminder": {
+                    "reminderId": "r",
+                    "tags": ["t"],
+                    "body": "b",
+                    "roleHint": "system",
+                    "authority": "host",
+                    "renderedRole": "system",
+                    "source": "s",
+                    "ttlTurns": None,
+                }
+            }
+        },
+    }
+
+
 def test_an_internal_type_is_never_forwarded() -> None:
     translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
     health = {"schema_version": 1, "session_id": SESSION, "iteration": None}
