@@ -97,13 +97,17 @@ def encode_event_part(model: Any) -> JsonObject:
 
 
 def harn_executor(event: ToolCallUpdate) -> Any:
-    """Harn writes a builtin executor as a bare string and others as camelCase objects."""
+    """An executor as Harn sends it: a bare string, or a camelCase object with fields.
+
+    Harn's executors without fields (``harn_builtin``, ``host_bridge``,
+    ``provider_native``) are strings; one with fields (``mcp_server``) is an object.
+    """
     executor = event.executor
     if executor is None:
         return None
     fields = encode_event_part(executor)
-    if set(fields) == {"kind"} and fields["kind"] == "harn_builtin":
-        return "harn_builtin"
+    if set(fields) == {"kind"} and isinstance(fields["kind"], str):
+        return fields["kind"]
     return {camel(key): value for key, value in fields.items()}
 
 

@@ -528,6 +528,25 @@ def test_harn_extra_fields_travel_in_meta_harn_in_every_mode(
     assert "durationMs" not in update
 
 
+@pytest.mark.parametrize(
+    ("executor", "sent"),
+    [
+        ({"kind": "harn_builtin"}, "harn_builtin"),
+        ({"kind": "host_bridge"}, "host_bridge"),
+        ({"kind": "provider_native"}, "provider_native"),
+        ({"kind": "mcp_server", "server_name": "fs"}, {"kind": "mcp_server", "serverName": "fs"}),
+    ],
+)
+def test_an_executor_goes_as_harn_sends_it(executor: dict[str, Any], sent: Any) -> None:
+    translator = Translator(SESSION)
+    translator.translate(ev(type="tool_call", tool_call_id="c"))
+    update_event = ev(
+        type="tool_call_update", tool_call_id="c", status="completed", executor=executor
+    )
+    [update] = updates(translator.translate(update_event))
+    assert update["_meta"]["harn"]["executor"] == sent
+
+
 def test_plan_entries_get_valid_priority_and_status(acp: StrictAcp) -> None:
     translator = Translator(SESSION)
     out = translator.translate(
