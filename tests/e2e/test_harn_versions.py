@@ -94,3 +94,35 @@ def test_initialize_advertises_the_keys_harn_clients_read(opt_in: bool, tmp_path
     assert harn["extensionContract"] == "https://harnlang.com/spec/harn-extensions/v1"
     assert "agent-client-protocol schema" in harn["schemaCompatibility"]
     assert harn["contentExtensionFields"] == (["visible_text", "visible_delta"] if opt_in else [])
+
+
+def test_harn_mode_marks_what_a_load_replays_and_nothing_after(tmp_path: Path) -> None:
+    command = shlex.join(["cat", str(HARN_LOGS["newest"])])
+    with FakeEditor("--vm-exec", command, log_dir=tmp_path / "logs") as editor:
+        editor.initialize(**HARN_MODE)
+        sid = editor.new_session(tmp_path)
+        editor.wait_response(editor.prompt(sid, USER_TEXT))
+        live = editor.updates(sid)
+        assert editor.close() == 0
+        assert beyond_harns_names(editor.problems()) == []
+    assert live
+    assert not any("replayed" in u.get("_meta", {}).get("harn", {}) for u in live)
+    with FakeEditor("--vm-exec", command, log_dir=tmp_path / "logs") as editor:
+        editor.initialize(**HARN_MODE)
+        editor.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
+        replayed = editor.updates(sid)
+        loaded = len(editor.messages)
+        editor.wait_response(editor.prompt(sid, "Again."))
+        after = editor.messages[loaded:]
+        assert editor.close() == 0
+        assert beyond_harns_names(editor.problems()) == []
+    assert len(replayed) >= len(live)
+    assert all(u["_meta"]["harn"]["replayed"] is True for u in replayed)
+    marked = [
+        m
+        for m in after
+        if m.get("params", {}).get("replayed")
+        or "replayed" in m.get("params", {}).get("update", {}).get("_meta", {}).get("harn", {})
+    ]
+    assert marked == []  # the session went live: nothing it sends is marked
+    assert any(m.get("method") == "_harn/agentEvent" for m in after)
