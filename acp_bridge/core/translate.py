@@ -46,7 +46,7 @@ adapter (0.8.17 and later) sends: the extension updates as ``session/update``s, 
 message's text block with ``_meta.harn.visible_text``/``visible_delta``, and, while a log
 is replayed, every update marked ``_meta.harn.replayed`` and every ``_harn/agentEvent``
 ``replayed`` (:mod:`~acp_bridge.core.harn`). Its text chunks are finished lines, so they
-do not merge; the default lane is untouched.
+do not merge; the default lane reads one flag more per chunk, nothing else.
 
 What needs none of the translator's state lives beside it: tool-call titles, kinds,
 locations and content in :mod:`~acp_bridge.core.toolcalls`, Harn's own shapes in
