@@ -29,7 +29,7 @@ class Settings:
         vm_mode: ``exec`` (one process per prompt) or ``session`` (one per session).
         vm_argv: The VM command, already split into arguments.
         log_dir: Where event logs are written.
-        harn_extensions: Send Harn's extension updates top-level to every client.
+        harn_extensions: Harn mode for every client: what Harn's own adapter sends.
         rotation: When a log segment is full.
         fsync: When log writes are forced to disk.
         max_editor_line_bytes: Longest JSON-RPC message accepted from the editor.

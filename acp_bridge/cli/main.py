@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         "--harn-extensions",
         action="store_true",
         dest="replay_harn_extensions",
-        help="send Harn's extension updates top-level, as Harn's own adapter does",
+        help="Harn mode: what Harn's own adapter sends for a loaded session",
     )
     replay.add_argument("--cwd", help="absolute session directory, for relative tool paths")
     commands.add_parser(

@@ -44,7 +44,7 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
         "--harn-extensions",
         action="store_true",
         default=None,
-        help="send Harn's extension updates top-level to every client (not valid ACP)",
+        help="Harn mode for every client: what Harn's own adapter sends (not valid ACP)",
     )
     parser.add_argument(
         "--fsync",

@@ -34,15 +34,19 @@ What goes where, by default (strict ACP, valid against the official schema):
 * ``user_message`` -> ``user_message_chunk`` per block, except the first repeat of the
   turn's prompt in that turn (the bridge records the prompt itself).
 * Every other type goes where its catalogue entry (:mod:`acp_bridge.vm.catalog`) says:
-  Harn's extension updates -> the extension notification ``_harn/session_update``, which
-  ACP clients must ignore unless they know it; loop milestones -> not forwarded (Harn
-  mode: ``_harn/agentEvent``); internal ones -> nothing. An entry's stop rule sets the
-  stop reason (``budget_exhausted``, ``loop_stuck``, ``budget_circuit_breaker``, a
-  terminal ``turn_phase_changed``).
+  Harn's extension updates -> the extension notification ``_harn/session_update`` with
+  Harn's update (``sessionUpdate`` and ``_meta.harn``); loop milestones -> Harn's
+  extension notification ``_harn/agentEvent`` (ACP clients ignore ``_`` methods they do
+  not know); internal ones -> nothing. An entry's stop rule sets the stop reason
+  (``budget_exhausted``, ``loop_stuck``, ``budget_circuit_breaker``, a terminal
+  ``turn_phase_changed``).
 
-With ``harn_extensions=True`` (a client that opted in) the extension updates are sent as
-top-level ``session/update``s, the extra fields as top-level keys, and loop milestones as
-``_harn/agentEvent``.
+With ``harn_extensions=True`` (a client that opted in) the output is what Harn's own
+adapter (0.8.17 and later) sends: the extension updates as ``session/update``s, an agent
+message's text block with ``_meta.harn.visible_text``/``visible_delta``, and, while a log
+is replayed, every update marked ``_meta.harn.replayed`` and every ``_harn/agentEvent``
+``replayed`` (:mod:`~acp_bridge.core.harn`). Its text chunks are finished lines, so they
+do not merge; the default lane reads one flag more per chunk, nothing else.
 
 What needs none of the translator's state lives beside it: tool-call titles, kinds,
 locations and content in :mod:`~acp_bridge.core.toolcalls`, Harn's own shapes in
@@ -84,10 +88,12 @@ from acp_bridge.core.harn import (
     HARN_AGENT_EVENT_METHOD,
     HARN_META_KEY,
     HARN_UPDATE_METHOD,
+    REPLAYED_KEY,
     agent_event_params,
     camel,
     harn_executor,
     harn_extension_update,
+    visible_text_meta,
 )
 from acp_bridge.core.offers import SessionOffers
 from acp_bridge.core.repairs import (
@@ -158,7 +164,8 @@ class TranslatorOptions:
     """How a translator renders events.
 
     Attributes:
-        harn_extensions: Send Harn's extension updates and fields top-level (opt-in).
+        harn_extensions: Send what Harn's own adapter sends (opt-in): extension updates
+            as ``session/update``, visible text, replay markers.
         cwd: The session's working directory, to make relative paths absolute.
         notices: The client takes ACP's ``notice`` updates (``session.notices``).
         terminal_meta: The client renders a VM's own terminals from ``_meta.terminal_*``
@@ -234,6 +241,11 @@ class Translator:
     problem: str | None = None
     # Notices made before the session's answer was out, sent right after it (bounded).
     _held: list[bytes] = field(default_factory=list)
+    # Harn mode (options.harn_extensions), read once: the text lane checks it per chunk.
+    _harn: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self._harn = self.options.harn_extensions
 
     # ------------------------------------------------------------------ public API
 
@@ -296,6 +308,8 @@ class Translator:
         """
         if not text:
             return []
+        if self._harn:
+            return self._harn_chunks(kind, text)
         think = self._think
         if kind != "agent_message_chunk" or (
             THINK_OPEN[0] not in text and not think.held and not think.inside
@@ -348,7 +362,9 @@ class Translator:
         """
         session_id = self.session_id
         out: list[Outgoing] = [
-            new_chunk(session_id, self._kind(thought), text)
+            self._harn_chunk(self._kind(thought), text)
+            if self._harn
+            else new_chunk(session_id, self._kind(thought), text)
             for thought, text in self._think.flush()
         ]
         for tool_call_id in self._open:
@@ -633,7 +649,13 @@ class Translator:
     # ------------------------------------------------------------------ helpers
 
     def _update(self, update: SessionUpdate) -> bytes:
-        """The wire line of a ``session/update`` that is not a plain text chunk."""
+        """The wire line of a ``session/update`` that is not a plain text chunk.
+
+        In Harn mode, while a log is replayed, the update is marked as Harn marks it:
+        ``_meta.harn.replayed``.
+        """
+        if self._harn and self.replaying:
+            update = _marked(update)
         return jsonrpc.encode(
             {
                 "jsonrpc": "2.0",
@@ -646,15 +668,33 @@ class Translator:
     def _kind(thought: bool) -> str:
         return "agent_thought_chunk" if thought else "agent_message_chunk"
 
+    def _harn_chunks(self, kind: str, text: str) -> list[Outgoing]:
+        """Harn mode's text lane: the same split as the default one, as finished lines."""
+        think = self._think
+        if kind != "agent_message_chunk" or (
+            THINK_OPEN[0] not in text and not think.held and not think.inside
+        ):
+            return [self._harn_chunk(kind, text)]
+        return [self._harn_chunk(self._kind(thought), part) for thought, part in think.feed(text)]
+
+    def _harn_chunk(self, kind: str, text: str) -> Outgoing:
+        """A text chunk as Harn sends it: a message's block carries its visible text.
+
+        A thought chunk has nothing of Harn's but, in a replay, the marker: otherwise it
+        is a plain chunk, as in the default mode.
+        """
+        content: JsonObject = {"type": "text", "text": text}
+        if kind == "agent_message_chunk":
+            content["_meta"] = visible_text_meta(text)
+        elif not self.replaying:
+            return new_chunk(self.session_id, kind, text)
+        return self._update({"sessionUpdate": kind, "content": content})
+
     def _harn_extras(self, fields: dict[str, Any]) -> JsonObject:
         return {camel(key): value for key, value in fields.items() if value is not None}
 
     def _attach_extras(self, update: JsonObject, extras: JsonObject) -> None:
-        if not extras:
-            return
-        if self.options.harn_extensions:
-            update.update(extras)
-        else:
+        if extras:
             update["_meta"] = {HARN_META_KEY: extras}
 
     def _status(self, raw: str | None) -> ToolCallStatus | None:
@@ -927,16 +967,14 @@ class Translator:
                 return [self._extension(spec, raw, "progress")]
             case Acp.SESSION_UPDATE:
                 return [self._extension(spec, raw)]
-            case Acp.AGENT_EVENT if self.options.harn_extensions:
+            case Acp.AGENT_EVENT:
                 return [self._agent_event(spec, raw)]
             case _:
                 return []
 
     def _extension(self, spec: EventSpec, raw: JsonObject, name: str | None = None) -> bytes:
-        update = harn_extension_update(spec, raw)
-        if name is not None:
-            update["sessionUpdate"] = name
-        if self.options.harn_extensions:
+        update = harn_extension_update(spec, raw, name)
+        if self._harn:
             return self._update(update)
         return jsonrpc.encode(
             {
@@ -947,13 +985,21 @@ class Translator:
         )
 
     def _agent_event(self, spec: EventSpec, raw: JsonObject) -> bytes:
+        params = agent_event_params(spec, raw, self.session_id)
+        if self._harn and self.replaying:
+            params[REPLAYED_KEY] = True
         return jsonrpc.encode(
-            {
-                "jsonrpc": "2.0",
-                "method": HARN_AGENT_EVENT_METHOD,
-                "params": agent_event_params(spec, raw, self.session_id),
-            }
+            {"jsonrpc": "2.0", "method": HARN_AGENT_EVENT_METHOD, "params": params}
         )
+
+
+def _marked(update: Mapping[str, object]) -> JsonObject:
+    """A copy of ``update`` with ``_meta.harn.replayed`` (what it had there is kept)."""
+    meta = update.get("_meta")
+    meta = dict(meta) if isinstance(meta, dict) else {}
+    harn = meta.get(HARN_META_KEY)
+    meta[HARN_META_KEY] = {**(harn if isinstance(harn, dict) else {}), REPLAYED_KEY: True}
+    return {**update, "_meta": meta}
 
 
 def _plan_steps(plan: Any) -> list[Any]:

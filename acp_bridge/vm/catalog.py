@@ -176,11 +176,17 @@ class EventSpec:
         aliases: Older tags of the same event, decoded by the same model.
         name: The ``sessionUpdate`` / ``_harn/agentEvent`` ``kind`` when not ``type``.
         renames: For ``_harn/agentEvent``: payload keys Harn renames, ``(wire, sent)``.
-        spread: For ``_harn/agentEvent``: the field whose object is the whole payload.
+        spread: For ``_harn/agentEvent``: the field whose object is the whole payload; for
+            a Harn extension update: the field whose object's keys Harn lifts into
+            ``_meta.harn`` beside the others (when it is an object).
         stop: How the event decides the stop reason, if it does.
         removed: The Harn version that stopped emitting it, if one did.
         model: The name of its hand-written model in :mod:`acp_bridge.vm.events`, when the
             translator reads it field by field (the fields here must match it).
+        verbatim: For ``_harn/agentEvent``: the payload keys as the VM wrote them (Harn
+            sends the event's own snake_case form), not camelCased.
+        nest: For a Harn extension update: the ``_meta.harn`` key Harn puts the fields
+            under, when it does not put them there directly.
     """
 
     type: str
@@ -195,6 +201,8 @@ class EventSpec:
     stop: StopRule | None = None
     removed: str | None = None
     model: str | None = None
+    verbatim: bool = False
+    nest: str | None = None
 
     @property
     def acp_name(self) -> str:
@@ -243,6 +251,8 @@ def _e(
     stop: StopRule | None = None,
     removed: str | None = None,
     model: str | None = None,
+    verbatim: bool = False,
+    nest: str | None = None,
 ) -> EventSpec:
     return EventSpec(
         type_,
@@ -257,6 +267,8 @@ def _e(
         stop,
         removed,
         model,
+        verbatim,
+        nest,
     )
 
 
@@ -610,6 +622,7 @@ CATALOGUE: Final[tuple[EventSpec, ...]] = (
         "mode:str? strategy:str? archived_messages:int? estimated_tokens_before:int? estimated_tokens_after:int? snapshot_asset_id:str? receipt:any",
         A.SESSION_UPDATE,
         "Older messages were summarised to free context.",
+        spread="receipt",
     ),
     _e(
         "transcript_projected",
@@ -624,6 +637,7 @@ CATALOGUE: Final[tuple[EventSpec, ...]] = (
         "reminder_id:str tags:[str] body:str role_hint:str authority:str? rendered_role:str source:str ttl_turns:int|null",
         A.SESSION_UPDATE,
         "A reminder was added to the context.",
+        nest="reminder",
     ),
     _e(
         "handoff",
@@ -867,6 +881,7 @@ CATALOGUE: Final[tuple[EventSpec, ...]] = (
         A.AGENT_EVENT,
         "The turn's phase; a terminal phase carries its outcome.",
         stop=StopRule(path=("outcome", "kind"), table=TERMINAL_OUTCOMES),
+        verbatim=True,
     ),
     _e(
         "session_health",

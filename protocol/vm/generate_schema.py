@@ -20,7 +20,10 @@ END = "<!-- end of catalogue -->"
 
 #: What each route sends, by default and to a client in Harn mode.
 ROUTES: dict[Acp, tuple[str, str]] = {
-    Acp.TEXT: ("`{name}` (text block)", "same"),
+    Acp.TEXT: (
+        "`{name}` (text block)",
+        "same; a message's block with `_meta.harn.visible_text`/`visible_delta`",
+    ),
     Acp.TOOL_CALL: ("`tool_call`, extras in `_meta.harn`", "same"),
     Acp.TOOL_CALL_UPDATE: ("`tool_call_update`, extras in `_meta.harn`", "same"),
     Acp.PLAN: ("`plan`; the plan object in `_meta.harn.plan`", "`plan` + `harnPlan`"),
@@ -33,8 +36,11 @@ ROUTES: dict[Acp, tuple[str, str]] = {
         "`plan`, else `session/update` `progress`",
     ),
     Acp.USER_MESSAGE: ("`user_message_chunk` per block (not the prompt's echo)", "same"),
-    Acp.SESSION_UPDATE: ("`_harn/session_update` `{name}`", "`session/update` `{name}`"),
-    Acp.AGENT_EVENT: ("not forwarded", "`_harn/agentEvent` kind `{name}`"),
+    Acp.SESSION_UPDATE: (
+        "`_harn/session_update` `{name}`, fields in `_meta.harn`",
+        "`session/update` `{name}`, fields in `_meta.harn`",
+    ),
+    Acp.AGENT_EVENT: ("`_harn/agentEvent` kind `{name}`", "same"),
     Acp.COMMANDS: ("`available_commands_update` (session-level)", "same"),
     Acp.MODE: ("`current_mode_update` + `config_option_update` (session-level)", "same"),
     Acp.CONFIG_OPTIONS: ("`config_option_update`, the complete list (session-level)", "same"),

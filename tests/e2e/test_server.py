@@ -374,7 +374,7 @@ def test_a_replayed_log_equals_what_the_editor_saw_live(
         live = [  # the title is the session's, not the log's: replay does not print it
             m
             for m in editor.messages
-            if m.get("method") == "_harn/session_update" or thread_update(m)
+            if m.get("method") in ("_harn/session_update", "_harn/agentEvent") or thread_update(m)
         ]
     replay = subprocess.run(
         [
@@ -392,7 +392,9 @@ def test_a_replayed_log_equals_what_the_editor_saw_live(
     )
     replayed = [json.loads(line) for line in replay.stdout.splitlines()]
     user_chunks = [
-        m for m in replayed if m["params"]["update"].get("sessionUpdate") == "user_message_chunk"
+        m
+        for m in replayed
+        if m["params"].get("update", {}).get("sessionUpdate") == "user_message_chunk"
     ]
     assert [u["params"]["update"]["content"]["text"] for u in user_chunks] == ["first", "second"]
     assert [m for m in replayed if m not in user_chunks] == live

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from support.acp_schema import StrictAcp
-from support.harn_logs import HARN_LOGS, events, leaked_envelope_keys
+from support.harn_logs import HARN_LOGS, beyond_harns_names, events, leaked_envelope_keys
 
 from acp_bridge.vm.catalog import spec_of
 from acp_bridge.vm.events import InvalidEvent, UnknownEvent, decode_event
@@ -57,9 +57,11 @@ def test_a_harn_log_replays_strictly_with_the_users_turn_and_the_plan(
     assert "invalid" not in stderr
     messages: list[dict[str, Any]] = [json.loads(x) for x in result.stdout.splitlines()]
     assert all(leaked_envelope_keys(m) == [] for m in messages)
-    if not harn_mode:  # Harn mode sends Harn's top-level shapes, not valid ACP on purpose
-        for message in messages:
-            assert acp.agent_outbound(message) == [], message
+    for message in messages:
+        problems = acp.agent_outbound(message)
+        # Harn mode sends Harn's extension updates as session/update, as Harn does
+        assert (beyond_harns_names(problems) if harn_mode else problems) == [], message
+        assert leaked_envelope_keys(message) == [], message
     updates = [m["params"]["update"] for m in messages if m["method"] == "session/update"]
     users = [u for u in updates if u["sessionUpdate"] == "user_message_chunk"]
     assert [u["content"] for u in users] == [
@@ -82,9 +84,21 @@ def test_a_harn_log_replays_strictly_with_the_users_turn_and_the_plan(
     assert [e["content"] for e in second] == ["Reproduce", "Patch"]
     tool_updates = [u for u in updates if u["sessionUpdate"] == "tool_call_update"]
     assert tool_updates[0]["rawInput"] == {"path": "src/tokenizer.rs"}
-    if harn_mode:
-        kinds = {m["params"]["kind"] for m in messages if m["method"] == "_harn/agentEvent"}
-        assert {"iteration_start", "iteration_end", "budget_exhausted"} <= kinds
+    kinds = {m["params"]["kind"] for m in messages if m["method"] == "_harn/agentEvent"}
+    assert {"iteration_start", "iteration_end", "budget_exhausted"} <= kinds  # every mode
+    agent_events = [m["params"] for m in messages if m["method"] == "_harn/agentEvent"]
+    if harn_mode:  # Harn's shape since 0.8.17: extras in _meta.harn, replays marked
+        assert not any(m["method"] == "_harn/session_update" for m in messages)
+        assert all(u["_meta"]["harn"]["replayed"] is True for u in updates)
+        assert all(p["replayed"] is True for p in agent_events)
+        extension = [u for u in updates if u["sessionUpdate"] == "worker_update"]
+        assert extension
+        assert all(set(u) == {"sessionUpdate", "_meta"} for u in extension)
+        texts = [u["content"] for u in updates if u["sessionUpdate"] == "agent_message_chunk"]
+        assert texts
+        assert all(t["_meta"]["harn"]["visible_text"] == t["text"] for t in texts)
+    else:
+        assert not any("replayed" in p for p in agent_events)
 
 
 def test_the_newest_tool_fields_travel_in_meta_harn(acp: StrictAcp) -> None:

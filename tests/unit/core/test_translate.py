@@ -9,12 +9,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.acp_schema import StrictAcp
+from support.harn_logs import beyond_harns_names, harn_0_8_17_shape
 from support.paths import DATA
 from support.strategies import from_schema
 from support.wire import mergeable, notes
 
 from acp_bridge.acp.coalesce import Outgoing
-from acp_bridge.core.harn import EXTENSION_UPDATE_TYPES, HARN_UPDATE_METHOD
+from acp_bridge.core.harn import (
+    EXTENSION_UPDATE_TYPES,
+    HARN_AGENT_EVENT_METHOD,
+    HARN_UPDATE_METHOD,
+)
 from acp_bridge.core.translate import Translator, TranslatorOptions
 from acp_bridge.vm.events import (
     AgentEvent,
@@ -36,10 +41,11 @@ def ev(**fields: Any) -> AgentEvent:
     return event
 
 
-def assert_valid(acp: StrictAcp, messages: list[Outgoing]) -> None:
+def assert_valid(acp: StrictAcp, messages: list[Outgoing], harn: bool = False) -> None:
+    """Every message strictly valid (Harn mode: but for Harn's extension update names)."""
     for message in notes(messages):
         problems = acp.agent_outbound(dict(message))
-        assert not problems, (message, problems)
+        assert not (beyond_harns_names(problems) if harn else problems), (message, problems)
 
 
 def updates(messages: list[Outgoing]) -> list[dict[str, Any]]:
@@ -51,11 +57,23 @@ def test_default_mode_output_is_strictly_valid_acp(acp: StrictAcp, pair: dict[st
     translator = Translator(SESSION, TranslatorOptions(cwd="/home/dev/repo"))
     out = translator.translate(ev(**pair["event"]))
     assert_valid(acp, out)
-    if pair["acp"] is None:
-        assert out == []
     for message in notes(out):
-        assert message["method"] in ("session/update", HARN_UPDATE_METHOD)
+        if pair["acp"] is None:  # no ACP update: a loop milestone, Harn's extension
+            assert message["method"] == HARN_AGENT_EVENT_METHOD
+        assert message["method"] in ("session/update", HARN_UPDATE_METHOD, HARN_AGENT_EVENT_METHOD)
         assert message["params"]["sessionId"] == SESSION
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=[p["event"]["type"] for p in PAIRS])
+def test_harn_mode_output_is_strictly_valid_acp(acp: StrictAcp, pair: dict[str, Any]) -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True, cwd="/home/dev/repo"))
+    out = translator.translate(ev(**pair["event"]))
+    assert_valid(acp, out, harn=True)
+    for message in notes(out):
+        assert message["method"] in ("session/update", HARN_AGENT_EVENT_METHOD)
+        update = message["params"].get("update", {})
+        if update.get("sessionUpdate") in EXTENSION_UPDATE_TYPES:
+            assert set(update) == {"sessionUpdate", "_meta"}
 
 
 def test_whole_harn_stream_in_order_is_valid_and_ends_cleanly(acp: StrictAcp) -> None:
@@ -75,7 +93,7 @@ def test_whole_harn_stream_in_order_is_valid_and_ends_cleanly(acp: StrictAcp) ->
 )
 def test_harn_mode_extension_variants_equal_harns_own_adapter(pair: dict[str, Any]) -> None:
     translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
-    assert notes(translator.translate(ev(**pair["event"]))) == [pair["acp"]]
+    assert notes(translator.translate(ev(**pair["event"]))) == [harn_0_8_17_shape(pair["acp"])]
 
 
 @pytest.mark.parametrize(
@@ -88,24 +106,209 @@ def test_default_mode_sends_extension_variants_as_an_extension_notification(
 ) -> None:
     [message] = notes(Translator(SESSION).translate(ev(**pair["event"])))
     assert message["method"] == HARN_UPDATE_METHOD
-    assert message["params"] == pair["acp"]["params"]
+    assert message["params"] == harn_0_8_17_shape(pair["acp"])["params"]
 
 
 @pytest.mark.parametrize(
-    "event_type", ["turn_start", "turn_end", "feedback_injected", "daemon_watchdog_tripped"]
+    ("event_type", "kind"),
+    [
+        ("turn_start", "turn_start"),  # an old tag keeps its old kind, as Harn 0.8.17 sent it
+        ("turn_end", "turn_end"),
+        ("feedback_injected", "feedback_injected"),
+        ("daemon_watchdog_tripped", "daemon_watchdog_tripped"),
+    ],
 )
-def test_internal_variants_are_not_forwarded(event_type: str) -> None:
+@pytest.mark.parametrize("harn", [False, True], ids=["default", "harn"])
+def test_loop_milestones_go_as_harns_agent_event_in_every_mode(
+    acp: StrictAcp, event_type: str, kind: str, harn: bool
+) -> None:
     [pair] = [p for p in PAIRS if p["event"]["type"] == event_type]
-    translator = Translator(SESSION)
-    assert translator.translate(ev(**pair["event"])) == []
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=harn))
+    out = translator.translate(ev(**pair["event"]))
+    assert_valid(acp, out)
+    [message] = notes(out)
+    assert message["method"] == HARN_AGENT_EVENT_METHOD
+    params = message["params"]
+    assert list(params)[-2:] == ["sessionId", "kind"]
+    assert (params["sessionId"], params["kind"]) == (SESSION, kind)
+    assert "replayed" not in params
     assert translator.stop_requested is None
+
+
+#: What Harn 0.8.17's adapter sends for the 0.7.50 pairs without an ACP update, by Harn's
+#: rule (payload camelCased, ``kind`` renamed ``feedbackKind``, then sessionId and kind).
+MILESTONES_0_8_17: dict[str, dict[str, Any]] = {
+    "turn_start": {"iteration": 1, "kind": "turn_start"},
+    "turn_end": {
+        "iteration": 1,
+        "turnInfo": {"tool_names": ["read_file"], "tool_count": 1, "iteration": 1, "failed": False},
+        "kind": "turn_end",
+    },
+    "feedback_injected": {
+        "feedbackKind": "user",
+        "content": "Prefer the smaller diff.",
+        "kind": "feedback_injected",
+    },
+    "budget_exhausted": {"maxIterations": 25, "kind": "budget_exhausted"},
+    "loop_stuck": {
+        "maxNudges": 3,
+        "lastIteration": 9,
+        "tailExcerpt": "I think we are done here.",
+        "kind": "loop_stuck",
+    },
+    "daemon_watchdog_tripped": {
+        "attempts": 60,
+        "elapsedMs": 600000,
+        "kind": "daemon_watchdog_tripped",
+    },
+}
+
+
+@pytest.mark.parametrize("event_type", sorted(MILESTONES_0_8_17))
+@pytest.mark.parametrize("harn", [False, True], ids=["default", "harn"])
+def test_loop_milestones_equal_harns_own_adapter(event_type: str, harn: bool) -> None:
+    [pair] = [p for p in PAIRS if p["event"]["type"] == event_type]
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=harn))
+    [message] = notes(translator.translate(ev(**pair["event"])))
+    expected = {**MILESTONES_0_8_17[event_type], "sessionId": SESSION}
+    assert message == {"jsonrpc": "2.0", "method": HARN_AGENT_EVENT_METHOD, "params": expected}
+
+
+def test_a_turn_phase_goes_in_harns_snake_case(acp: StrictAcp) -> None:
+    translator = Translator(SESSION)
+    out = translator.translate(
+        ev(type="turn_phase_changed", phase="verifying", candidate_reply="c")
+    )
+    assert_valid(acp, out)
+    [message] = notes(out)
+    assert message["params"] == {
+        "phase": "verifying",
+        "candidate_reply": "c",
+        "sessionId": SESSION,
+        "kind": "turn_phase_changed",
+    }
+
+
+def test_a_compaction_receipt_is_lifted_into_meta_harn() -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
+    receipt = {"receipt_id": "r1", "archived_messages": 3, "estimated_tokens_after": 40}
+    [update] = updates(translator.translate(ev(type="transcript_compacted", receipt=receipt)))
+    assert update == {
+        "sessionUpdate": "transcript_compacted",
+        "_meta": {"harn": {"receiptId": "r1", "archivedMessages": 3, "estimatedTokensAfter": 40}},
+    }
+
+
+def test_a_reminder_goes_under_meta_harn_reminder() -> None:
+    translator = Translator(SESSION)
+    reminder = ev(
+        type="reminder_emitted",
+        reminder_id="r",
+        tags=["t"],
+        body="b",
+        role_hint="system",
+        authority="host",
+        rendered_role="system",
+        source="s",
+        ttl_turns=None,
+    )
+    [message] = notes(translator.translate(reminder))
+    assert message["params"]["update"] == {
+        "sessionUpdate": "reminder_emitted",
+        "_meta": {
+            "harn": {
+                "reminder": {
+                    "reminderId": "r",
+                    "tags": ["t"],
+                    "body": "b",
+                    "roleHint": "system",
+                    "authority": "host",
+                    "renderedRole": "system",
+                    "source": "s",
+                    "ttlTurns": None,
+                }
+            }
+        },
+    }
+
+
+def test_an_internal_type_is_never_forwarded() -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
+    health = {"schema_version": 1, "session_id": SESSION, "iteration": None}
+    assert translator.translate(ev(type="session_health", fact=health)) == []
+
+
+@pytest.mark.parametrize(("status", "terminal"), [("stopped", True), ("running", False)])
+def test_a_stopped_worker_is_terminal_and_an_absent_audit_is_omitted(
+    status: str, terminal: bool
+) -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
+    worker = ev(
+        type="worker_update",
+        worker_id="w",
+        event="WorkerStopped",
+        status=status,
+        metadata={},
+        audit=None,
+    )
+    [update] = updates(translator.translate(worker))
+    assert update["_meta"]["harn"]["terminal"] is terminal
+    assert "audit" not in update["_meta"]["harn"]
+
+
+def test_harn_mode_message_chunks_carry_visible_text(acp: StrictAcp) -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
+    out = translator.translate(ev(type="agent_message_chunk", content="<think>hm</think>Done."))
+    out += translator.translate(ev(type="agent_thought_chunk", content="Also."))
+    assert_valid(acp, out)
+    # a message chunk is a finished line (Harn's shape); a thought chunk stays plain
+    assert [isinstance(entry, bytes) for entry in out] == [False, True, False]
+    assert [u["content"] for u in updates(out)] == [
+        {"type": "text", "text": "hm"},
+        {
+            "type": "text",
+            "text": "Done.",
+            "_meta": {"harn": {"visible_text": "Done.", "visible_delta": "Done."}},
+        },
+        {"type": "text", "text": "Also."},
+    ]
+
+
+def test_harn_mode_marks_what_a_replay_sends(acp: StrictAcp) -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True), replaying=True)
+    out = translator.translate(ev(type="agent_message_chunk", content="Hi."))
+    out += translator.translate(ev(type="skill_activated", skill_name="s", iteration=1, reason="r"))
+    out += translator.translate(ev(type="iteration_start", iteration=1))
+    out += translator.user_prompt([{"type": "text", "text": "Go"}])
+    assert_valid(acp, out, harn=True)
+    messages = notes(out)
+    assert [m["params"]["update"]["_meta"]["harn"]["replayed"] for m in messages[:2]] == [
+        True,
+        True,
+    ]
+    assert messages[0]["params"]["update"]["content"]["_meta"]["harn"]["visible_text"] == "Hi."
+    assert messages[1]["params"]["update"]["_meta"]["harn"]["skillName"] == "s"
+    assert messages[2]["params"]["replayed"] is True
+    assert messages[3]["params"]["update"]["_meta"] == {"harn": {"replayed": True}}
+    translator.go_live()
+    [live] = notes(translator.translate(ev(type="iteration_start", iteration=2)))
+    assert "replayed" not in live["params"]
+
+
+def test_the_default_mode_never_marks_a_replay() -> None:
+    translator = Translator(SESSION, replaying=True)
+    out = translator.translate(ev(type="agent_message_chunk", content="Hi."))
+    out += translator.translate(ev(type="iteration_start", iteration=1))
+    assert not isinstance(out[0], bytes)  # still a plain chunk: it may merge
+    assert "replayed" not in notes(out)[1]["params"]
 
 
 @pytest.mark.parametrize("event_type", ["budget_exhausted", "loop_stuck"])
 def test_budget_and_loop_stuck_end_the_turn_with_max_turn_requests(event_type: str) -> None:
     [pair] = [p for p in PAIRS if p["event"]["type"] == event_type]
     translator = Translator(SESSION)
-    assert translator.translate(ev(**pair["event"])) == []
+    [message] = notes(translator.translate(ev(**pair["event"])))
+    assert message["method"] == HARN_AGENT_EVENT_METHOD
     assert translator.stop_requested == "max_turn_requests"
     translator.end_turn("max_turn_requests")
     assert translator.stop_requested is None
@@ -302,7 +505,7 @@ def test_end_of_turn_closes_every_open_tool_call(acp: StrictAcp) -> None:
     assert translator.end_turn("end_turn") == []
 
 
-def test_harn_extra_fields_travel_in_meta_by_default_and_top_level_in_harn_mode(
+def test_harn_extra_fields_travel_in_meta_harn_in_every_mode(
     acp: StrictAcp,
 ) -> None:
     raw = {
@@ -321,8 +524,27 @@ def test_harn_extra_fields_travel_in_meta_by_default_and_top_level_in_harn_mode(
     harn = Translator(SESSION, TranslatorOptions(harn_extensions=True))
     harn.translate(ev(type="tool_call", tool_call_id="c"))
     [update] = updates(harn.translate(ev(**raw)))
-    assert update["durationMs"] == 14
-    assert update["executor"] == "harn_builtin"
+    assert update["_meta"] == {"harn": {"durationMs": 14, "executor": "harn_builtin"}}
+    assert "durationMs" not in update
+
+
+@pytest.mark.parametrize(
+    ("executor", "sent"),
+    [
+        ({"kind": "harn_builtin"}, "harn_builtin"),
+        ({"kind": "host_bridge"}, "host_bridge"),
+        ({"kind": "provider_native"}, "provider_native"),
+        ({"kind": "mcp_server", "server_name": "fs"}, {"kind": "mcp_server", "serverName": "fs"}),
+    ],
+)
+def test_an_executor_goes_as_harn_sends_it(executor: dict[str, Any], sent: Any) -> None:
+    translator = Translator(SESSION)
+    translator.translate(ev(type="tool_call", tool_call_id="c"))
+    update_event = ev(
+        type="tool_call_update", tool_call_id="c", status="completed", executor=executor
+    )
+    [update] = updates(translator.translate(update_event))
+    assert update["_meta"]["harn"]["executor"] == sent
 
 
 def test_plan_entries_get_valid_priority_and_status(acp: StrictAcp) -> None:
@@ -503,12 +725,15 @@ def test_a_user_message_is_sent_unless_it_repeats_the_turns_prompt(acp: StrictAc
 def test_a_terminal_phase_decides_the_stop_reason(outcome: Any, stop: str | None) -> None:
     translator = Translator(SESSION)
     phase = ev(type="turn_phase_changed", phase="terminal", reply="Done.", outcome=outcome)
-    assert translator.translate(phase) == []  # a loop milestone: Harn mode only
+    [message] = notes(translator.translate(phase))  # a loop milestone, in every mode
+    assert message["method"] == HARN_AGENT_EVENT_METHOD
+    assert message["params"]["kind"] == "turn_phase_changed"
     assert translator.stop_requested == stop
 
 
-def test_a_budget_circuit_breaker_ends_the_turn() -> None:
-    translator = Translator(SESSION, TranslatorOptions(harn_extensions=True))
+@pytest.mark.parametrize("harn", [False, True], ids=["default", "harn"])
+def test_a_budget_circuit_breaker_ends_the_turn(harn: bool) -> None:
+    translator = Translator(SESSION, TranslatorOptions(harn_extensions=harn))
     breaker = ev(type="budget_circuit_breaker", kind="cost", consecutive_count=3, paused_for_ms=5)
     [message] = notes(translator.translate(breaker))
     assert message == {
