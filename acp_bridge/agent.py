@@ -24,6 +24,7 @@ from acp_bridge.acp.params import (
     PromptParams,
     SessionIdParams,
     SetConfigOptionParams,
+    SetModelParams,
     SetModeParams,
     StrictLoadSessionParams,
     parse_params,
@@ -138,7 +139,9 @@ class Agent:
             ("session/close", self.close_session),
             ("session/delete", self.delete_session),
             ("authenticate", self.authenticate),
+            ("logout", self.logout),
             ("session/set_mode", self.set_mode),
+            ("session/set_model", self.set_model),
             ("session/set_config_option", self.set_config_option),
             (STATUS_METHOD, self.status),
         ):
@@ -200,27 +203,46 @@ class Agent:
             terminal_meta=isinstance(meta, dict) and meta.get("terminal_output") is True,
         )
         manifest = self.manifest
+        capabilities: JsonObject = {
+            "loadSession": True,
+            "promptCapabilities": manifest.promptCapabilities.model_dump(),
+            "mcpCapabilities": manifest.mcpCapabilities.model_dump(),
+            "sessionCapabilities": {
+                "list": {},
+                "resume": {},
+                "close": {},
+                "delete": {},
+                "additionalDirectories": {},
+            },
+            "_meta": {
+                HARN_META_KEY: harn_capabilities(sessions.options.harn_extensions),
+                "acp_bridge": {"version": __version__, "statusMethod": STATUS_METHOD},
+            },
+        }
+        if manifest.authMethods:  # a declared login can be ended
+            capabilities["auth"] = {"logout": {}}
         return {
             "protocolVersion": PROTOCOL_VERSION,
-            "agentCapabilities": {
-                "loadSession": True,
-                "promptCapabilities": manifest.promptCapabilities.model_dump(),
-                "mcpCapabilities": manifest.mcpCapabilities.model_dump(),
-                "sessionCapabilities": {
-                    "list": {},
-                    "resume": {},
-                    "close": {},
-                    "delete": {},
-                    "additionalDirectories": {},
-                },
-                "_meta": {
-                    HARN_META_KEY: harn_capabilities(sessions.options.harn_extensions),
-                    "acp_bridge": {"version": __version__, "statusMethod": STATUS_METHOD},
-                },
-            },
+            "agentCapabilities": capabilities,
             "authMethods": declared.auth_methods(manifest),
             "agentInfo": declared.agent_info(manifest, __version__),
         }
+
+    def logout(self, params: JsonObject) -> JsonObject:
+        """``logout``: forget the chosen login; VMs started from now get none.
+
+        Advertised (``agentCapabilities.auth.logout``) only when the manifest declares
+        logins: the bridge's own local method has nothing to log out of.
+
+        Raises:
+            RpcError: -32602, the agent declares no login.
+        """
+        if not self.manifest.authMethods:
+            raise RpcError(
+                jsonrpc.INVALID_PARAMS, "Invalid params: this agent declares no login to end"
+            )
+        self.sessions.auth_method_id = None
+        return {}
 
     def authenticate(self, params: JsonObject) -> JsonObject:
         """``authenticate``: remember the chosen method; every VM started from now gets it.
@@ -289,6 +311,18 @@ class Agent:
         request = parse_params(SetModeParams, params)
         runtime = self.sessions.get(request.session_id)
         choices = await runtime.choose(lambda c: c.set_mode(request.session_id, request.mode_id))
+        self._session_update(request.session_id, config_option_update(choices.options()))
+        return {}
+
+    async def set_model(self, params: JsonObject) -> JsonObject:
+        """``session/set_model``, the legacy model switch: sets the ``model`` option.
+
+        Clients that still speak it (it predates config options) reach the same choice as
+        ``session/set_config_option``; clients of options hear of it.
+        """
+        request = parse_params(SetModelParams, params)
+        runtime = self.sessions.get(request.session_id)
+        choices = await runtime.choose(lambda c: c.set_model(request.session_id, request.model_id))
         self._session_update(request.session_id, config_option_update(choices.options()))
         return {}
 

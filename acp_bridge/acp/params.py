@@ -58,6 +58,13 @@ class SetModeParams(Inbound):
     mode_id: str = Field(alias="modeId")
 
 
+class SetModelParams(Inbound):
+    """``session/set_model`` (legacy, unstable in ACP v1)."""
+
+    session_id: str = Field(alias="sessionId")
+    model_id: str = Field(alias="modelId")
+
+
 class SetConfigOptionParams(Inbound):
     """``session/set_config_option``: ``value`` a value id, or a boolean with ``type``."""
 

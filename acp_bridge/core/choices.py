@@ -178,6 +178,20 @@ class Choices:
             raise _refusal("this agent declares no modes", "modeId")
         return self._choose(session_id, option_id, mode_id, "modeId")
 
+    def set_model(self, session_id: str, model_id: str) -> Change:
+        """Choose the model ``model_id`` (the legacy ``session/set_model``).
+
+        The model is the option of category ``model``; choosing it this way is choosing
+        that option.
+
+        Raises:
+            RpcError: -32602, no model option was declared or ``model_id`` is not a value.
+        """
+        option = next((o for o in self.manifest.configOptions if o.category == "model"), None)
+        if option is None:
+            raise _refusal("this agent declares no model option", "modelId")
+        return self._choose(session_id, option.id, model_id, "modelId")
+
     def set_option(self, session_id: str, config_id: str, value: Any) -> Change:
         """Give the option ``config_id`` the value ``value``.
 

@@ -403,3 +403,65 @@ def test_commands_follow_the_session_answer_and_come_again_after_a_load(tmp_path
         assert title["params"]["update"] == {"sessionUpdate": "session_info_update", "title": "hi"}
         editor.close()
         assert editor.problems() == []
+
+
+def test_logout_ends_a_declared_login_for_the_vms_started_after_it(tmp_path: Path) -> None:
+    payload = tmp_path / "requests.jsonl"
+    manifest = manifest_file(tmp_path)
+    vm = recording_exec_vm(payload)
+    with FakeEditor("--vm-exec", vm, "--vm-manifest", manifest, log_dir=tmp_path / "l") as editor:
+        caps = editor.initialize()["agentCapabilities"]
+        assert caps["auth"] == {"logout": {}}
+        sid = editor.new_session(tmp_path)
+        prompt = {"sessionId": sid, "prompt": [{"type": "text", "text": "x"}]}
+        assert editor.call("authenticate", {"methodId": "login"}) == {}
+        editor.call("session/prompt", prompt)
+        assert editor.call("logout", {}) == {}
+        editor.call("session/prompt", prompt)
+        editor.close()
+        assert editor.problems() == []
+    logged_in, logged_out = (json.loads(line) for line in payload.read_text().splitlines())
+    assert logged_in["authMethodId"] == "login"
+    assert "authMethodId" not in logged_out
+
+
+def test_without_a_declared_login_there_is_no_logout(tmp_path: Path) -> None:
+    with FakeEditor("--vm-exec", "true", log_dir=tmp_path) as editor:
+        assert "auth" not in editor.initialize()["agentCapabilities"]
+        error = editor.wait_response(editor.request("logout", {}))["error"]
+        assert error["code"] == -32602
+        assert "declares no login" in error["message"]
+        editor.close()
+        assert editor.problems() == []
+
+
+def test_the_legacy_model_switch_sets_the_model_option(tmp_path: Path) -> None:
+    manifest = manifest_file(tmp_path, CHOOSING)
+    args = ("--vm-exec", "true", "--vm-manifest", manifest)
+    # session/set_model is not in ACP's stable schema: the client's request is not checked.
+    with FakeEditor(*args, log_dir=tmp_path, strict=False) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        assert editor.call("session/set_model", {"sessionId": sid, "modelId": "m2"}) == {}
+        update = editor.wait_for(lambda m: update_kind(m) == "config_option_update")
+        assert values(update["params"]["update"]["configOptions"])["model"] == "m2"
+        resumed = editor.call(
+            "session/resume", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []}
+        )
+        assert values(resumed["configOptions"])["model"] == "m2"
+        refused = editor.wait_response(
+            editor.request("session/set_model", {"sessionId": sid, "modelId": "m9"})
+        )["error"]
+        assert refused["code"] == -32602
+        assert refused["data"] == {"field": "modelId"}
+        editor.close()
+    no_model = manifest_file(tmp_path, {"modes": MANIFEST["modes"]})
+    args = ("--vm-exec", "true", "--vm-manifest", no_model)
+    with FakeEditor(*args, log_dir=tmp_path / "n", strict=False) as editor:
+        editor.initialize()
+        sid = editor.new_session(tmp_path)
+        refused = editor.wait_response(
+            editor.request("session/set_model", {"sessionId": sid, "modelId": "m1"})
+        )["error"]
+        assert "declares no model option" in refused["message"]
+        editor.close()
