@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
@@ -29,7 +29,8 @@ from acp_bridge.acp.params import (
     StrictLoadSessionParams,
     parse_params,
 )
-from acp_bridge.acp.updates import PROTOCOL_VERSION, SESSION_UPDATE
+from acp_bridge.acp.updates import PROTOCOL_VERSION
+from acp_bridge.core.choices import shown
 from acp_bridge.core.harn import HARN_META_KEY, harn_capabilities
 from acp_bridge.core.translate import TranslatorOptions
 from acp_bridge.editor_gateway import EditorGateway
@@ -201,6 +202,7 @@ class Agent:
             notices=isinstance(session_caps, dict)
             and isinstance(session_caps.get("notices"), dict),
             terminal_meta=isinstance(meta, dict) and meta.get("terminal_output") is True,
+            boolean_options=_takes_booleans(session_caps),
         )
         manifest = self.manifest
         capabilities: JsonObject = {
@@ -295,7 +297,14 @@ class Agent:
     def _offers(self, session_id: str) -> JsonObject:
         """What a session answer says the session offers: its modes and options."""
         choices = self.sessions.get(session_id).choices
-        return {} if choices is None else choices.offers()
+        if choices is None:
+            return {}
+        offers = choices.offers()
+        if "configOptions" in offers:
+            offers["configOptions"] = shown(
+                offers["configOptions"], self.sessions.options.boolean_options
+            )
+        return offers
 
     def _state(self, session_id: str, *, reopened: bool = False) -> list[bytes]:
         """What follows a session's answer: where it stands (never before the answer).
@@ -349,12 +358,11 @@ class Agent:
             self._session_update(
                 session_id, {"sessionUpdate": "current_mode_update", "currentModeId": mode}
             )
-        return {"configOptions": choices.options()}
+        return {"configOptions": shown(choices.options(), self.sessions.options.boolean_options)}
 
     def _session_update(self, session_id: str, update: JsonObject) -> None:
         """Send one session-level update (allowed any time after the session's answer)."""
-        params = {"sessionId": session_id, "update": update}
-        self.outbox.put_nowait(jsonrpc.encode(jsonrpc.notification(SESSION_UPDATE, params)))
+        self.outbox.put_nowait(self.sessions.get(session_id).core.translator.session_update(update))
 
     async def list_sessions(self, params: JsonObject) -> JsonObject:
         """``session/list``: every logged session, newest first, optionally for one cwd."""
@@ -415,6 +423,12 @@ class Agent:
         """Cancel every turn, stop every VM, close every log, abort what still runs."""
         await self.sessions.shutdown()
         self.editor.cancel_all()
+
+
+def _takes_booleans(session_caps: Any) -> bool:
+    """Whether the client advertised ``session.configOptions.boolean``."""
+    options = session_caps.get("configOptions") if isinstance(session_caps, dict) else None
+    return isinstance(options, dict) and isinstance(options.get("boolean"), dict)
 
 
 def config_option_update(options: list[JsonObject]) -> JsonObject:

@@ -240,3 +240,12 @@ def _shown(value: Any) -> str:
 
 def _refusal(problem: str, field_name: str) -> RpcError:
     return RpcError(INVALID_PARAMS, f"Invalid params: {problem}", {"field": field_name})
+
+
+def shown(options: list[JsonObject], boolean: bool) -> list[JsonObject]:
+    """The options a client is shown: boolean ones only if it takes them.
+
+    ACP's boolean options are a client capability (``session.configOptions.boolean``); a
+    client without it gets the select options only.
+    """
+    return options if boolean else [o for o in options if o.get("type") != "boolean"]

@@ -29,7 +29,7 @@ Rule: nothing in this module performs I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from acp_bridge.acp.updates import STOP_REASONS, JsonObject, StopReason
@@ -114,7 +114,7 @@ class Replayer:
         if found is None:
             options = self.options
             if cwd is not None and options.cwd is None:
-                options = TranslatorOptions(harn_extensions=options.harn_extensions, cwd=cwd)
+                options = replace(options, cwd=cwd)
             found = self._translators[session_id] = Translator(session_id, options, replaying=True)
             found.offers.choices = self.base_choices
         return found

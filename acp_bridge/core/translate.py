@@ -84,6 +84,7 @@ from acp_bridge.acp.updates import (
     ToolKind,
 )
 from acp_bridge.core import toolcalls as tools
+from acp_bridge.core.choices import shown
 from acp_bridge.core.harn import (
     HARN_AGENT_EVENT_METHOD,
     HARN_META_KEY,
@@ -168,6 +169,8 @@ class TranslatorOptions:
             as ``session/update``, visible text, replay markers.
         cwd: The session's working directory, to make relative paths absolute.
         notices: The client takes ACP's ``notice`` updates (``session.notices``).
+        boolean_options: The client takes boolean config options
+            (``session.configOptions.boolean``); without it they are left out.
         terminal_meta: The client renders a VM's own terminals from ``_meta.terminal_*``
             (``clientCapabilities._meta.terminal_output``).
     """
@@ -176,6 +179,7 @@ class TranslatorOptions:
     cwd: str | None = None
     notices: bool = False
     terminal_meta: bool = False
+    boolean_options: bool = False
 
 
 @dataclass(slots=True)
@@ -656,6 +660,11 @@ class Translator:
         """
         if self._harn and self.replaying:
             update = _marked(update)
+        if update.get("sessionUpdate") == "config_option_update":
+            options = update.get("configOptions")
+            if isinstance(options, list):
+                shown_options = shown(options, self.options.boolean_options)
+                update = {**update, "configOptions": shown_options}
         return jsonrpc.encode(
             {
                 "jsonrpc": "2.0",

@@ -193,6 +193,8 @@ def test_a_bad_manifest_stops_the_bridge_at_start_naming_file_and_problem(
 # --------------------------------------------------------------------------- choosing
 
 CHOOSING = {**MANIFEST, "configOptions": [*MANIFEST["configOptions"], WEB]}
+#: A client that takes boolean options (the others are not shown them).
+TAKES_BOOLEANS: dict[str, Any] = {"session": {"configOptions": {"boolean": {}}}}
 
 
 def values(options: list[dict[str, Any]]) -> dict[str, Any]:
@@ -209,7 +211,7 @@ def test_exec_mode_choices_reach_every_prompt_and_survive_a_new_bridge(tmp_path:
     args = ("--vm-exec", recording_exec_vm(payload), "--vm-manifest", manifest)
     logs = tmp_path / "logs"
     with FakeEditor(*args, log_dir=logs) as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         answer = editor.call(
             "session/set_config_option", {"sessionId": sid, "configId": "model", "value": "m2"}
@@ -230,7 +232,7 @@ def test_exec_mode_choices_reach_every_prompt_and_survive_a_new_bridge(tmp_path:
     assert request["modeId"] == "code"
     assert request["configValues"] == {"model": "m2", "web": True}
     with FakeEditor(*args, log_dir=logs) as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         params = {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []}
         loaded = editor.call("session/load", params)
         assert loaded["modes"]["currentModeId"] == "code"
@@ -246,7 +248,7 @@ def test_exec_mode_choices_reach_every_prompt_and_survive_a_new_bridge(tmp_path:
 def test_choosing_the_mode_as_an_option_tells_clients_of_modes(tmp_path: Path) -> None:
     manifest = manifest_file(tmp_path, CHOOSING)
     with FakeEditor("--vm-exec", "true", "--vm-manifest", manifest, log_dir=tmp_path) as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         params = {"sessionId": sid, "configId": "mode", "value": "code"}
         answer = editor.call("session/set_config_option", params)
@@ -274,7 +276,7 @@ def test_a_choice_not_declared_is_refused_and_nothing_changes(
 ) -> None:
     manifest = manifest_file(tmp_path, CHOOSING)
     with FakeEditor("--vm-exec", "true", "--vm-manifest", manifest, log_dir=tmp_path) as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         error = editor.wait_response(editor.request(method, {"sessionId": sid, **params}))["error"]
         assert error["code"] == -32602
@@ -292,7 +294,7 @@ def test_a_boolean_choice_that_is_not_a_boolean_is_refused(tmp_path: Path) -> No
     manifest = manifest_file(tmp_path, CHOOSING)
     args = ("--vm-exec", "true", "--vm-manifest", manifest)
     with FakeEditor(*args, log_dir=tmp_path, strict=False) as editor:  # the request is invalid
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         params = {"sessionId": sid, "configId": "web", "type": "boolean", "value": "yes"}
         error = editor.wait_response(editor.request("session/set_config_option", params))["error"]
@@ -303,7 +305,7 @@ def test_a_boolean_choice_that_is_not_a_boolean_is_refused(tmp_path: Path) -> No
 
 def test_without_declarations_choices_are_refused(tmp_path: Path) -> None:
     with FakeEditor("--vm-exec", "true", log_dir=tmp_path) as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         for method, params in (
             ("session/set_mode", {"modeId": "ask"}),
@@ -321,7 +323,7 @@ def test_session_mode_choices_are_told_the_vm_and_a_refusal_changes_nothing(
 ) -> None:
     manifest = manifest_file(tmp_path, CHOOSING)
     with FakeEditor("--vm", SESSION_VM, "--vm-manifest", manifest, log_dir=tmp_path) as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         params = {"sessionId": sid, "configId": "model", "value": "m2"}
         editor.call("session/set_config_option", params)
@@ -337,7 +339,7 @@ def test_session_mode_choices_are_told_the_vm_and_a_refusal_changes_nothing(
         assert editor.problems() == []
     refusing = SESSION_VM + " --refuse-config"
     with FakeEditor("--vm", refusing, "--vm-manifest", manifest, log_dir=tmp_path / "r") as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         params = {"sessionId": sid, "configId": "model", "value": "m2"}
         error = editor.wait_response(editor.request("session/set_config_option", params))["error"]
@@ -354,7 +356,7 @@ def test_session_mode_choices_are_told_the_vm_and_a_refusal_changes_nothing(
 def test_a_restarted_session_vm_starts_with_the_choices(tmp_path: Path) -> None:
     manifest = manifest_file(tmp_path, CHOOSING)
     with FakeEditor("--vm", SESSION_VM, "--vm-manifest", manifest, log_dir=tmp_path) as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         editor.call("session/set_mode", {"sessionId": sid, "modeId": "code"})
         editor.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
@@ -377,7 +379,7 @@ def test_commands_follow_the_session_answer_and_come_again_after_a_load(tmp_path
     manifest = manifest_file(tmp_path, {"commands": commands})
     args = ("--vm-exec", "true", "--vm-manifest", manifest)
     with FakeEditor(*args, log_dir=tmp_path / "logs") as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         update = editor.wait_for(lambda m: update_kind(m) == "available_commands_update")
         at = next(i for i, m in enumerate(editor.messages) if m is update)
@@ -392,7 +394,7 @@ def test_commands_follow_the_session_answer_and_come_again_after_a_load(tmp_path
         editor.close()
         assert editor.problems() == []
     with FakeEditor(*args, log_dir=tmp_path / "logs") as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         editor.call("session/load", {"sessionId": sid, "cwd": str(tmp_path), "mcpServers": []})
         update = editor.wait_for(lambda m: update_kind(m) == "available_commands_update")
         at = next(i for i, m in enumerate(editor.messages) if m is update)
@@ -440,7 +442,7 @@ def test_the_legacy_model_switch_sets_the_model_option(tmp_path: Path) -> None:
     args = ("--vm-exec", "true", "--vm-manifest", manifest)
     # session/set_model is not in ACP's stable schema: the client's request is not checked.
     with FakeEditor(*args, log_dir=tmp_path, strict=False) as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         assert editor.call("session/set_model", {"sessionId": sid, "modelId": "m2"}) == {}
         update = editor.wait_for(lambda m: update_kind(m) == "config_option_update")
@@ -458,10 +460,27 @@ def test_the_legacy_model_switch_sets_the_model_option(tmp_path: Path) -> None:
     no_model = manifest_file(tmp_path, {"modes": MANIFEST["modes"]})
     args = ("--vm-exec", "true", "--vm-manifest", no_model)
     with FakeEditor(*args, log_dir=tmp_path / "n", strict=False) as editor:
-        editor.initialize()
+        editor.initialize(**TAKES_BOOLEANS)
         sid = editor.new_session(tmp_path)
         refused = editor.wait_response(
             editor.request("session/set_model", {"sessionId": sid, "modelId": "m1"})
         )["error"]
         assert "declares no model option" in refused["message"]
         editor.close()
+
+
+def test_a_client_that_takes_no_boolean_options_is_not_shown_them(tmp_path: Path) -> None:
+    manifest = manifest_file(tmp_path, CHOOSING)
+    with FakeEditor("--vm-exec", "true", "--vm-manifest", manifest, log_dir=tmp_path) as editor:
+        editor.initialize()
+        new = editor.call("session/new", {"cwd": str(tmp_path), "mcpServers": []})
+        assert [o["id"] for o in new["configOptions"]] == ["model", "mode"]
+        sid = new["sessionId"]
+        params = {"sessionId": sid, "configId": "model", "value": "m2"}
+        answer = editor.call("session/set_config_option", params)
+        assert [o["id"] for o in answer["configOptions"]] == ["model", "mode"]
+        editor.call("session/set_mode", {"sessionId": sid, "modeId": "code"})
+        update = editor.wait_for(lambda m: update_kind(m) == "config_option_update")
+        assert [o["id"] for o in update["params"]["update"]["configOptions"]] == ["model", "mode"]
+        editor.close()
+        assert editor.problems() == []

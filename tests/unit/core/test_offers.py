@@ -122,7 +122,7 @@ def test_a_mode_not_declared_is_refused_and_counted() -> None:
 
 
 def test_the_vms_option_list_replaces_the_declared_one(acp: StrictAcp) -> None:
-    translator = opened()
+    translator = opened(boolean_options=True)
     options = [
         {
             "type": "select",
@@ -329,8 +329,25 @@ def test_terminal_output_as_text_for_other_clients(acp: StrictAcp) -> None:
     assert translator.translate(terminal()) == []  # nothing new, nothing sent
 
 
-def test_without_a_declaration_an_option_list_is_still_checked_and_sent(acp: StrictAcp) -> None:
+def test_a_client_that_takes_no_boolean_options_gets_the_others(acp: StrictAcp) -> None:
     translator = Translator(SESSION)
+    translator.open_session()
+    listed = [
+        {"type": "boolean", "id": "web", "name": "Web", "currentValue": False},
+        {
+            "type": "select",
+            "id": "m",
+            "name": "M",
+            "currentValue": "a",
+            "options": [{"value": "a", "name": "A"}],
+        },
+    ]
+    [update] = updates(acp, translator.translate(ev(type="config_options", config_options=listed)))
+    assert update == {"sessionUpdate": "config_option_update", "configOptions": listed[1:]}
+
+
+def test_without_a_declaration_an_option_list_is_still_checked_and_sent(acp: StrictAcp) -> None:
+    translator = Translator(SESSION, TranslatorOptions(boolean_options=True))
     translator.open_session()
     good = [{"type": "boolean", "id": "web", "name": "Web", "currentValue": False}]
     [update] = updates(acp, translator.translate(ev(type="config_options", config_options=good)))
