@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from acp_bridge.acp.stdio import Outbox
     from acp_bridge.acp.updates import JsonObject
+    from acp_bridge.core.choices import Change, Choices
     from acp_bridge.counters import CounterName, Counters
     from acp_bridge.jsonrpc.framing import LineTooLong
     from acp_bridge.settings import Settings
@@ -318,9 +319,9 @@ class Agent:
     async def set_mode(self, params: JsonObject) -> JsonObject:
         """``session/set_mode``: change the mode; clients of options hear of it too."""
         request = parse_params(SetModeParams, params)
-        runtime = self.sessions.get(request.session_id)
-        choices = await runtime.choose(lambda c: c.set_mode(request.session_id, request.mode_id))
-        self._session_update(request.session_id, config_option_update(choices.options()))
+        await self._choose(
+            request.session_id, lambda c: c.set_mode(request.session_id, request.mode_id)
+        )
         return {}
 
     async def set_model(self, params: JsonObject) -> JsonObject:
@@ -330,10 +331,15 @@ class Agent:
         ``session/set_config_option``; clients of options hear of it.
         """
         request = parse_params(SetModelParams, params)
-        runtime = self.sessions.get(request.session_id)
-        choices = await runtime.choose(lambda c: c.set_model(request.session_id, request.model_id))
-        self._session_update(request.session_id, config_option_update(choices.options()))
+        await self._choose(
+            request.session_id, lambda c: c.set_model(request.session_id, request.model_id)
+        )
         return {}
+
+    async def _choose(self, session_id: str, change_of: Callable[[Choices], Change]) -> None:
+        """Make a change the editor asked for; tell clients of options the whole list."""
+        choices = await self.sessions.get(session_id).choose(change_of)
+        self._session_update(session_id, config_option_update(choices.options()))
 
     async def set_config_option(self, params: JsonObject) -> JsonObject:
         """``session/set_config_option``: answered with the complete option list.

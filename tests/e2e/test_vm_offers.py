@@ -17,25 +17,14 @@ from typing import Any
 
 import pytest
 from support.editor import FakeEditor
+from support.manifests import MODEL, MODES
 from support.paths import VMS
 
 pytestmark = pytest.mark.e2e
 
 MANIFEST: dict[str, Any] = {
-    "modes": {
-        "currentModeId": "ask",
-        "availableModes": [{"id": "ask", "name": "Ask"}, {"id": "code", "name": "Code"}],
-    },
-    "configOptions": [
-        {
-            "type": "select",
-            "id": "model",
-            "name": "Model",
-            "category": "model",
-            "currentValue": "m1",
-            "options": [{"value": "m1", "name": "Model 1"}, {"value": "m2", "name": "Model 2"}],
-        }
-    ],
+    "modes": MODES,
+    "configOptions": [MODEL],
     "commands": [{"name": "declared", "description": "From the manifest"}],
 }
 COMMANDS = [{"name": "review", "description": "Review the diff", "input": {"hint": "focus"}}]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.editor import SESSION_LEVEL
 from support.paths import TOOLS
 from support.tools.transcripts import cancel_answer_delays, check_records, read_transcript
 
@@ -279,16 +280,6 @@ def test_typescript_sdk_client(agent: AgentUnderTest, workspace: Path) -> None:
 
 #: Updates about the session rather than its thread: sent again after a load's answer
 #: (which may arrive before or after the client reads it), never in the replayed history.
-SESSION_LEVEL = frozenset(
-    {
-        "session_info_update",
-        "available_commands_update",
-        "config_option_update",
-        "current_mode_update",
-        "usage_update",
-        "notice",
-    }
-)
 
 
 def replay_of(live: dict[str, Any]) -> dict[str, int]:

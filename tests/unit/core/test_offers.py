@@ -13,6 +13,7 @@ from typing import Any, cast
 import orjson
 import pytest
 from support.acp_schema import StrictAcp
+from support.manifests import MODEL, MODES
 from support.wire import notes
 
 from acp_bridge.acp.coalesce import Outgoing
@@ -25,24 +26,7 @@ from acp_bridge.vm.events import AgentEvent, InvalidEvent, UnknownEvent, decode_
 from acp_bridge.vm.manifest import Manifest
 
 SESSION = "7f3c2a9e-1b4d-4c8e-9a55-0d2e6b1f8c33"
-MANIFEST = Manifest.model_validate(
-    {
-        "modes": {
-            "currentModeId": "ask",
-            "availableModes": [{"id": "ask", "name": "Ask"}, {"id": "code", "name": "Code"}],
-        },
-        "configOptions": [
-            {
-                "type": "select",
-                "id": "model",
-                "name": "Model",
-                "category": "model",
-                "currentValue": "m1",
-                "options": [{"value": "m1", "name": "M1"}, {"value": "m2", "name": "M2"}],
-            }
-        ],
-    }
-)
+MANIFEST = Manifest.model_validate({"modes": MODES, "configOptions": [MODEL]})
 COMMANDS = [{"name": "review", "description": "Review", "input": {"hint": "focus"}}]
 
 
