@@ -171,9 +171,9 @@ def prompt(pipe: Pipe, text: str, *extra: dict[str, Any]) -> int:
     return pipe.request("session/prompt", {"sessionId": SESSION, "prompt": blocks})
 
 
-#: The events of what a VM offers (issue 15), checked by the ``test_offers_*`` tests and
-#: left out of :func:`events_of`. The bridge's decoder learns them on another branch: until
-#: that is merged it reads them as unknown events.
+#: The events of what a VM offers (commands, mode, options, title, usage, notices, its own
+#: terminals), checked by the ``test_offers_*`` tests and left out of :func:`events_of`,
+#: which returns the conversation's events.
 OFFER_EVENTS = frozenset(
     {
         "available_commands",
@@ -188,16 +188,15 @@ OFFER_EVENTS = frozenset(
 
 
 def events_of(messages: list[dict[str, Any]]) -> list[AgentEvent]:
-    """Decode every session/event but the offers; fail on anything else or undecodable."""
+    """Decode every session/event; fail on anything else or undecodable; leave out offers."""
     events: list[AgentEvent] = []
     for message in messages:
         assert message.get("method") == "session/event", message
-        if message["params"]["event"].get("type") in OFFER_EVENTS:
-            continue
         decoded = decode_event(message["params"]["event"])
         assert not isinstance(decoded, UnknownEvent | InvalidEvent), decoded
         assert decoded.session_id == SESSION
-        events.append(decoded)
+        if decoded.type not in OFFER_EVENTS:
+            events.append(decoded)
     return events
 
 
