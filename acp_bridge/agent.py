@@ -27,6 +27,7 @@ from acp_bridge.acp.params import (
     SetModelParams,
     SetModeParams,
     StrictLoadSessionParams,
+    check_prompt,
     parse_params,
 )
 from acp_bridge.acp.updates import PROTOCOL_VERSION
@@ -58,9 +59,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("acp_bridge.agent")
 
 STATUS_METHOD: Final = "_acp_bridge/status"
-#: Prompt blocks every VM takes (ACP's baseline), and the capability each other kind needs.
-BASELINE_BLOCK_TYPES: Final = frozenset({"text", "resource_link"})
-BLOCK_CAPABILITIES: Final = {"image": "image", "audio": "audio", "resource": "embeddedContext"}
 #: Error codes that say the editor's request was at fault (counted as refused).
 EDITOR_FAULTS: Final = frozenset(
     {
@@ -388,7 +386,7 @@ class Agent:
     async def prompt(self, params: JsonObject) -> JsonObject:
         """``session/prompt``: run one turn (after the session's earlier ones)."""
         request = parse_params(PromptParams, params)
-        _check_prompt(request.prompt, self.manifest.promptCapabilities.model_dump())
+        check_prompt(request.prompt, self.manifest.promptCapabilities.model_dump())
         return await self.sessions.get(request.session_id).run_turn(request.prompt)
 
     async def cancel(self, params: JsonObject) -> None:
@@ -440,33 +438,3 @@ def _takes_booleans(session_caps: Any) -> bool:
 def config_option_update(options: list[JsonObject]) -> JsonObject:
     """The session update that carries the complete option list."""
     return {"sessionUpdate": "config_option_update", "configOptions": options}
-
-
-def _check_prompt(prompt: list[JsonObject], capabilities: dict[str, bool]) -> None:
-    """Refuse prompt blocks the bridge does not take or did not advertise.
-
-    Raises:
-        RpcError: -32602, naming the offending block.
-    """
-    for number, block in enumerate(prompt):
-        kind = block.get("type")
-        needs = BLOCK_CAPABILITIES.get(kind) if isinstance(kind, str) else None
-        if kind not in BASELINE_BLOCK_TYPES and needs is None:
-            raise RpcError(
-                jsonrpc.INVALID_PARAMS,
-                f"Invalid params: prompt.{number}: unsupported content type {kind!r}",
-                {"field": f"prompt.{number}.type"},
-            )
-        if needs is not None and not capabilities.get(needs):
-            raise RpcError(
-                jsonrpc.INVALID_PARAMS,
-                f"Invalid params: prompt.{number}: {kind!r} blocks were not advertised "
-                f"(promptCapabilities.{needs} is false)",
-                {"field": f"prompt.{number}.type"},
-            )
-        if kind == "text" and not isinstance(block.get("text"), str):
-            raise RpcError(
-                jsonrpc.INVALID_PARAMS,
-                f"Invalid params: prompt.{number}.text must be a string",
-                {"field": f"prompt.{number}.text"},
-            )

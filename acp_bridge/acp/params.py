@@ -9,7 +9,7 @@ Rule: nothing in this module performs I/O.
 from __future__ import annotations
 
 import posixpath
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -144,3 +144,38 @@ class ListSessionsParams(Inbound):
 
     cwd: str | None = None
     cursor: str | None = None
+
+
+#: Prompt blocks every VM takes (ACP's baseline), and the capability each other kind needs.
+BASELINE_BLOCK_TYPES: Final = frozenset({"text", "resource_link"})
+BLOCK_CAPABILITIES: Final = {"image": "image", "audio": "audio", "resource": "embeddedContext"}
+
+
+def check_prompt(prompt: list[dict[str, Any]], capabilities: dict[str, bool]) -> None:
+    """Refuse prompt blocks the bridge does not take or did not advertise.
+
+    Raises:
+        RpcError: -32602, naming the offending block.
+    """
+    for number, block in enumerate(prompt):
+        kind = block.get("type")
+        needs = BLOCK_CAPABILITIES.get(kind) if isinstance(kind, str) else None
+        if kind not in BASELINE_BLOCK_TYPES and needs is None:
+            raise RpcError(
+                INVALID_PARAMS,
+                f"Invalid params: prompt.{number}: unsupported content type {kind!r}",
+                {"field": f"prompt.{number}.type"},
+            )
+        if needs is not None and not capabilities.get(needs):
+            raise RpcError(
+                INVALID_PARAMS,
+                f"Invalid params: prompt.{number}: {kind!r} blocks were not advertised "
+                f"(promptCapabilities.{needs} is false)",
+                {"field": f"prompt.{number}.type"},
+            )
+        if kind == "text" and not isinstance(block.get("text"), str):
+            raise RpcError(
+                INVALID_PARAMS,
+                f"Invalid params: prompt.{number}.text must be a string",
+                {"field": f"prompt.{number}.text"},
+            )

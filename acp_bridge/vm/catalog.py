@@ -10,7 +10,9 @@ older names it had (``aliases``), the Harn version it appeared in, and how it re
 (:class:`Acp`). The decoder (:mod:`acp_bridge.vm.events`), the translator
 (:mod:`acp_bridge.core.translate`), the JSON Schema in ``protocol/vm/`` and the catalogue
 table of ``protocol/vm/events.md`` are all driven from :data:`CATALOGUE`; adding a variant
-is one entry here plus a line in the tests' fixtures, never a new code path.
+is one entry here plus a line in the tests' fixtures, never a new code path. The module is
+long because it is that data (one entry per type); it holds no logic beyond parsing the
+field notation below.
 
 Fields are written in a small notation, one token each, in Harn's declaration order:
 
